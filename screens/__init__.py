@@ -1,0 +1,1 @@
+"""Textual UI for polaris-tui; calls the engine in polaris_tui."""
