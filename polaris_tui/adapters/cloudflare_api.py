@@ -1,0 +1,20 @@
+"""The official Cloudflare SDK client, pointed at Cloudflare or at the sandbox."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import cloudflare
+
+
+def make_client(
+    token: str, base_url: str | None = None, *, timeout: float = 30.0, max_retries: int = 2
+) -> cloudflare.Cloudflare:
+    """A client with the SDK's own retries (408/409/429/5xx with backoff, Retry-After)."""
+    import cloudflare
+
+    kwargs: dict[str, object] = {"api_token": token, "timeout": timeout, "max_retries": max_retries}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return cloudflare.Cloudflare(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,43 @@
+"""HTTP checks against our public hostnames; in the sandbox they go to the local edge with the
+right Host header, so the same step code runs in both modes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass
+class HttpProber:
+    connect_to: str | None = None  # e.g. the sandbox edge "http://127.0.0.1:P"
+    timeout: float = 10.0
+
+    def route(self, url: str) -> tuple[str, dict[str, str]]:
+        """The URL to connect to and the extra headers (Host) for a public URL."""
+        if not self.connect_to:
+            return url, {}
+        parts = urlsplit(url)
+        target = self.connect_to.rstrip("/") + (parts.path or "/")
+        if parts.query:
+            target += "?" + parts.query
+        return target, {"Host": parts.netloc}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        import httpx
+
+        target, extra = self.route(url)
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            return await client.request(
+                method, target, headers={**extra, **(headers or {})}, content=content
+            )

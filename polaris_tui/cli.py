@@ -1,0 +1,382 @@
+"""The headless CLI: the same engine as the TUI, JSON output and exit codes CI can read.
+
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 changes pending (plan only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polaris_tui.config import ConfigError, describe, load_config, set_value
+from polaris_tui.paths import default_config_path
+from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
+
+if TYPE_CHECKING:
+    from polaris_tui.context import Context
+
+
+class Exit(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    CHANGES = 3
+
+
+class UsageError(Exception):
+    """Wrong arguments or config: exit 2 with the message."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polaris-tui",
+        description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
+        "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: $POLARIS_TUI_CONFIG or "
+        "the user config dir's polaris-tui/config.toml)",
+    )
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against the embedded sandbox (a local stand-in for Cloudflare)",
+    )
+    p.add_argument("--sandbox-dir", type=Path, help="sandbox state folder")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    steps_help = "step id (" + ", ".join(STEP_IDS) + ") or all"
+
+    s = sub.add_parser("status", help="state of every step")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("plan", help="what apply would change (exit 3 when changes are pending)")
+    s.add_argument("step", help=steps_help)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("apply", help="apply a step's plan after confirmation")
+    s.add_argument("step", help=steps_help)
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument(
+        "--allow-delete", action="store_true", help="allow deleting records the tool did not create"
+    )
+
+    s = sub.add_parser("verify", help="run the checks of one step or all, concurrently")
+    s.add_argument("step", nargs="?", help=steps_help)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("rotate", help="rotate the relay signing secret")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--graceful", action="store_true", help="add a new secret as B")
+    g.add_argument("--promote", action="store_true", help="make B the only secret (A)")
+    g.add_argument("--emergency", action="store_true", help="replace a leaked secret now")
+    s.add_argument("--yes", action="store_true")
+
+    s = sub.add_parser("relay", help="run the signed relay locally")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8787)
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--outbox", type=Path, help="store accepted messages as .eml files here")
+    out.add_argument("--smtp", metavar="HOST:PORT", help="hand accepted messages to SMTP")
+    s.add_argument("--engine", choices=("python", "workerd"), default="python")
+    s.add_argument("--public", action="store_true", help="allow a non-loopback --host")
+
+    s = sub.add_parser("send-test", help="send a signed test email through the relay")
+    s.add_argument("--to", required=True, metavar="ADDR")
+    s.add_argument("--from", dest="sender", choices=("customer", "admin"), default="customer")
+    s.add_argument("--url", help="relay URL (default https://mail.<domain>/send)")
+    s.add_argument("--dry-run", action="store_true")
+
+    s = sub.add_parser("sandbox", help="the embedded sandbox")
+    s.add_argument("action", choices=("serve", "reset"))
+    s.add_argument("--sandbox-dir", type=Path, dest="sandbox_dir_sub", help="sandbox folder")
+
+    s = sub.add_parser("demo", help="walk the whole runbook in the sandbox")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("history", help="the journal of applies")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("config", help="show or change the config file")
+    s.add_argument("action", choices=("path", "show", "set"))
+    s.add_argument("key", nargs="?")
+    s.add_argument("value", nargs="?")
+
+    s = sub.add_parser("secrets", help="secrets in the OS keyring (values are never shown)")
+    s.add_argument("action", choices=("status", "set", "delete"))
+    s.add_argument("name", nargs="?", choices=SECRET_NAMES)
+    return p
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+@contextlib.contextmanager
+def _context(args: argparse.Namespace) -> Iterator[Context]:
+    """The run's Context; under --sandbox an in-process sandbox lives for the command."""
+    if args.sandbox:
+        from polaris_tui.context import sandbox_context
+        from polaris_tui.sandbox import Sandbox, default_sandbox_dir
+
+        with Sandbox(args.sandbox_dir or default_sandbox_dir()) as sandbox:
+            yield sandbox_context(sandbox, sandbox.start())
+        return
+    from polaris_tui.context import build_context
+
+    yield build_context(args.config or default_config_path())
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if args.sandbox:
+        from polaris_tui.sandbox import default_sandbox_dir
+
+        return (args.sandbox_dir or default_sandbox_dir()) / "config.toml"
+    return args.config or default_config_path()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from polaris_tui import runner
+
+    with _context(args) as ctx:
+        rows = runner.status(ctx)
+    if args.json:
+        _print_json({"steps": [r.to_json() for r in rows]})
+    else:
+        for r in rows:
+            print(f"{r.id:<14} {r.state:<8} {r.summary}")
+    return Exit.OK
+
+
+def _render_change(c: Any) -> str:
+    arrow = f"{c.before!r} -> {c.after!r}" if c.before is not None else f"{c.after!r}"
+    note = f"  ({c.note})" if c.note else ""
+    return f"  {c.action:<6} {c.kind:<14} {c.target}: {arrow}{note}"
+
+
+def _print_failure(failure: Any) -> None:
+    print(f"error: {failure}", file=sys.stderr)
+    if failure.entry is not None:
+        print("\n" + failure.entry.text(), file=sys.stderr)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from polaris_tui import runner
+
+    steps = _select(args.step)
+    out, any_changes, failed = [], False, False
+    with _context(args) as ctx:
+        for step in steps:
+            try:
+                changes = runner.pending(runner.plan(ctx, step))
+            except runner.StepFailure as failure:
+                failed = True
+                out.append({"id": step.id, "changes": [], "error": failure.message})
+                if not args.json:
+                    _print_failure(failure)
+                continue
+            any_changes = any_changes or bool(changes)
+            out.append({"id": step.id, "changes": [c.to_json() for c in changes]})
+            if not args.json:
+                print(f"{step.id}: " + (f"{len(changes)} change(s)" if changes else "no changes"))
+                for c in changes:
+                    print(_render_change(c))
+    if args.json:
+        _print_json({"steps": out})
+    if failed:
+        return Exit.FAILURE
+    return Exit.CHANGES if any_changes else Exit.OK
+
+
+def _select(step_arg: str | None) -> list[Any]:
+    from polaris_tui import runner
+
+    try:
+        return runner.select(step_arg)
+    except KeyError:
+        raise UsageError(
+            f"unknown step {step_arg!r}: use one of {', '.join(STEP_IDS)} or all"
+        ) from None
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{question} [y/N] no (stdin is not a terminal; pass --yes)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from polaris_tui import runner
+
+    steps = _select(args.step)
+
+    def confirm(step: Any, changes: list[Any]) -> bool:
+        print(f"{step.id}: {len(changes)} change(s)")
+        for c in changes:
+            print(_render_change(c))
+        return bool(args.yes) or _ask(f"Apply {len(changes)} change(s) to {step.id}?")
+
+    def progress(message: str, fraction: float | None = None) -> None:
+        pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
+        print(f"  ..{pct} {message}", file=sys.stderr)
+
+    with _context(args) as ctx:
+        for step in steps:
+            try:
+                result = runner.apply(
+                    ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
+                )
+            except runner.StepFailure as failure:
+                _print_failure(failure)
+                return Exit.FAILURE
+            print(f"{step.id}: {result.detail or ('ok' if result.ok else 'failed')}")
+            for m in result.messages:
+                print(f"  {m}")
+            if not result.ok:
+                return Exit.FAILURE
+    return Exit.OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from polaris_tui import runner
+
+    steps = _select(args.step)
+    with _context(args) as ctx:
+        report = runner.verify(ctx, steps)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for c in report.checks:
+            print(f"{'PASS' if c.ok else 'FAIL'} {c.id:<40} {c.ms:7.0f} ms  {c.detail}")
+            if not c.ok and c.guidance:
+                print("     " + c.guidance.replace("\n", "\n     "))
+        print(
+            f"{'all checks passed' if report.ok else 'some checks failed'} in "
+            f"{report.elapsed_ms:.0f} ms"
+        )
+    return Exit.OK if report.ok else Exit.FAILURE
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with _context(args) as ctx:
+        entries = ctx.journal.entries(ctx.config.domain)
+    if args.json:
+        _print_json([e.__dict__ for e in entries])
+        return Exit.OK
+    import datetime as dt
+
+    for e in entries:
+        when = dt.datetime.fromtimestamp(e.time).isoformat(timespec="seconds")
+        print(f"{when} {e.step:<14} {e.outcome:<7} {len(e.changes)} change(s) {e.detail}")
+    return Exit.OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    path = _config_path(args)
+    if args.action == "path":
+        print(path)
+        return Exit.OK
+    if args.action == "show":
+        _print_json(describe(load_config(path)))
+        return Exit.OK
+    if not args.key or args.value is None:
+        raise UsageError("usage: polaris-tui config set KEY VALUE")
+    config = set_value(path, args.key, args.value)
+    print(
+        f"{args.key} saved to {path}"
+        + ("" if config else " (config still incomplete: set domain, account_id and traefik_ipv4)")
+    )
+    return Exit.OK
+
+
+def _vault(args: argparse.Namespace) -> Vault:
+    """The vault, checked before anything else so a bad backend is named first."""
+    if args.sandbox:
+        raise UsageError(
+            "the sandbox keeps its own credentials; secrets commands are for the OS keyring"
+        )
+    probe = Vault("-")
+    probe.ensure_usable()
+    config = load_config(args.config or default_config_path())
+    return Vault(config.domain, backend=probe.backend)
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    vault = _vault(args)
+    if args.action == "status":
+        st = vault.status()
+        print(f"backend: {st.backend}")
+        for name, present in st.present.items():
+            print(f"  {name:<22} {'set' if present else 'not set'}")
+        return Exit.OK
+    if not args.name:
+        raise UsageError(f"name required: one of {', '.join(SECRET_NAMES)}")
+    if args.action == "delete":
+        vault.delete(args.name)
+        print(f"{args.name} removed from {vault.backend_name}")
+        return Exit.OK
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{args.name} (input hidden): ")
+    else:
+        value = sys.stdin.readline().strip()
+    if not value:
+        raise UsageError(f"no value given for {args.name}")
+    vault.set(args.name, value)
+    print(f"{args.name} stored in {vault.backend_name}")
+    return Exit.OK
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        print(f"polaris-tui {name}: not implemented yet", file=sys.stderr)
+        return Exit.FAILURE
+
+    return handler
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "status": cmd_status,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "verify": cmd_verify,
+    "history": cmd_history,
+    "config": cmd_config,
+    "secrets": cmd_secrets,
+    "rotate": _not_yet("rotate"),
+    "relay": _not_yet("relay"),
+    "send-test": _not_yet("send-test"),
+    "sandbox": _not_yet("sandbox"),
+    "demo": _not_yet("demo"),
+}
+
+
+def main(
+    argv: list[str] | None = None, open_tui: Callable[[argparse.Namespace], int] | None = None
+) -> int:
+    """Parse, dispatch and map errors to exit codes; ``open_tui`` runs when no command is given."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            if open_tui is None:
+                raise UsageError("no command given; see --help")
+            return open_tui(args)
+        return HANDLERS[args.command](args)
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    except VaultError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return Exit.FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,510 @@
+"""The operator's config: one TOML file, validated field by field, written atomically.
+
+Every field is described once in ``FIELDS`` (type, default, help, validator); the CLI, the
+README reference and the TUI settings form all read that table, so they cannot disagree.
+Writes go through tomlkit so the operator's comments and layout survive ``config set``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from polaris_tui.fsutil import atomic_write
+from polaris_tui.paths import shipped_assets_dir
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$"
+)
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+)$")
+_ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_WORKER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A config value is wrong: names the field, the bad value and the fix."""
+
+    def __init__(self, field_name: str, value: object, fix: str) -> None:
+        self.field = field_name
+        self.value = value
+        self.fix = fix
+        super().__init__(f"config field '{field_name}' = {value!r} is invalid: {fix}")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One config field: how to parse it, its default, and what it is for."""
+
+    name: str
+    kind: type
+    help: str
+    required: bool = False
+    default: Any = None
+    check: Callable[[Any], str | None] | None = None  # returns the fix when the value is bad
+
+
+def _hostname(v: str) -> str | None:
+    return None if _HOSTNAME.match(v) else "use a lowercase DNS name such as example.com"
+
+
+def _label(v: str) -> str | None:
+    return None if _LABEL.match(v) else "use one lowercase DNS label such as 'mail'"
+
+
+def _ipv4(v: str) -> str | None:
+    try:
+        ipaddress.IPv4Address(v)
+    except ValueError:
+        return "use the Traefik host's public IPv4 address, e.g. 203.0.113.10"
+    return None
+
+
+def _ipv6(v: str) -> str | None:
+    try:
+        ipaddress.IPv6Address(v)
+    except ValueError:
+        return "use the Traefik host's public IPv6 address, e.g. 2001:db8::10, or remove the field"
+    return None
+
+
+def _account(v: str) -> str | None:
+    return (
+        None
+        if _ACCOUNT_ID.match(v)
+        else ("use the 32-character hex Account ID from the Cloudflare dashboard sidebar")
+    )
+
+
+def _email(v: str) -> str | None:
+    return None if _EMAIL.match(v) else "use an email address such as noreply@example.com"
+
+
+def _policy(v: str) -> str | None:
+    return None if v in ("none", "quarantine", "reject") else "use none, quarantine or reject"
+
+
+def _positive(v: int) -> str | None:
+    return None if v > 0 else "use a whole number greater than 0"
+
+
+def _one_of(*allowed: str) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        return None if v in allowed else "use one of: " + ", ".join(allowed)
+
+    return check
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "domain",
+        str,
+        "The domain Polaris Express runs on (the Cloudflare zone's apex).",
+        required=True,
+        check=_hostname,
+    ),
+    FieldSpec(
+        "account_id",
+        str,
+        "Cloudflare Account ID (32 hex characters).",
+        required=True,
+        check=_account,
+    ),
+    FieldSpec("zone", str, "The Cloudflare zone name; defaults to the domain.", check=_hostname),
+    FieldSpec("traefik_ipv4", str, "Public IPv4 of the Traefik entry.", required=True, check=_ipv4),
+    FieldSpec("traefik_ipv6", str, "Public IPv6 of the Traefik entry (optional).", check=_ipv6),
+    FieldSpec(
+        "host_manage", str, "Host prefix of the admin surface.", default="manage", check=_label
+    ),
+    FieldSpec(
+        "host_mail", str, "Host prefix of the email relay Worker.", default="mail", check=_label
+    ),
+    FieldSpec(
+        "host_assets",
+        str,
+        "Host prefix of the brand assets origin.",
+        default="assets",
+        check=_label,
+    ),
+    FieldSpec(
+        "proxied_apex", bool, "Proxy the apex through Cloudflare (default DNS-only).", default=False
+    ),
+    FieldSpec(
+        "proxied_manage",
+        bool,
+        "Proxy manage.<domain> through Cloudflare (default DNS-only).",
+        default=False,
+    ),
+    FieldSpec(
+        "assets_origin",
+        str,
+        "'r2' (R2 custom domain) or a public hostname to CNAME assets.<domain> to.",
+        default="r2",
+    ),
+    FieldSpec(
+        "r2_bucket",
+        str,
+        "R2 bucket for the brand PNGs.",
+        default="polaris-assets",
+        check=lambda v: (
+            None if _BUCKET.match(v) else "use 3-63 lowercase letters, digits and hyphens"
+        ),
+    ),
+    FieldSpec(
+        "worker_name",
+        str,
+        "Name of the email relay Worker script.",
+        default="polaris-email-worker",
+        check=lambda v: (
+            None if _WORKER.match(v) else "use lowercase letters, digits, '-' and '_' (max 63)"
+        ),
+    ),
+    FieldSpec(
+        "route_mode",
+        str,
+        "How mail.<domain> reaches the Worker: 'route' (Worker Route "
+        "on a proxied record) or 'custom_domain'.",
+        default="route",
+        check=_one_of("route", "custom_domain"),
+    ),
+    FieldSpec(
+        "sender_customer",
+        str,
+        "Allow-listed From address of the customer brand; defaults to noreply@<domain>.",
+        check=_email,
+    ),
+    FieldSpec(
+        "sender_admin",
+        str,
+        "Allow-listed From address of the admin brand; defaults to admin@<domain>.",
+        check=_email,
+    ),
+    FieldSpec(
+        "spf_qualifier",
+        str,
+        "How SPF ends: '-all' (runbook) or '~all'.",
+        default="-all",
+        check=_one_of("-all", "~all"),
+    ),
+    FieldSpec(
+        "dmarc_rua",
+        str,
+        "Where DMARC aggregate reports go; defaults to dmarc-reports@<domain>.",
+        check=_email,
+    ),
+    FieldSpec(
+        "dmarc_policy",
+        str,
+        "DMARC policy: none, quarantine or reject.",
+        default="none",
+        check=_policy,
+    ),
+    FieldSpec(
+        "assets_dir", str, "Folder with the four brand PNGs; defaults to the shipped assets."
+    ),
+    FieldSpec(
+        "worker_dir",
+        str,
+        "The app repo's cloudflare/email-worker folder, whose "
+        "wrangler.jsonc the tool keeps in sync (optional).",
+    ),
+    FieldSpec(
+        "public_resolvers",
+        list,
+        "Public resolvers asked besides the authoritative nameservers.",
+        default=["1.1.1.1", "8.8.8.8"],
+    ),
+    FieldSpec("dns_timeout_seconds", float, "Per-query DNS timeout.", default=3.0, check=_positive),
+    FieldSpec(
+        "propagation_timeout_seconds",
+        int,
+        "How long apply waits for records to be served.",
+        default=120,
+        check=_positive,
+    ),
+    FieldSpec(
+        "dkim_timeout_seconds",
+        int,
+        "How long apply waits for Cloudflare to verify DKIM.",
+        default=600,
+        check=_positive,
+    ),
+    FieldSpec(
+        "ts_window_ms",
+        int,
+        "Relay: accepted clock skew of a signed request (ms).",
+        default=300000,
+        check=_positive,
+    ),
+    FieldSpec(
+        "nonce_ttl_seconds",
+        int,
+        "Relay: how long a nonce stays used (s); at least twice the window.",
+        default=600,
+        check=_positive,
+    ),
+    FieldSpec(
+        "rate_limit_max",
+        int,
+        "Relay: messages per recipient per window.",
+        default=10,
+        check=_positive,
+    ),
+    FieldSpec(
+        "rate_limit_window_seconds",
+        int,
+        "Relay: rate-limit window (s).",
+        default=3600,
+        check=_positive,
+    ),
+    FieldSpec("theme", str, "Textual theme of the TUI.", default="textual-dark"),
+    FieldSpec(
+        "keymap",
+        dict,
+        'TUI key overrides: binding id -> key(s), e.g. { rotate = "ctrl+r" }.',
+        default={},
+    ),
+)
+FIELD_BY_NAME: Mapping[str, FieldSpec] = {f.name: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config; derived defaults (zone, senders, rua) are filled in."""
+
+    domain: str
+    account_id: str
+    traefik_ipv4: str
+    zone: str = ""
+    traefik_ipv6: str | None = None
+    host_manage: str = "manage"
+    host_mail: str = "mail"
+    host_assets: str = "assets"
+    proxied_apex: bool = False
+    proxied_manage: bool = False
+    assets_origin: str = "r2"
+    r2_bucket: str = "polaris-assets"
+    worker_name: str = "polaris-email-worker"
+    route_mode: str = "route"
+    sender_customer: str = ""
+    sender_admin: str = ""
+    spf_qualifier: str = "-all"
+    dmarc_rua: str = ""
+    dmarc_policy: str = "none"
+    assets_dir: Path = field(default_factory=shipped_assets_dir)
+    worker_dir: Path | None = None
+    public_resolvers: tuple[str, ...] = ("1.1.1.1", "8.8.8.8")
+    dns_timeout_seconds: float = 3.0
+    propagation_timeout_seconds: int = 120
+    dkim_timeout_seconds: int = 600
+    ts_window_ms: int = 300000
+    nonce_ttl_seconds: int = 600
+    rate_limit_max: int = 10
+    rate_limit_window_seconds: int = 3600
+    theme: str = "textual-dark"
+    keymap: Mapping[str, str] = field(default_factory=dict)
+
+    def host(self, prefix: str) -> str:
+        """``prefix.<domain>``, or the apex for an empty prefix."""
+        return f"{prefix}.{self.domain}" if prefix else self.domain
+
+    @property
+    def mail_host(self) -> str:
+        return self.host(self.host_mail)
+
+    @property
+    def assets_host(self) -> str:
+        return self.host(self.host_assets)
+
+    @property
+    def manage_host(self) -> str:
+        return self.host(self.host_manage)
+
+    @property
+    def senders(self) -> tuple[str, str]:
+        return (self.sender_customer, self.sender_admin)
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
+    """Turn a TOML or command-line value into the field's type, or raise ConfigError."""
+    if spec.kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(spec.name, value, "use true or false")
+    if spec.kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(spec.name, value, "use a whole number")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(spec.name, value, "use a whole number") from None
+    if spec.kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(spec.name, value, "use a number such as 3 or 2.5") from None
+    if spec.kind is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(spec.name, value, 'use a list of strings, e.g. ["1.1.1.1"]')
+        return value
+    if spec.kind is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(spec.name, value, 'use a TOML table, e.g. { rotate = "ctrl+r" }')
+        return dict(value)
+    if not isinstance(value, str):
+        raise ConfigError(spec.name, value, "use a quoted string")
+    return value.strip()
+
+
+def validate(raw: Mapping[str, Any]) -> Config:
+    """Build a Config from raw TOML values; the first problem raises a ConfigError."""
+    unknown = sorted(set(raw) - set(FIELD_BY_NAME))
+    if unknown:
+        raise ConfigError(
+            unknown[0], raw[unknown[0]], "remove it; known fields are " + ", ".join(FIELD_BY_NAME)
+        )
+    values: dict[str, Any] = {}
+    for spec in FIELDS:
+        if spec.name not in raw or raw[spec.name] in ("", None):
+            if spec.required:
+                raise ConfigError(spec.name, None, f"set it: {spec.help}")
+            continue
+        value = _coerce(spec, raw[spec.name])
+        if spec.check is not None:
+            fix = spec.check(value)
+            if fix:
+                raise ConfigError(spec.name, value, fix)
+        values[spec.name] = value
+    domain = values["domain"]
+    values.setdefault("zone", domain)
+    values.setdefault("sender_customer", f"noreply@{domain}")
+    values.setdefault("sender_admin", f"admin@{domain}")
+    values.setdefault("dmarc_rua", f"dmarc-reports@{domain}")
+    for name in ("sender_customer", "sender_admin"):
+        if values[name].rsplit("@", 1)[1].lower() != domain:
+            raise ConfigError(
+                name,
+                values[name],
+                f"use an address at {domain}, e.g. {values[name].split('@')[0]}@{domain}",
+            )
+    if values["sender_customer"].lower() == values["sender_admin"].lower():
+        raise ConfigError(
+            "sender_admin", values["sender_admin"], "use an address different from sender_customer"
+        )
+    if domain != values["zone"] and not domain.endswith("." + values["zone"]):
+        raise ConfigError("zone", values["zone"], f"use {domain} or a parent zone of it")
+    window_s = values.get("ts_window_ms", 300000) / 1000
+    if values.get("nonce_ttl_seconds", 600) < 2 * window_s:
+        raise ConfigError(
+            "nonce_ttl_seconds",
+            values.get("nonce_ttl_seconds", 600),
+            f"use at least {int(2 * window_s)} (twice ts_window_ms in seconds), "
+            "or a replayed request could be accepted",
+        )
+    if values.get("assets_origin", "r2") != "r2":
+        fix = _hostname(values["assets_origin"])
+        if fix:
+            raise ConfigError("assets_origin", values["assets_origin"], "use 'r2' or " + fix[4:])
+        if values["assets_origin"].endswith(".r2.cloudflarestorage.com"):
+            raise ConfigError(
+                "assets_origin",
+                values["assets_origin"],
+                "that host is R2's private S3 API and serves nothing publicly; "
+                "use 'r2' to attach assets.<domain> as an R2 custom domain",
+            )
+    for path_field in ("assets_dir", "worker_dir"):
+        if path_field in values:
+            values[path_field] = Path(values[path_field]).expanduser()
+    if "public_resolvers" in values:
+        values["public_resolvers"] = tuple(values["public_resolvers"])
+    names = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in values.items() if k in names})
+
+
+def read_document(path: Path) -> tomlkit.TOMLDocument:
+    """The config file as a comment-preserving document (empty when it does not exist)."""
+    if not path.exists():
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    if not path.exists():
+        raise ConfigError(
+            "(file)",
+            str(path),
+            "create it with `polaris-tui config set domain "
+            "example.com` (and account_id, traefik_ipv4), or open the TUI",
+        )
+    return validate(read_document(path).unwrap())
+
+
+def set_value(path: Path, key: str, value: Any) -> Config | None:
+    """Set one field, keeping comments; validates the single value, writes atomically.
+
+    Returns the full Config when the file is now complete, else None (more fields needed).
+    """
+    spec = FIELD_BY_NAME.get(key)
+    if spec is None:
+        raise ConfigError(key, value, "use one of: " + ", ".join(FIELD_BY_NAME))
+    if isinstance(value, str) and spec.kind is dict:
+        try:
+            value = tomlkit.parse(f"v = {value}")["v"].unwrap()
+        except tomlkit.exceptions.ParseError:
+            raise ConfigError(
+                key, value, 'use a TOML inline table, e.g. { rotate = "ctrl+r" }'
+            ) from None
+    coerced = _coerce(spec, value)
+    if spec.check is not None and (fix := spec.check(coerced)):
+        raise ConfigError(key, coerced, fix)
+    doc = read_document(path)
+    doc[key] = coerced
+    try:
+        config: Config | None = validate(doc.unwrap())
+    except ConfigError as exc:
+        if exc.value is not None:  # a real conflict, not just a required field still unset
+            raise
+        config = None
+    atomic_write(path, tomlkit.dumps(doc).encode("utf-8"), mode=0o644)
+    return config
+
+
+def update_values(path: Path, values: Mapping[str, Any]) -> Config:
+    """Set several fields at once (the settings form), validating the whole result first."""
+    doc = read_document(path)
+    for key, value in values.items():
+        if value in ("", None):
+            if key in doc:
+                del doc[key]
+            continue
+        spec = FIELD_BY_NAME.get(key)
+        if spec is None:
+            raise ConfigError(key, value, "use one of: " + ", ".join(FIELD_BY_NAME))
+        doc[key] = _coerce(spec, value)
+    config = validate(doc.unwrap())
+    atomic_write(path, tomlkit.dumps(doc).encode("utf-8"), mode=0o644)
+    return config
+
+
+def describe(config: Config) -> dict[str, Any]:
+    """The effective config as plain JSON-able values (for `config show`)."""
+    out: dict[str, Any] = {}
+    for f in fields(Config):
+        v = getattr(config, f.name)
+        out[f.name] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+    return out

@@ -1,0 +1,218 @@
+"""Running steps the same way for the CLI and the TUI: status, plan, apply, verify-all.
+
+Failures become ``StepFailure`` objects carrying the matching troubleshooting entry, so every
+front end can show the guidance next to the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from polaris_tui import troubleshooting
+from polaris_tui.context import Context
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Progress,
+    Step,
+    StepNotImplemented,
+    StepState,
+    no_progress,
+)
+from polaris_tui.steps.registry import all_steps
+
+CHECK_TIMEOUT_SECONDS = 20.0
+
+
+@dataclass
+class StepStatus:
+    id: str
+    title: str
+    state: StepState
+    summary: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "state": str(self.state),
+            "summary": self.summary,
+        }
+
+
+@dataclass
+class StepFailure(Exception):
+    """A step operation failed; ``entry`` is the guidance to show beside it."""
+
+    step: str
+    message: str
+    entry: troubleshooting.Entry | None = None
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    elapsed_ms: float
+    checks: list[Check] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def select(step_arg: str | None) -> list[Step]:
+    """Steps named by a CLI argument: one id, ``all`` or None (all)."""
+    steps = all_steps()
+    if step_arg in (None, "all"):
+        return steps
+    chosen = [s for s in steps if s.id == step_arg]
+    if not chosen:
+        raise KeyError(step_arg)
+    return chosen
+
+
+def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailure:
+    """Turn any exception into a message without secrets plus its troubleshooting entry."""
+    if isinstance(exc, StepFailure):
+        return exc
+    entry = troubleshooting.lookup(
+        step_id, values=troubleshooting.config_values(ctx.config), exc=exc
+    )
+    codes = troubleshooting.error_codes(exc)
+    detail = str(exc) or type(exc).__name__
+    if codes:
+        detail = f"{detail} (Cloudflare error {', '.join(map(str, codes))})"
+    return StepFailure(step_id, detail, entry)
+
+
+def step_status(ctx: Context, step: Step) -> StepStatus:
+    if not step.implemented:
+        return StepStatus(step.id, step.title, StepState.BLOCKED, "not implemented yet")
+    try:
+        insp = step.inspect(ctx)
+    except Exception as exc:
+        failure = describe_error(ctx, step.id, exc)
+        return StepStatus(step.id, step.title, StepState.FAILED, failure.message)
+    state = insp.state
+    last = ctx.journal.last_outcomes(ctx.config.domain).get(step.id)
+    if last is not None and last.outcome == "failed" and state is StepState.PENDING:
+        state = StepState.FAILED
+    return StepStatus(step.id, step.title, state, insp.summary)
+
+
+def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
+    return [step_status(ctx, s) for s in (steps if steps is not None else all_steps())]
+
+
+def plan(ctx: Context, step: Step) -> list[Change]:
+    """The step's changes; raises StepFailure (with guidance) when it cannot plan."""
+    if not step.implemented:
+        raise StepFailure(step.id, "not implemented yet")
+    try:
+        return step.plan(ctx)
+    except StepNotImplemented:
+        raise StepFailure(step.id, "not implemented yet") from None
+    except Exception as exc:
+        raise describe_error(ctx, step.id, exc) from None
+
+
+def pending(changes: list[Change]) -> list[Change]:
+    return [c for c in changes if c.action is not Action.NOOP]
+
+
+Confirm = Callable[[Step, list[Change]], bool]
+
+
+def apply(
+    ctx: Context,
+    step: Step,
+    *,
+    confirm: Confirm,
+    allow_delete: bool = False,
+    progress: Progress = no_progress,
+) -> ApplyResult:
+    """Plan, confirm, apply and journal one step. Nothing changes without ``confirm``."""
+    changes = pending(plan(ctx, step))
+    if not changes:
+        return ApplyResult(ok=True, detail="nothing to do")
+    blocked = [c for c in changes if c.needs_delete_permission]
+    if blocked and not allow_delete:
+        targets = ", ".join(c.target for c in blocked)
+        raise StepFailure(
+            step.id,
+            f"the plan deletes records the tool did not create ({targets});"
+            " re-run with --allow-delete (TUI: type the hostname) to allow it",
+        )
+    if not confirm(step, changes):
+        return ApplyResult(ok=False, detail="cancelled: nothing was changed")
+    try:
+        result = step.apply(ctx, changes, progress=progress)
+    except Exception as exc:
+        failure = describe_error(ctx, step.id, exc)
+        ctx.journal.append(ctx.config.domain, step.id, "failed", changes, failure.message)
+        raise failure from None
+    ctx.journal.append(
+        ctx.config.domain,
+        step.id,
+        "ok" if result.ok else "failed",
+        result.applied or changes,
+        result.detail,
+    )
+    return result
+
+
+def _with_guidance(ctx: Context, check: Check) -> Check:
+    if not check.ok and not check.guidance:
+        entry = troubleshooting.lookup(
+            check.step,
+            values=troubleshooting.config_values(ctx.config),
+            check_id=check.id,
+            status=check.data.get("status"),
+            message=check.detail,
+        )
+        if entry is not None:
+            check.guidance = entry.text()
+    return check
+
+
+async def _verify_step(ctx: Context, step: Step) -> list[Check]:
+    if not step.implemented:
+        return [Check(f"{step.id}.implemented", step.id, False, "not implemented yet")]
+    started = time.perf_counter()
+    try:
+        return await asyncio.wait_for(step.verify(ctx), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        detail = f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as exc:
+        detail = describe_error(ctx, step.id, exc).message
+    return [
+        Check(
+            f"{step.id}.verify", step.id, False, detail, ms=(time.perf_counter() - started) * 1000
+        )
+    ]
+
+
+async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
+    """Every check of every step concurrently; wall time tracks the slowest check."""
+    started = time.perf_counter()
+    results = await asyncio.gather(*(_verify_step(ctx, s) for s in steps))
+    checks = [_with_guidance(ctx, c) for group in results for c in group]
+    return VerifyReport(
+        all(c.ok for c in checks) and bool(checks), (time.perf_counter() - started) * 1000, checks
+    )
+
+
+def verify(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
+    return asyncio.run(verify_async(ctx, list(steps)))

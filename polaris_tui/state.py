@@ -1,0 +1,43 @@
+"""Tool state per domain: ids of what the tool created, rotation progress. Never secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from polaris_tui.fsutil import atomic_write
+
+
+class StateStore:
+    """A small JSON document, re-read on every access and written atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.load().get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        data = self.load()
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
+
+    def owned(self, kind: str) -> set[str]:
+        """Identifiers of resources of ``kind`` the tool created (for safe deletes)."""
+        return set(self.get("owned", {}).get(kind, []))
+
+    def mark_owned(self, kind: str, ident: str) -> None:
+        owned = self.get("owned", {})
+        owned.setdefault(kind, [])
+        if ident not in owned[kind]:
+            owned[kind].append(ident)
+        self.set("owned", owned)

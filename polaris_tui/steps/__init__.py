@@ -1,0 +1,1 @@
+"""Runbook steps: each is data plus inspect / plan / apply / verify."""

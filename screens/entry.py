@@ -1,0 +1,24 @@
+"""The `polaris-tui` console script: the engine's CLI, with the TUI when no command is given.
+
+It lives in ``screens`` so the engine never imports the UI; Textual is imported only when
+the TUI actually opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from polaris_tui.cli import main as cli_main
+
+
+def open_tui(args: argparse.Namespace) -> int:
+    from screens.app import create_app
+
+    app = create_app(config_path=args.config, sandbox=args.sandbox, sandbox_dir=args.sandbox_dir)
+    app.run()
+    return app.return_code or 0
+
+
+def main() -> None:
+    sys.exit(cli_main(open_tui=open_tui))
