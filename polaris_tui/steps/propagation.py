@@ -1,0 +1,63 @@
+"""Wait until the zone's authoritative nameservers serve what a step just wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from polaris_tui.steps.base import Progress, no_progress
+
+if TYPE_CHECKING:
+    from polaris_tui.adapters.dns_probe import DnsAnswer
+    from polaris_tui.context import Context
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A record we expect to be served: ``accept`` judges the sorted answer values."""
+
+    name: str
+    rtype: str
+    accept: Callable[[tuple[str, ...]], bool]
+    label: str = ""
+
+    @classmethod
+    def contains(cls, name: str, rtype: str, value: str) -> Expect:
+        return cls(name, rtype, lambda values: value in values, f"{rtype} {name} {value}")
+
+
+async def served(ctx: Context, expect: Expect) -> tuple[bool, list[DnsAnswer]]:
+    """True when every authoritative nameserver answers acceptably."""
+    answers = await ctx.dns.ask_authoritative(expect.name, expect.rtype)
+    ok = bool(answers) and all(a.ok and expect.accept(a.records) for a in answers)
+    return ok, answers
+
+
+def wait_until_served(
+    ctx: Context, expects: list[Expect], *, timeout: float, progress: Progress = no_progress
+) -> list[Expect]:
+    """Poll with backoff until all are served or ``timeout`` passes; returns what is missing."""
+
+    async def run() -> list[Expect]:
+        started = time.monotonic()
+        delay = 0.2
+        missing = list(expects)
+        while True:
+            results = await asyncio.gather(*(served(ctx, e) for e in missing))
+            missing = [e for e, (ok, _) in zip(missing, results, strict=True) if not ok]
+            elapsed = time.monotonic() - started
+            done = len(expects) - len(missing)
+            progress(
+                f"{done}/{len(expects)} records served by the authoritative nameservers "
+                f"({elapsed:.0f}s)",
+                done / len(expects) if expects else 1.0,
+            )
+            if not missing or elapsed >= timeout:
+                return missing
+            await asyncio.sleep(min(delay, max(0.0, timeout - elapsed)))
+            delay = min(delay * 2, 5.0)
+
+    return asyncio.run(run())
