@@ -53,3 +53,27 @@ def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(VALID_CONFIG, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One embedded sandbox for the whole session (servers are slow to start)."""
+    from polaris_tui.sandbox import Sandbox
+
+    box = Sandbox(tmp_path_factory.mktemp("sandbox"))
+    endpoints = box.start()
+    yield box, endpoints
+    box.stop()
+
+
+@pytest.fixture
+def sandbox_ctx(sandbox_server):  # type: ignore[no-untyped-def]
+    """A Context on a freshly reset sandbox account (servers kept up between tests)."""
+    import shutil
+
+    from polaris_tui.context import sandbox_context
+
+    box, endpoints = sandbox_server
+    box.reset_state()
+    shutil.rmtree(endpoints.directory / "tool-state", ignore_errors=True)
+    return sandbox_context(box, endpoints)
