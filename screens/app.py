@@ -1,57 +1,128 @@
-"""The Textual App: sidebar of the eight steps, a main pane, header and footer.
+"""The Textual App: sidebar of the eight steps (plus verify-all and history), a main pane,
+header with the active domain and footer with the keys that matter where the operator is.
 
-``create_app`` is the one factory the console script and the tests share.
+``create_app`` is the one factory the console script and the tests share. Nothing heavy is
+imported before the first frame: the engine context (and the sandbox) start in a thread
+worker once the first frame is on screen.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Label, ListItem, ListView, Static
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
 from polaris_tui.config import ConfigError, load_config
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.registry import all_steps
+from screens.commands import PolarisCommands
+from screens.confirm import ConfirmScreen
+from screens.help import HelpScreen
+from screens.history import HistoryPanel
+from screens.rotation import Mode, RotationScreen
+from screens.secret import SecretScreen
 from screens.settings import SettingsScreen
+from screens.step_panel import StepPanel
+from screens.verify import VerifyPanel
 
 if TYPE_CHECKING:
+    from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
+    from polaris_tui.steps.base import Step
 
 STATE_ICONS = {"done": "✔", "pending": "•", "drift": "≠", "failed": "✘", "blocked": "⊘"}
+EXIT_AFTER_FIRST_FRAME = "POLARIS_TUI_EXIT_AFTER_FIRST_FRAME"
 
 
-class StepItem(ListItem):
-    """One sidebar row: state icon and step title."""
+class NavItem(ListItem):
+    """One sidebar row; ``target`` is the id of the panel it shows."""
 
-    def __init__(self, step_id: str, title: str) -> None:
-        super().__init__(id=f"step-{step_id}")
-        self.step_id = step_id
+    def __init__(self, target: str, title: str, *, item_id: str | None = None) -> None:
+        super().__init__(id=item_id or f"nav-{target}")
+        self.target = target
         self.title = title
-        self.state = "…"
 
     def compose(self) -> ComposeResult:
-        yield Label(f"  {self.title}", id="label")
+        yield Label(self.label_text(), id="label")
+
+    def label_text(self) -> str:
+        return f"  {self.title}"
+
+
+class StepItem(NavItem):
+    """A step row: state icon and title."""
+
+    def __init__(self, step_id: str, title: str) -> None:
+        super().__init__(f"panel-{step_id}", title, item_id=f"step-{step_id}")
+        self.step_id = step_id
+        self.state = "…"
+
+    def label_text(self) -> str:
+        return f"{STATE_ICONS.get(self.state, '…')} {self.title}"
 
     def set_state(self, state: str) -> None:
+        for old in STATE_ICONS:
+            self.set_class(old == state, f"state-{old}")
         self.state = state
-        self.set_class(True, f"state-{state}")
-        self.query_one(Label).update(f"{STATE_ICONS.get(state, '?')} {self.title}")
+        self.query_one(Label).update(self.label_text())
 
 
 class PolarisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "polaris-tui"
+    COMMANDS: ClassVar = App.COMMANDS | {PolarisCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "settings", "Settings", id="settings", tooltip="Edit the config"),
+        Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
+        Binding("a", "apply", "Apply", id="apply", tooltip="Apply this step's plan (confirm)"),
+        Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
+        Binding("c", "check", "Checks", id="check", tooltip="Run this step's checks"),
+        Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running apply"),
+        Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
+        Binding("v", "verify_all", "Verify all", id="verify-all", tooltip="Run every check"),
+        Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
+        Binding(
+            "ctrl+r",
+            "rotate",
+            "Rotate",
+            id="rotate",
+            tooltip="Secret rotation (graceful or emergency)",
+            priority=True,
+        ),
+        Binding("s", "settings", "Settings", id="settings", tooltip="Config and credentials"),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="Re-inspect every step"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
     ]
+    STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "rerun", "check", "cancel"})
+
+    class ContextReady(Message):
+        def __init__(self, ctx: Context) -> None:
+            super().__init__()
+            self.ctx = ctx
+
+    class ContextFailed(Message):
+        def __init__(self, title: str, text: str) -> None:
+            super().__init__()
+            self.title = title
+            self.text = text
+
+    class StatusesRead(Message):
+        def __init__(self, rows: list[StepStatus]) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class SecretRead(Message):
+        def __init__(self, secret: str | None) -> None:
+            super().__init__()
+            self.secret = secret
 
     def __init__(
         self,
@@ -65,7 +136,11 @@ class PolarisApp(App[int]):
         self.sandbox = sandbox
         self.sandbox_dir = sandbox_dir
         self.ctx: Context | None = None
-        self._steps = all_steps()
+        self.steps: list[Step] = all_steps()
+        self._sandbox_handle: object | None = None
+        self._stale: set[str] = set()
+
+    # ── layout ───────────────────────────────────────────────────────────────────────────────
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -74,85 +149,299 @@ class PolarisApp(App[int]):
                 "SANDBOX — a local stand-in for Cloudflare; nothing real is changed",
                 id="sandbox-marker",
             )
-        with Horizontal():
-            yield ListView(*(StepItem(s.id, s.title) for s in self._steps), id="sidebar")
-            with VerticalScroll(id="main"):
-                yield Static("", id="step-title")
-                yield Static("", id="step-purpose")
-                yield Static("", id="step-state")
+        with Horizontal(id="body"):
+            yield ListView(
+                *(StepItem(s.id, s.title) for s in self.steps),
+                NavItem("panel-verify", "✓ Verify all"),
+                NavItem("panel-history", "≡ History"),
+                id="sidebar",
+            )
+            with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
+                yield from (StepPanel(s) for s in self.steps)
+                yield VerifyPanel()
+                yield HistoryPanel()
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "SANDBOX" if self.sandbox else ""
-        self._show(self._steps[0].id)
+        if not self.sandbox and self._effective_config_path().exists():
+            with contextlib.suppress(ConfigError):  # reported when the context loads
+                self._apply_preferences(load_config(self._effective_config_path()))
+
+    def on_ready(self, event: events.Ready) -> None:
+        """The first frame is on screen: now start the engine (or exit, for benchmarks)."""
+        if os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1":
+            self.exit(0)
+            return
         if not self.sandbox and not self._effective_config_path().exists():
-            self.push_screen(SettingsScreen(self._effective_config_path()), self._after_settings)
+            self.action_settings()
             return
         self.load_context()
 
     def _effective_config_path(self) -> Path:
         return self.config_path or default_config_path()
 
-    def _after_settings(self, saved: bool | None) -> None:
-        if saved:
-            self.load_context()
+    def _apply_preferences(self, config: Config) -> None:
+        """Theme and keymap from the config; bad values are named with their fix."""
+        if config.theme in self.available_themes:
+            self.theme = config.theme
+        else:
+            self.notify(
+                f"config field 'theme' = {config.theme!r} is unknown: use one of "
+                + ", ".join(sorted(self.available_themes)),
+                title="Config",
+                severity="warning",
+            )
+        known = binding_ids()
+        unknown = sorted(set(config.keymap) - known)
+        if unknown:
+            self.notify(
+                f"config field 'keymap' names unknown binding id(s) {', '.join(unknown)}: "
+                f"use one of {', '.join(sorted(known))}",
+                title="Config",
+                severity="warning",
+            )
+        self.set_keymap({k: v for k, v in config.keymap.items() if k in known})
+
+    # ── engine context ───────────────────────────────────────────────────────────────────────
 
     @work(thread=True, exclusive=True, group="context")
     def load_context(self) -> None:
         """Build the engine context (and start the sandbox) off the UI thread."""
-        from polaris_tui import runner
+        from polaris_tui.vault import VaultError
 
         try:
             if self.sandbox:
                 from polaris_tui.context import sandbox_context
                 from polaris_tui.sandbox import Sandbox, default_sandbox_dir
 
-                box = Sandbox(self.sandbox_dir or default_sandbox_dir())
-                ctx = sandbox_context(box, box.start())
-                self.call_from_thread(setattr, self, "_sandbox_handle", box)
+                if self._sandbox_handle is None:
+                    box = Sandbox(self.sandbox_dir or default_sandbox_dir())
+                    self._sandbox_handle = (box, box.start())
+                box, endpoints = self._sandbox_handle  # type: ignore[misc]
+                ctx = sandbox_context(box, endpoints)
             else:
                 from polaris_tui.context import build_context
 
-                load_config(self._effective_config_path())
                 ctx = build_context(self._effective_config_path())
-        except ConfigError as exc:
-            self.call_from_thread(self.notify, str(exc), title="Config", severity="error")
+        except (ConfigError, VaultError) as exc:
+            self.post_message(self.ContextFailed("Config", str(exc)))
             return
-        self.ctx = ctx
-        self.call_from_thread(setattr, self, "title", f"polaris-tui — {ctx.config.domain}")
-        rows = runner.status(ctx)
-        self.call_from_thread(self._update_states, rows)
+        except Exception as exc:  # a start-up failure is shown, never a crash
+            self.post_message(self.ContextFailed("Start-up", f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.ContextReady(ctx))
 
-    def _update_states(self, rows: list[StepStatus]) -> None:
-        for row in rows:
+    def on_polaris_app_context_ready(self, message: ContextReady) -> None:
+        self.ctx = message.ctx
+        self.title = f"polaris-tui — {self.ctx.config.domain}"
+        self._apply_preferences(self.ctx.config)
+        self._stale = {p.id for p in self.query(".panel") if p.id}
+        self._show_current()
+        self.refresh_statuses()
+
+    def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
+        self.notify(message.text, title=message.title, severity="error", timeout=30)
+        for panel in self.query(StepPanel):
+            panel.query_one("#facts", Static).update(
+                f"[b red]Not connected:[/b red] {message.text}\nPress [b]s[/b] for settings."
+            )
+
+    @work(thread=True, exclusive=True, group="statuses")
+    def refresh_statuses(self) -> None:
+        from polaris_tui import runner
+
+        assert self.ctx is not None
+        self.post_message(self.StatusesRead(runner.status(self.ctx, self.steps)))
+
+    def on_polaris_app_statuses_read(self, message: StatusesRead) -> None:
+        for row in message.rows:
             self.query_one(f"#step-{row.id}", StepItem).set_state(str(row.state))
-        self._statuses = {r.id: r for r in rows}
-        highlighted = self.query_one("#sidebar", ListView).highlighted_child
-        if isinstance(highlighted, StepItem):
-            self._show(highlighted.step_id)
 
-    def _show(self, step_id: str) -> None:
-        step = next(s for s in self._steps if s.id == step_id)
-        self.query_one("#step-title", Static).update(f"[b]{step.title}[/b]  ({step.id})")
-        self.query_one("#step-purpose", Static).update(step.purpose)
-        status = getattr(self, "_statuses", {}).get(step_id)
-        text = f"State: {status.state} — {status.summary}" if status else "State: inspecting…"
-        self.query_one("#step-state", Static).update(text)
+    def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
+        self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
+
+    def after_apply(self, step: Step) -> None:
+        """Other steps may depend on what just changed: re-inspect them when next shown."""
+        self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step.id}"}
+        self.refresh_statuses()
+        if step.id == "secret":
+            self._read_secret()
+
+    # ── navigation ───────────────────────────────────────────────────────────────────────────
+
+    @property
+    def current_panel(self) -> StepPanel | VerifyPanel | HistoryPanel | None:
+        current = self.query_one(ContentSwitcher).current
+        return self.query_one(f"#{current}") if current else None  # type: ignore[return-value]
 
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
-        if isinstance(event.item, StepItem):
-            self._show(event.item.step_id)
+        if isinstance(event.item, NavItem):
+            self.query_one(ContentSwitcher).current = event.item.target
+            self._show_current()
+            self.refresh_bindings()
 
-    def action_settings(self) -> None:
-        self.push_screen(SettingsScreen(self._effective_config_path()), self._after_settings)
+    def _show_current(self) -> None:
+        panel = self.current_panel
+        if panel is None or self.ctx is None:
+            return
+        stale = panel.id in self._stale
+        self._stale.discard(panel.id or "")
+        if isinstance(panel, StepPanel) and (stale or not panel.loaded_once):
+            panel.load()
+        elif isinstance(panel, HistoryPanel):
+            panel.reload()
+
+    def select(self, panel_id: str) -> None:
+        sidebar = self.query_one("#sidebar", ListView)
+        for index, item in enumerate(sidebar.children):
+            if isinstance(item, NavItem) and item.target == panel_id:
+                sidebar.index = index
+        self.query_one(ContentSwitcher).current = panel_id
+        self._show_current()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        panel = self.current_panel
+        if action in self.STEP_ACTIONS:
+            if not isinstance(panel, StepPanel) or not panel.step.implemented:
+                return False
+            if action == "cancel":
+                return bool(panel.busy)
+            if action == "apply":
+                return None if panel.busy or not panel.pending_changes else True
+        if action == "secret":
+            return isinstance(panel, StepPanel) and panel.step.id == "secret"
+        return True
+
+    # ── actions ──────────────────────────────────────────────────────────────────────────────
+
+    def _step_panel(self) -> StepPanel | None:
+        panel = self.current_panel
+        return panel if isinstance(panel, StepPanel) and self.ctx is not None else None
+
+    def action_apply(self) -> None:
+        if panel := self._step_panel():
+            panel.request_apply()
+
+    def action_rerun(self) -> None:
+        if panel := self._step_panel():
+            panel.load()
+
+    def action_check(self) -> None:
+        if panel := self._step_panel():
+            panel.run_checks()
+
+    def action_cancel(self) -> None:
+        panel = self._step_panel()
+        if panel is not None and panel.cancel():
+            self.notify("Cancelling after the current call finishes.", title=panel.step.title)
+
+    def run_step(self, step_id: str) -> None:
+        """From the command palette: open the step and ask to apply its plan."""
+        self.select(f"panel-{step_id}")
+        panel = self.query_one(f"#panel-{step_id}", StepPanel)
+        if panel.pending_changes:
+            panel.request_apply()
+        else:
+            panel.apply_when_loaded = True
+
+    def action_verify_all(self) -> None:
+        self.select("panel-verify")
+        self.query_one(VerifyPanel).run()
+
+    def action_history(self) -> None:
+        self.select("panel-history")
 
     def action_refresh(self) -> None:
-        self.load_context()
+        if self.ctx is None:
+            self.load_context()
+            return
+        self._stale = {p.id for p in self.query(".panel") if p.id}
+        self._show_current()
+        self.refresh_statuses()
+
+    def action_settings(self) -> None:
+        if self.sandbox and self.ctx is None:
+            self.notify("The sandbox is still starting.", severity="warning")
+            return
+        path = self.ctx.config_path if self.ctx else self._effective_config_path()
+        vault = self.ctx.vault if self.ctx else None
+        self.push_screen(SettingsScreen(path, vault), self._after_settings)
+
+    def _after_settings(self, saved: bool | None) -> None:
+        if saved:
+            self.load_context()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
+
+    def action_rotate(self) -> None:
+        self.open_rotation()
+
+    def open_rotation(self, mode: Mode | None = None) -> None:
+        screen = self.screen
+        if not isinstance(screen, RotationScreen):
+            screen = RotationScreen()
+            self.push_screen(screen)
+        if mode is not None:
+            self.call_after_refresh(screen.action_rotate, mode)
+
+    def action_secret(self) -> None:
+        if self.ctx is not None:
+            self._read_secret()
+
+    @work(thread=True, exclusive=True, group="secret")
+    def _read_secret(self) -> None:
+        from polaris_tui.vault import VaultError
+
+        assert self.ctx is not None
+        try:
+            secret = self.ctx.vault.get("polaris-secret-a")
+        except VaultError as exc:
+            self.post_message(self.ContextFailed("Keyring", str(exc)))
+            return
+        self.post_message(self.SecretRead(secret))
+
+    def on_polaris_app_secret_read(self, message: SecretRead) -> None:
+        if message.secret:
+            self.push_screen(SecretScreen(message.secret))
+        else:
+            self.notify("No signing secret in the keyring yet: apply the secret step.")
+
+    async def action_quit(self) -> None:
+        busy = [p.step.title for p in self.query(StepPanel) if p.busy]
+        if not busy:
+            self.exit(0)
+            return
+
+        def after(ok: bool | None) -> None:
+            if ok:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit while work is running?",
+                f"Still running: {', '.join(busy)}. Quitting may leave it half done "
+                "(re-running the step later finishes it).",
+                confirm_label="Quit",
+                danger=True,
+            ),
+            after,
+        )
 
     def on_unmount(self) -> None:
-        box = getattr(self, "_sandbox_handle", None)
-        if box is not None:
+        if self._sandbox_handle is not None:
+            box, _ = self._sandbox_handle  # type: ignore[misc]
             box.stop()
+
+
+def binding_ids() -> set[str]:
+    """Every binding id a user keymap may override."""
+    classes = (PolarisApp, SettingsScreen, ConfirmScreen, RotationScreen, SecretScreen, HelpScreen)
+    return {
+        b.id for cls in classes for b in cls.BINDINGS if isinstance(b, Binding) and b.id is not None
+    }
 
 
 def create_app(

@@ -1,17 +1,25 @@
-"""Settings / first run: a form over the config fields with an error label under each."""
+"""Settings / first run: the config fields with validators and an error label under each,
+plus the credentials, which go straight to the keyring (masked, never to the config file)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
+from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
-from polaris_tui.config import FIELDS, ConfigError, read_document, update_values
+from polaris_tui.config import FIELD_BY_NAME, ConfigError, FieldSpec, read_document, update_values
+
+if TYPE_CHECKING:
+    from polaris_tui.vault import Vault, VaultStatus
 
 FORM_FIELDS = (
     "domain",
@@ -25,48 +33,159 @@ FORM_FIELDS = (
     "dmarc_rua",
     "dmarc_policy",
 )
+SECRET_FIELDS = {
+    "cloudflare-api-token": "Cloudflare API token (Zone DNS, Email, R2, KV, Workers permissions)",
+    "r2-access-key-id": "R2 access key id (R2 → Manage API tokens)",
+    "r2-secret-access-key": "R2 secret access key",
+}
+
+
+class FieldValidator(Validator):
+    """One config field's own rule, so the error shows while typing."""
+
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__()
+        self.spec = spec
+
+    def validate(self, value: str) -> ValidationResult:
+        value = value.strip()
+        if not value:
+            return (
+                self.failure(f"required: {self.spec.help}")
+                if self.spec.required
+                else (self.success())
+            )
+        fix = self.spec.check(value) if self.spec.check else None
+        return self.failure(fix) if fix else self.success()
 
 
 class SettingsScreen(ModalScreen[bool]):
-    """Edits the config file; dismisses True once a valid config is saved."""
+    """Edits the config file and stores credentials; dismisses True once both are saved."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="settings-cancel", tooltip="Close, keep file"),
         Binding("ctrl+s", "save", "Save", id="settings-save", tooltip="Validate and save"),
     ]
 
-    def __init__(self, path: Path) -> None:
+    class VaultChecked(Message):
+        def __init__(self, status: VaultStatus) -> None:
+            super().__init__()
+            self.status = status
+
+    class SecretsStored(Message):
+        def __init__(self, errors: dict[str, str]) -> None:
+            super().__init__()
+            self.errors = errors
+
+    def __init__(self, path: Path, vault: Vault | None = None) -> None:
         super().__init__()
         self.path = path
+        self.vault = vault
 
     def compose(self) -> ComposeResult:
         current = read_document(self.path).unwrap() if self.path.exists() else {}
-        specs = {f.name: f for f in FIELDS}
         with VerticalScroll(id="settings-form"):
-            yield Static(f"[b]Settings[/b]  {self.path}", id="settings-title")
+            yield Static(f"[b]Settings[/b]  {escape(str(self.path))}", id="settings-title")
             for name in FORM_FIELDS:
-                yield Label(f"{name} — {specs[name].help}")
+                spec = FIELD_BY_NAME[name]
+                yield Label(f"{name}{' *' if spec.required else ''} — {spec.help}")
                 yield Input(
                     value=str(current.get(name, "") or ""),
                     id=f"field-{name}",
-                    placeholder=str(specs[name].default or ""),
+                    placeholder=str(spec.default or ""),
+                    validators=[FieldValidator(spec)],
+                    validate_on=["changed", "submitted"],
+                )
+                yield Label("", id=f"error-{name}", classes="field-error")
+            yield Static("[b]Credentials[/b] (stored in the OS keyring only)", classes="heading")
+            yield Static("checking the keyring…", id="vault-status")
+            for name, help_text in SECRET_FIELDS.items():
+                yield Label(f"{name} — {help_text}")
+                yield Input(
+                    id=f"secret-{name}",
+                    password=True,
+                    placeholder="leave empty to keep the stored value",
                 )
                 yield Label("", id=f"error-{name}", classes="field-error")
             yield Button("Save", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{FORM_FIELDS[0]}", Input).focus()
+        self._check_vault()
+
+    def _vault(self, domain: str | None = None) -> Vault:
+        from polaris_tui.vault import Vault
+
+        if self.vault is not None:
+            return self.vault
+        return Vault(domain or self.query_one("#field-domain", Input).value.strip() or "-")
+
+    @work(thread=True, exclusive=True, group="vault")
+    def _check_vault(self) -> None:
+        self.post_message(self.VaultChecked(self._vault().status()))
+
+    def on_settings_screen_vault_checked(self, message: VaultChecked) -> None:
+        st = message.status
+        widget = self.query_one("#vault-status", Static)
+        if not st.usable:
+            widget.update(
+                f"[b red]Keyring backend {escape(st.backend)} cannot be used.[/b red]\n"
+                f"{escape(st.problem or '')}"
+            )
+            widget.add_class("field-error")
+            return
+        present = ", ".join(f"{n}: {'set' if st.present[n] else 'not set'}" for n in SECRET_FIELDS)
+        widget.update(f"Keyring backend: [b]{escape(st.backend)}[/b]\n{escape(present)}")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        name = (event.input.id or "").removeprefix("field-")
+        if name in FORM_FIELDS and event.validation_result is not None:
+            errors = event.validation_result.failure_descriptions
+            self.query_one(f"#error-{name}", Label).update(escape(errors[0]) if errors else "")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
             self.action_save()
 
     def action_save(self) -> None:
-        for name in FORM_FIELDS:
+        for name in (*FORM_FIELDS, *SECRET_FIELDS):
             self.query_one(f"#error-{name}", Label).update("")
         values = {n: self.query_one(f"#field-{n}", Input).value.strip() for n in FORM_FIELDS}
         try:
-            update_values(self.path, values)
+            config = update_values(self.path, values)
         except ConfigError as exc:
             target = exc.field if exc.field in FORM_FIELDS else FORM_FIELDS[0]
-            self.query_one(f"#error-{target}", Label).update(str(exc))
+            self.query_one(f"#error-{target}", Label).update(escape(str(exc)))
+            self.query_one(f"#field-{target}", Input).focus()
+            return
+        secrets = {
+            n: v for n in SECRET_FIELDS if (v := self.query_one(f"#secret-{n}", Input).value)
+        }
+        if not secrets:
+            self.dismiss(True)
+            return
+        self._store(secrets, config.domain)
+
+    @work(thread=True, exclusive=True, group="vault")
+    def _store(self, secrets: dict[str, str], domain: str) -> None:
+        from polaris_tui.vault import VaultError
+
+        vault = self._vault(domain)
+        errors: dict[str, str] = {}
+        for name, value in secrets.items():
+            try:
+                vault.set(name, value.strip())
+            except VaultError as exc:
+                errors[name] = str(exc)
+        self.post_message(self.SecretsStored(errors))
+
+    def on_settings_screen_secrets_stored(self, message: SecretsStored) -> None:
+        for name in SECRET_FIELDS:
+            if name not in message.errors:
+                self.query_one(f"#secret-{name}", Input).value = ""
+        if message.errors:
+            for name, error in message.errors.items():
+                self.query_one(f"#error-{name}", Label).update(escape(error))
             return
         self.dismiss(True)
 

@@ -1,0 +1,110 @@
+"""Confirmation modals: nothing changes until the operator says so here."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Static
+
+from polaris_tui.steps.base import Action, Change
+from screens.widgets import PlanTable
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks yes/no; with ``require_text`` the operator must type it exactly first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="confirm-cancel", tooltip="Change nothing"),
+        Binding("y", "confirm", "Confirm", id="confirm-yes", tooltip="Go ahead"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        question: str,
+        *,
+        body: list[Widget] | None = None,
+        confirm_label: str = "Apply",
+        require_text: str | None = None,
+        danger: bool = False,
+    ) -> None:
+        super().__init__(classes="danger" if danger else "")
+        self.title_text = title
+        self.question = question
+        self.body = body or []
+        self.confirm_label = confirm_label
+        self.require_text = require_text
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(f"[b]{escape(self.title_text)}[/b]", id="confirm-title")
+            yield from self.body
+            yield Static(escape(self.question), id="confirm-question")
+            if self.require_text:
+                yield Label(f"Type [b]{escape(self.require_text)}[/b] to confirm:")
+                yield Input(placeholder=self.require_text, id="confirm-text")
+                yield Label("", id="confirm-error", classes="field-error")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(
+                    self.confirm_label,
+                    id="confirm-yes",
+                    variant="error" if self.danger else "primary",
+                )
+                yield Button("Cancel", id="confirm-no")
+
+    def on_mount(self) -> None:
+        target = "#confirm-text" if self.require_text else "#confirm-yes"
+        self.query_one(target).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm-yes":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_confirm()
+
+    def action_confirm(self) -> None:
+        if self.require_text:
+            typed = self.query_one("#confirm-text", Input).value.strip()
+            if typed != self.require_text:
+                self.query_one("#confirm-error", Label).update(
+                    f"That is not {self.require_text!r}: type it exactly, or press Escape."
+                )
+                return
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+def deletion_hostname(changes: list[Change], domain: str) -> str | None:
+    """The name the operator must type before deletions: the one target, else the domain."""
+    targets = {c.target.rstrip(".") for c in changes if c.action is Action.DELETE}
+    if not targets:
+        return None
+    return targets.pop() if len(targets) == 1 else domain
+
+
+def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:
+    """The apply confirmation: the exact plan, and typing the hostname when it deletes."""
+    table = PlanTable(changes, id="confirm-plan")
+    hostname = deletion_hostname(changes, domain)
+    question = f"Apply {len(changes)} change(s) to {step_title}?"
+    if hostname:
+        question += " This plan DELETES records."
+    return ConfirmScreen(
+        f"Apply: {step_title}",
+        question,
+        body=[table],
+        require_text=hostname,
+        danger=hostname is not None,
+    )

@@ -1,0 +1,56 @@
+"""History: the journal of applies for the active domain, newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+if TYPE_CHECKING:
+    from polaris_tui.journal import JournalEntry
+    from screens.app import PolarisApp
+
+
+class HistoryPanel(Vertical):
+    class Read(Message):
+        def __init__(self, entries: list[JournalEntry]) -> None:
+            super().__init__()
+            self.entries = entries
+
+    def __init__(self) -> None:
+        super().__init__(id="panel-history", classes="panel")
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]History[/b]", classes="title")
+        yield Static("Every apply, newest first, from the journal.", classes="purpose")
+        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("when", "step", "outcome", "changes", "detail")
+
+    def reload(self) -> None:
+        app: PolarisApp = self.app  # type: ignore[assignment]
+        if app.ctx is not None:
+            self._read()
+
+    @work(thread=True, exclusive=True, group="history")
+    def _read(self) -> None:
+        app: PolarisApp = self.app  # type: ignore[assignment]
+        assert app.ctx is not None
+        self.post_message(self.Read(app.ctx.journal.entries(app.ctx.config.domain)))
+
+    def on_history_panel_read(self, message: Read) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for e in reversed(message.entries):
+            when = dt.datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S")
+            style = "green" if e.outcome == "ok" else "bold red"
+            table.add_row(when, e.step, Text(e.outcome, style=style), str(len(e.changes)), e.detail)
+        if not message.entries:
+            table.add_row("", "", "", "", "no applies yet")

@@ -1,0 +1,287 @@
+"""Secret rotation: graceful + promote as a guided pair, emergency as one confirmed action.
+
+The screen talks to the engine through one function, ``rotate(ctx, mode, progress)``, whose
+result lists stages (name, ok, detail), the new secret and the next actions for the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from screens.confirm import ConfirmScreen
+from screens.secret import SecretScreen
+
+if TYPE_CHECKING:
+    from polaris_tui.context import Context
+    from polaris_tui.steps.base import Progress
+    from screens.app import PolarisApp
+
+Mode = Literal["graceful", "promote", "emergency"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RotationOutcome:
+    ok: bool
+    stages: list[Stage] = field(default_factory=list)
+    secret: str | None = None
+    next_actions: list[str] = field(default_factory=list)
+
+
+class RotationUnavailable(RuntimeError):
+    """The engine in this build has no rotation yet."""
+
+
+Rotate = Callable[["Context", Mode, "Progress"], RotationOutcome]
+
+
+def _field(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutcome:
+    """Run the engine's rotation and read its result as a ``RotationOutcome``."""
+    try:
+        from polaris_tui import rotation
+    except ImportError:
+        raise RotationUnavailable(
+            "Secret rotation is not available in this build yet: use the runbook's "
+            "two-secret procedure by hand (wrangler secret put POLARIS_SECRET_B, then A)."
+        ) from None
+    result = rotation.rotate(ctx, mode, progress=progress)  # type: ignore[attr-defined]
+    stages = [
+        Stage(str(_field(s, "name", "stage")), bool(_field(s, "ok")), str(_field(s, "detail")))
+        for s in _field(result, "stages", default=[])
+    ]
+    return RotationOutcome(
+        ok=bool(_field(result, "ok", default=all(s.ok for s in stages))),
+        stages=stages,
+        secret=_field(result, "secret", "new_secret"),
+        next_actions=list(_field(result, "next_actions", default=[])),
+    )
+
+
+MODES: dict[Mode, tuple[str, str]] = {
+    "graceful": (
+        "1 · Graceful: add a new secret beside the current one",
+        "A new secret goes to POLARIS_SECRET_B on the Worker and in the keyring; the Worker "
+        "accepts both, so nothing breaks. Then set the new value as CF_EMAIL_WORKER_SECRET on "
+        "the app and redeploy it.",
+    ),
+    "promote": (
+        "2 · Promote: retire the old secret",
+        "Once the app signs with the new secret: one Worker version sets A = new and removes "
+        "B; the keyring follows; probes confirm the old secret is rejected.",
+    ),
+    "emergency": (
+        "EMERGENCY: the secret leaked",
+        "One Worker version sets a brand-new A and removes B right now; the old value is "
+        "purged from the keyring. Mail from the app FAILS until it is given the new secret.",
+    ),
+}
+
+
+class RotationScreen(Screen[None]):
+    """Reachable with one key from anywhere and from the command palette."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "g",
+            "rotate('graceful')",
+            "Graceful",
+            id="rotate-graceful",
+            tooltip="Step 1: new secret as B, both accepted",
+        ),
+        Binding(
+            "p",
+            "rotate('promote')",
+            "Promote",
+            id="rotate-promote",
+            tooltip="Step 2: new secret becomes A, old rejected",
+        ),
+        Binding(
+            "E",
+            "rotate('emergency')",
+            "EMERGENCY",
+            id="rotate-emergency",
+            tooltip="Leaked secret: replace it now, one confirmation",
+        ),
+        Binding("escape", "back", "Back", id="rotate-back", tooltip="Back to the runbook"),
+    ]
+
+    class Progressed(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Finished(Message):
+        def __init__(self, mode: Mode, outcome: RotationOutcome | None, error: str = "") -> None:
+            super().__init__()
+            self.mode = mode
+            self.outcome = outcome
+            self.error = error
+
+    def __init__(self, rotate: Rotate = engine_rotate) -> None:
+        super().__init__(id="rotation")
+        self._rotate = rotate
+        self.running: Mode | None = None
+        self.last: tuple[Mode, RotationOutcome | None, str] | None = None
+
+    @property
+    def polaris(self) -> PolarisApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="rotation-body"):
+            yield Static("[b]Secret rotation[/b]", classes="title")
+            yield Static(
+                "The relay accepts POLARIS_SECRET_A and, during a rotation, POLARIS_SECRET_B. "
+                "That is what lets you change the secret without dropping mail.",
+                classes="purpose",
+            )
+            for mode in ("graceful", "promote"):
+                title, text = MODES[mode]
+                key = "g" if mode == "graceful" else "p"
+                with Vertical(classes="rotation-mode"):
+                    yield Static(f"[b]{title}[/b]  [reverse] {key} [/reverse]")
+                    yield Static(escape(text))
+            title, text = MODES["emergency"]
+            with Vertical(id="emergency"):
+                yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
+                yield Static(escape(text))
+            yield Static("[b]What happened[/b]", classes="heading")
+            yield Vertical(id="checklist")
+            yield Static("", id="next-actions")
+        yield Footer()
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("A rotation is running; wait for it to finish.", severity="warning")
+            return
+        self.dismiss(None)
+
+    def action_rotate(self, mode: Mode) -> None:
+        if self.running:
+            self.notify(f"The {self.running} rotation is still running.", severity="warning")
+            return
+        if self.polaris.ctx is None:
+            self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+        title, text = MODES[mode]
+        danger = mode == "emergency"
+        screen = ConfirmScreen(
+            title,
+            text + "\n\nGo ahead?",
+            confirm_label="Rotate NOW" if danger else "Rotate",
+            danger=danger,
+        )
+
+        def after(ok: bool | None) -> None:
+            if ok:
+                self._start(mode)
+
+        self.app.push_screen(screen, after)
+
+    def _start(self, mode: Mode) -> None:
+        self.running = mode
+        self.set_class(mode == "emergency", "emergency-running")
+        checklist = self.query_one("#checklist", Vertical)
+        checklist.remove_children()
+        checklist.mount(Static(f"[dim]{mode} rotation started…[/dim]"))
+        self.query_one("#next-actions", Static).update("")
+        self._run(mode)
+
+    @work(thread=True, exclusive=True, group="rotation")
+    def _run(self, mode: Mode) -> None:
+        ctx = self.polaris.ctx
+        assert ctx is not None
+
+        def progress(text: str, fraction: float | None = None) -> None:
+            self.post_message(self.Progressed(text))
+
+        try:
+            outcome = self._rotate(ctx, mode, progress)
+        except Exception as exc:
+            from polaris_tui import runner
+
+            message = runner.describe_error(ctx, "secret", exc).message
+            self.post_message(self.Finished(mode, None, message))
+            return
+        self.post_message(self.Finished(mode, outcome))
+
+    def on_rotation_screen_progressed(self, message: Progressed) -> None:
+        self.query_one("#checklist", Vertical).mount(
+            Static(f"  … {escape(message.text)}", classes="stage running")
+        )
+
+    def on_rotation_screen_finished(self, message: Finished) -> None:
+        self.running = None
+        self.last = (message.mode, message.outcome, message.error)
+        checklist = self.query_one("#checklist", Vertical)
+        checklist.remove_children()
+        outcome = message.outcome
+        if outcome is None:
+            checklist.mount(Static(f"[b red]✘ {escape(message.error)}[/b red]", classes="stage"))
+            self.notify("Rotation did not run", severity="error")
+            return
+        rows = [
+            Static(
+                ("[green]✔[/green] " if s.ok else "[b red]✘[/b red] ")
+                + f"[b]{escape(s.name)}[/b]  {escape(s.detail)}",
+                classes="stage " + ("ok" if s.ok else "bad"),
+            )
+            for s in outcome.stages
+        ]
+        verdict = (
+            "[b green]Rotation complete[/b green]"
+            if outcome.ok
+            else (
+                "[b red]Rotation incomplete — the keyring and the Worker may disagree; see the "
+                "failed stage and run the same rotation again to resume.[/b red]"
+            )
+        )
+        checklist.mount_all([Static(verdict), *rows])
+        actions = outcome.next_actions or _default_next_actions(message.mode)
+        self.query_one("#next-actions", Static).update(
+            "[b]Next[/b]\n" + "\n".join(f"  → {escape(a)}" for a in actions)
+        )
+        if outcome.secret:
+            self.app.push_screen(SecretScreen(outcome.secret, heading="The new signing secret"))
+
+
+def _default_next_actions(mode: Mode) -> list[str]:
+    if mode == "graceful":
+        return [
+            "Set CF_EMAIL_WORKER_SECRET on the app to the new secret and redeploy it.",
+            "Then press p to promote: the old secret stops working.",
+        ]
+    if mode == "promote":
+        return ["Nothing else: the old secret is rejected from now on."]
+    return [
+        "Set CF_EMAIL_WORKER_SECRET on the app to the new secret NOW and restart it: "
+        "until then its mail is rejected (401).",
+        "Find and revoke where the old secret leaked (repository, logs, chat).",
+    ]

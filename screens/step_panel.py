@@ -1,0 +1,304 @@
+"""One panel per step, rendering any ``Step``: purpose, state, plan diff, apply, checks, guidance.
+
+All engine calls run in thread workers that post typed messages back, so the UI never waits
+on Cloudflare, DNS or the keyring. Long applies can be cancelled between progress reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from polaris_tui.steps.base import ApplyResult, Change, Step
+from screens.confirm import confirm_apply
+from screens.widgets import ChecksView, FactsView, FailureView, PlanTable, ProgressLine
+
+if TYPE_CHECKING:
+    from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
+    from screens.app import PolarisApp
+
+
+class OperationCancelled(Exception):
+    """Raised from the progress callback when the operator cancels a running apply."""
+
+
+@dataclass
+class Snapshot:
+    """What one inspect + plan pass found."""
+
+    status: StepStatus
+    facts: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    failure: StepFailure | None = None
+
+
+class StepPanel(VerticalScroll):
+    """The main pane for one step."""
+
+    class Loaded(Message):
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+    class Progressed(Message):
+        def __init__(self, text: str, fraction: float | None) -> None:
+            super().__init__()
+            self.text = text
+            self.fraction = fraction
+
+    class Applied(Message):
+        def __init__(self, result: ApplyResult | None, failure: StepFailure | None) -> None:
+            super().__init__()
+            self.result = result
+            self.failure = failure
+
+    class Checked(Message):
+        def __init__(self, report: VerifyReport) -> None:
+            super().__init__()
+            self.report = report
+
+    class StateChanged(Message):
+        """Bubbles to the app so the sidebar icon follows, and dependants re-inspect."""
+
+        def __init__(self, status: StepStatus, applied: bool = False) -> None:
+            super().__init__()
+            self.status = status
+            self.applied = applied
+
+    def __init__(self, step: Step) -> None:
+        super().__init__(id=f"panel-{step.id}", classes="panel")
+        self.step = step
+        self.snapshot: Snapshot | None = None
+        self.busy = ""
+        self.loaded_once = False
+        self.apply_when_loaded = False
+
+    @property
+    def polaris(self) -> PolarisApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"[b]{escape(self.step.title)}[/b]  [dim]({self.step.id})[/dim]", classes="title"
+        )
+        yield Static(escape(self.step.purpose), classes="purpose")
+        yield Static("Now", classes="heading")
+        yield FactsView("Waiting for the connection…", id="facts")
+        yield Static("Plan", classes="heading")
+        yield Static("", id="plan-summary")
+        yield PlanTable(id="plan")
+        yield ProgressLine(id="progress")
+        yield Vertical(id="outcome")
+        yield Static("Checks", classes="heading")
+        yield ChecksView(id="checks")
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressLine).display = False
+        self.query_one(PlanTable).display = False
+
+    # ── loading: inspect + plan ──────────────────────────────────────────────────────────────
+
+    def load(self) -> None:
+        """Re-inspect and re-plan this step on its own (the "Re-run" action)."""
+        if self.polaris.ctx is None:
+            return
+        self.loaded_once = True
+        self.query_one("#plan-summary", Static).update("[dim]inspecting and planning…[/dim]")
+        self._inspect_and_plan()
+
+    @work(thread=True, exclusive=True, group="inspect")
+    def _inspect_and_plan(self) -> None:
+        from polaris_tui import runner
+
+        ctx = self.polaris.ctx
+        assert ctx is not None
+        status = runner.step_status(ctx, self.step)
+        snap = Snapshot(status)
+        if self.step.implemented:
+            try:
+                snap.facts = dict(self.step.inspect(ctx).facts)
+            except Exception:  # the status row already carries the inspect error
+                snap.facts = {}
+            try:
+                snap.changes = runner.plan(ctx, self.step)
+            except runner.StepFailure as failure:
+                snap.failure = failure
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Loaded(snap))
+
+    def on_step_panel_loaded(self, message: Loaded) -> None:
+        message.stop()
+        snap = self.snapshot = message.snapshot
+        self.query_one(FactsView).show(snap.status.summary, str(snap.status.state), snap.facts)
+        summary = self.query_one("#plan-summary", Static)
+        table = self.query_one(PlanTable)
+        pending = self.pending_changes
+        if not self.step.implemented:
+            summary.update(
+                "[b]Blocked:[/b] this step's automation is not available in this build yet. "
+                "Nothing can be planned or applied here; follow the runbook section by hand."
+            )
+            table.display = False
+        elif snap.failure is not None:
+            summary.update("[b red]Could not plan this step.[/b red]")
+            table.display = False
+            self._show_outcome(
+                FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")
+            )
+        else:
+            for stale in self.query(".plan-failure"):
+                stale.remove()
+            noop = len(snap.changes) - len(pending)
+            summary.update(
+                f"[b]{len(pending)} change(s) pending[/b]"
+                + (f", {noop} already right" if noop else "")
+                + (" — press [b]a[/b] to apply" if pending else " — nothing to do")
+            )
+            table.display = bool(snap.changes)
+            table.show(snap.changes)
+        self.post_message(self.StateChanged(snap.status))
+        if self.apply_when_loaded:
+            self.apply_when_loaded = False
+            if pending:
+                self.request_apply()
+
+    @property
+    def pending_changes(self) -> list[Change]:
+        from polaris_tui.runner import pending
+
+        return pending(self.snapshot.changes) if self.snapshot else []
+
+    # ── apply ────────────────────────────────────────────────────────────────────────────────
+
+    def request_apply(self) -> None:
+        """Show the confirmation with the exact plan; apply only what was confirmed."""
+        if self.busy:
+            self.notify(f"{self.step.title}: still {self.busy}", severity="warning")
+            return
+        changes = self.pending_changes
+        if not changes:
+            self.notify(f"{self.step.title}: nothing to apply", title="Apply")
+            return
+        ctx = self.polaris.ctx
+        assert ctx is not None
+        screen = confirm_apply(self.step.title, changes, ctx.config.domain)
+
+        def after(confirmed: bool | None) -> None:
+            if confirmed:
+                self._begin("applying")
+                self._apply(changes, allow_delete=screen.require_text is not None)
+
+        self.app.push_screen(screen, after)
+
+    @work(thread=True, exclusive=True, group="apply")
+    def _apply(self, confirmed: list[Change], allow_delete: bool) -> None:
+        from polaris_tui import runner
+
+        ctx = self.polaris.ctx
+        assert ctx is not None
+        worker = get_current_worker()
+        drifted: list[bool] = []
+
+        def progress(text: str, fraction: float | None = None) -> None:
+            if worker.is_cancelled:
+                raise OperationCancelled("cancelled by the operator")
+            self.post_message(self.Progressed(text, fraction))
+
+        def confirm(step: Step, changes: list[Change]) -> bool:
+            if changes != confirmed:
+                drifted.append(True)
+                return False
+            return True
+
+        try:
+            result = runner.apply(
+                ctx, self.step, confirm=confirm, allow_delete=allow_delete, progress=progress
+            )
+        except runner.StepFailure as failure:
+            self.post_message(self.Applied(None, failure))
+            return
+        if drifted:
+            result.detail = (
+                "the plan changed since you confirmed it; nothing was changed. "
+                "Review the new plan and apply again."
+            )
+        self.post_message(self.Applied(result, None))
+
+    def on_step_panel_progressed(self, message: Progressed) -> None:
+        message.stop()
+        self.query_one(ProgressLine).report(message.text, message.fraction)
+
+    def on_step_panel_applied(self, message: Applied) -> None:
+        message.stop()
+        self._end()
+        if message.failure is not None:
+            self._show_outcome(FailureView(message.failure.message, message.failure.entry))
+            self.notify(f"{self.step.title}: apply failed", severity="error")
+        else:
+            result = message.result
+            assert result is not None
+            lines = [
+                ("[b green]✔ Applied[/b green]" if result.ok else "[b red]✘ Not applied[/b red]")
+                + f" — {escape(result.detail or ('ok' if result.ok else 'failed'))}"
+            ]
+            lines += [f"  {escape(m)}" for m in result.messages]
+            self._show_outcome(Static("\n".join(lines), classes="result"))
+            if result.ok and result.applied:
+                self.polaris.after_apply(self.step)
+        self.load()
+        if message.result is not None and message.result.ok:
+            self.run_checks()
+
+    # ── checks ───────────────────────────────────────────────────────────────────────────────
+
+    def run_checks(self) -> None:
+        if self.polaris.ctx is None:
+            return
+        self.query_one(ChecksView).show([], empty="checking…")
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="verify")
+    def _verify(self) -> None:
+        from polaris_tui import runner
+
+        ctx = self.polaris.ctx
+        assert ctx is not None
+        report = runner.verify(ctx, [self.step])
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Checked(report))
+
+    def on_step_panel_checked(self, message: Checked) -> None:
+        message.stop()
+        self.query_one(ChecksView).show(message.report.checks)
+
+    # ── helpers ──────────────────────────────────────────────────────────────────────────────
+
+    def cancel(self) -> bool:
+        """Cancel running work; an apply stops at its next progress report."""
+        if not self.busy:
+            return False
+        self.workers.cancel_group(self, "apply")
+        self.query_one(ProgressLine).report("cancelling at the next safe point…", None)
+        return True
+
+    def _begin(self, what: str) -> None:
+        self.busy = what
+        self.query_one("#outcome", Vertical).remove_children()
+        self.query_one(ProgressLine).begin(f"{what} {self.step.title}…")
+
+    def _end(self) -> None:
+        self.busy = ""
+        self.query_one(ProgressLine).end()
+
+    def _show_outcome(self, widget: Static | Vertical) -> None:
+        outcome = self.query_one("#outcome", Vertical)
+        outcome.remove_children()
+        outcome.mount(widget)

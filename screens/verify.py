@@ -1,0 +1,77 @@
+"""Verify-all: every check of every step with its status, time taken and guidance."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from screens.widgets import ChecksView
+
+if TYPE_CHECKING:
+    from polaris_tui.runner import VerifyReport
+    from screens.app import PolarisApp
+
+
+class VerifyPanel(VerticalScroll):
+    """Runs ``runner.verify`` over all steps in a worker; re-runnable with one key."""
+
+    class Finished(Message):
+        def __init__(self, report: VerifyReport) -> None:
+            super().__init__()
+            self.report = report
+
+    def __init__(self) -> None:
+        super().__init__(id="panel-verify", classes="panel")
+        self.report: VerifyReport | None = None
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]Verify all[/b]", classes="title")
+        yield Static(
+            "Every check of every step, run concurrently: the runbook's Verify section plus "
+            "what the runbook forgets (one SPF record, DKIM verified, the relay rejects "
+            "unsigned requests).",
+            classes="purpose",
+        )
+        yield Static("Press [b]v[/b] to run the checks.", id="verify-summary")
+        yield ChecksView(id="verify-checks")
+
+    def run(self) -> None:
+        app: PolarisApp = self.app  # type: ignore[assignment]
+        if app.ctx is None:
+            self.query_one("#verify-summary", Static).update("Waiting for the connection…")
+            return
+        self.running = True
+        self.query_one("#verify-summary", Static).update("[dim]running every check…[/dim]")
+        self.query_one(ChecksView).show([], empty="")
+        self._verify()
+
+    @work(thread=True, exclusive=True, group="verify-all")
+    def _verify(self) -> None:
+        from polaris_tui import runner
+        from polaris_tui.steps.registry import all_steps
+
+        app: PolarisApp = self.app  # type: ignore[assignment]
+        assert app.ctx is not None
+        report = runner.verify(app.ctx, all_steps())
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Finished(report))
+
+    def on_verify_panel_finished(self, message: Finished) -> None:
+        self.running = False
+        report = self.report = message.report
+        passed = sum(c.ok for c in report.checks)
+        verdict = (
+            "[b green]all checks passed[/b green]" if report.ok else "[b red]checks failed[/b red]"
+        )
+        self.query_one("#verify-summary", Static).update(
+            f"{verdict}: {passed}/{len(report.checks)} in {report.elapsed_ms / 1000:.1f}s"
+            " — press [b]v[/b] to run again"
+        )
+        self.query_one(ChecksView).show(report.checks)

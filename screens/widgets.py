@@ -1,0 +1,175 @@
+"""Widgets every screen shares: the plan diff table, the checks list, guidance and progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label, ProgressBar, Static
+
+if TYPE_CHECKING:
+    from polaris_tui.steps.base import Change, Check
+    from polaris_tui.troubleshooting import Entry
+
+ACTION_STYLES = {
+    "create": "bold green",
+    "update": "bold yellow",
+    "delete": "bold red",
+    "noop": "dim",
+}
+ACTION_SIGNS = {"create": "+", "update": "~", "delete": "-", "noop": "="}
+
+
+def _short(value: Any, width: int = 48) -> str:
+    """A one-line rendering of a before/after value for the diff table."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class PlanTable(DataTable[Text]):
+    """The plan as a diff: one row per change, coloured by action, before and after."""
+
+    def __init__(self, changes: Iterable[Change] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id, zebra_stripes=False, cursor_type="row", show_cursor=False)
+        self._initial = list(changes)
+
+    def on_mount(self) -> None:
+        self.add_columns("", "action", "kind", "target", "before", "after", "note")
+        self.show(self._initial)
+
+    def show(self, changes: Iterable[Change]) -> None:
+        self.clear()
+        for c in changes:
+            action = str(c.action)
+            style = ACTION_STYLES.get(action, "")
+            note = c.note + ("" if c.owned else " (not created by polaris-tui)")
+            self.add_row(
+                Text(ACTION_SIGNS.get(action, "?"), style=style),
+                Text(action, style=style),
+                Text(c.kind),
+                Text(c.target),
+                Text(_short(c.before), style="red" if action != "noop" else "dim"),
+                Text(_short(c.after), style="green" if action != "noop" else "dim"),
+                Text(note.strip(), style="italic"),
+            )
+
+
+class GuidanceBox(Static):
+    """The troubleshooting entry for a failure, shown right under it."""
+
+    DEFAULT_CLASSES = "guidance"
+
+    def __init__(self, text: str, *, title: str = "What to do", id: str | None = None) -> None:
+        super().__init__(escape(text), id=id)
+        self.border_title = title
+
+    @classmethod
+    def from_entry(cls, entry: Entry, *, id: str | None = None) -> GuidanceBox:
+        parts = [
+            f"[b]{escape(entry.title)}[/b]",
+            f"[b]What it means:[/b] {escape(entry.meaning)}",
+            f"[b]Fix:[/b] {escape(entry.fix)}",
+        ]
+        if entry.compare:
+            parts.append(f"[b]Compare:[/b] [reverse] {escape(entry.compare)} [/reverse]")
+        box = cls("", id=id)
+        box.update("\n".join(parts))
+        return box
+
+
+class FailureView(Vertical):
+    """A failed operation: the message, then its guidance (or a note that none matched)."""
+
+    DEFAULT_CLASSES = "failure"
+
+    def __init__(
+        self, message: str, entry: Entry | None, *, id: str | None = None, classes: str = ""
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.message = message
+        self.entry = entry
+
+    def compose(self) -> ComposeResult:
+        yield Label(Text("✘ " + self.message, style="bold red"), classes="failure-message")
+        if self.entry is not None:
+            yield GuidanceBox.from_entry(self.entry)
+
+
+class ChecksView(Vertical):
+    """Checks with pass/fail, time taken and detail; guidance under each failure."""
+
+    def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
+        self.remove_children()
+        rows: list[Static] = []
+        for c in checks:
+            mark = Text("✔ PASS", style="bold green") if c.ok else Text("✘ FAIL", style="bold red")
+            line = Text.assemble(
+                mark, "  ", (c.id, "bold"), f"  {c.ms:6.0f} ms  ", (c.detail, "" if c.ok else "red")
+            )
+            rows.append(Static(line, classes="check-row " + ("ok" if c.ok else "bad")))
+            if not c.ok and c.guidance:
+                rows.append(GuidanceBox(c.guidance))
+        if not rows:
+            rows.append(Static(empty, classes="muted"))
+        self.mount_all(rows)
+
+
+class FactsView(Static):
+    """What exists now, from ``inspect``: one line per fact."""
+
+    def show(self, summary: str, state: str, facts: Mapping[str, Any]) -> None:
+        lines = [f"[b]State:[/b] {escape(state)} — {escape(summary)}"]
+        for key, value in facts.items():
+            lines.append(f"  [dim]{escape(str(key))}:[/dim] {escape(_short(value, 90))}")
+        self.update("\n".join(lines))
+
+
+class ProgressLine(Vertical):
+    """Progress of long work: a bar (or pulse), the latest message and elapsed time."""
+
+    DEFAULT_CLASSES = "progress-line"
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="progress-message")
+        yield ProgressBar(total=None, show_eta=False, id="progress-bar")
+
+    def on_mount(self) -> None:
+        self._started = time.monotonic()
+        self._message = ""
+        self._timer = self.set_interval(0.5, self._tick, pause=True)
+
+    def begin(self, message: str) -> None:
+        self._started = time.monotonic()
+        self._message = message
+        bar = self.query_one(ProgressBar)
+        bar.update(total=None, progress=0)
+        self.display = True
+        self._timer.resume()
+        self._tick()
+
+    def report(self, message: str, fraction: float | None) -> None:
+        self._message = message
+        bar = self.query_one(ProgressBar)
+        if fraction is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=max(0.0, min(1.0, fraction)) * 100)
+        self._tick()
+
+    def end(self) -> None:
+        self._timer.pause()
+        self.display = False
+
+    def _tick(self) -> None:
+        elapsed = time.monotonic() - self._started
+        self.query_one("#progress-message", Label).update(
+            f"{escape(self._message)}  [dim]({elapsed:.0f}s elapsed)[/dim]"
+        )
