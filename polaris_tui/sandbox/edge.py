@@ -20,6 +20,7 @@ from starlette.routing import Route
 from polaris_tui.sandbox import zone
 from polaris_tui.sandbox.api.storage import domain_status
 from polaris_tui.sandbox.api.workers import match_route
+from polaris_tui.sandbox.s3 import INTERNAL_AUTH
 from polaris_tui.sandbox.state import Settings, Store, worker_secret_service
 
 RELAY_DEFAULTS = {"TS_WINDOW_MS": 300000, "NONCE_TTL_SECONDS": 600, "RATE_LIMIT_MAX": 10,
@@ -89,7 +90,8 @@ class Edge:
             return PlainTextResponse("Not found", status_code=404)
         async with httpx.AsyncClient(timeout=30) as client:
             upstream = await client.request(request.method,
-                                            f"{self.s3_url()}/{bucket}/{request.url.path[1:]}")
+                                            f"{self.s3_url()}/{bucket}/{request.url.path[1:]}",
+                                            headers={"Authorization": INTERNAL_AUTH})
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
         headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASS_HEADERS}

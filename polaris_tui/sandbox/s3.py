@@ -18,6 +18,10 @@ from typing import Any
 from polaris_tui.fsutil import atomic_write
 
 S3_HOST = "s3.amazonaws.com"
+# moto treats requests without an Authorization header as anonymous (private objects then
+# answer 403). The sandbox's own requests carry a SigV4-shaped header; moto does not verify it.
+INTERNAL_AUTH = ("AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
+                 "SignedHeaders=host, Signature=0")
 
 
 class S3Server:
@@ -58,8 +62,14 @@ class S3Server:
                 self._mirror(environ)
             return result
 
+        class QuietHandler(MotoRequestHandler):
+            """No access log lines on stderr; errors still go to werkzeug's logger."""
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
         self._server = make_server("127.0.0.1", 0, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
+                                   request_handler=QuietHandler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05},
@@ -79,7 +89,7 @@ class S3Server:
     def _request(self, method: str, path: str, data: bytes | None = None,
                  headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers=headers or {})
+                                     headers={"Authorization": INTERNAL_AUTH, **(headers or {})})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.read()
@@ -139,12 +149,13 @@ class S3Server:
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
             return
-        status, data = self._request("GET", f"/{bucket}/{urllib.parse.quote(key)}")
-        if status != 200:
+        req = urllib.request.Request(f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
+                                     headers={"Authorization": INTERNAL_AUTH})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                data = resp.read()
+                content_type = resp.headers.get("Content-Type", "binary/octet-stream")
+        except urllib.error.HTTPError:
             return
-        head = urllib.request.Request(f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
-                                      method="HEAD")
-        with urllib.request.urlopen(head, timeout=10) as resp:
-            content_type = resp.headers.get("Content-Type", "binary/octet-stream")
         meta = {"key": key, "content_type": content_type, "b64": base64.b64encode(data).decode()}
         atomic_write(target, json.dumps(meta).encode(), 0o600)
