@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,7 +110,15 @@ def _run_python(
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     print(f"relay (python) listening on http://{host}:{port}/send; mail goes to {destination}")
     sys.stdout.flush()
-    server.run()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found: make that a clean return, as for the workerd engine.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
@@ -138,13 +148,17 @@ def _dev_vars(settings: RelaySettings) -> bytes:
 
 def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict[str, str]) -> int:
     """`wrangler dev` on the shipped Worker; secrets go through a 0600 .dev.vars, never argv."""
-    from polaris_tui.relay.node import WORKER_DIR, ensure_node_modules, node_env
+    from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
 
-    ensure_node_modules()
+    try:
+        config = dev_config(settings, extra_vars)
+        ensure_node_modules()
+    except (ValueError, NodeMissingError) as error:
+        return _fail(str(error))
     with tempfile.TemporaryDirectory(prefix="polaris-relay-") as private:
         os.chmod(private, 0o700)
         config_path = Path(private) / "wrangler.json"
-        atomic_write(config_path, json.dumps(dev_config(settings, extra_vars)).encode())
+        atomic_write(config_path, json.dumps(config).encode())
         atomic_write(Path(private) / ".dev.vars", _dev_vars(settings), 0o600)
         command = [
             "npx", "--no-install", "wrangler", "dev",
@@ -159,7 +173,31 @@ def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict
             "whose paths wrangler prints below"
         )
         sys.stdout.flush()
-        try:
-            return subprocess.run(command, cwd=WORKER_DIR, env=node_env(), check=False).returncode
-        except KeyboardInterrupt:
-            return 0
+        return _run_until_interrupted(command, WORKER_DIR, node_env())
+
+
+def _run_until_interrupted(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Run ``command`` in its own process group; Ctrl-C or SIGTERM stops the whole group.
+
+    Returning (rather than dying on SIGTERM) lets the caller delete the secrets file.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    child = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signum)
+            try:
+                child.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
