@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from polaris_tui.steps.base import Step
+from polaris_tui.steps.deploy import DeployStep
+from polaris_tui.steps.kv import KvStep
 from polaris_tui.steps.pending import PendingStep
+from polaris_tui.steps.route import RouteStep
+from polaris_tui.steps.secret import SecretStep
 
 STEP_IDS: tuple[str, ...] = (
     "dns",
@@ -44,28 +48,10 @@ def all_steps() -> list[Step]:
             "Upload the four brand PNGs the email templates reference and serve them "
             "publicly at assets.<domain> through an R2 custom domain.",
         ),
-        PendingStep(
-            "kv",
-            "KV nonce store",
-            "Create the KV namespaces (production and preview) the relay uses to reject "
-            "replayed requests.",
-        ),
-        PendingStep(
-            "secret",
-            "Signing secret",
-            "Generate the HMAC secret the app signs requests with, keep it in the "
-            "keyring and put it on the Worker.",
-        ),
-        PendingStep(
-            "deploy",
-            "Deploy the relay Worker",
-            "Upload the signed email relay Worker with its KV, send_email and variable bindings.",
-        ),
-        PendingStep(
-            "route",
-            "Bind mail.<domain>",
-            "Route mail.<domain>/* to the Worker so the app can reach POST /send.",
-        ),
+        KvStep(),
+        SecretStep(),
+        DeployStep(),
+        RouteStep(),
     ]
     assert tuple(s.id for s in steps) == STEP_IDS
     return steps

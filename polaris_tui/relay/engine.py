@@ -1,0 +1,313 @@
+"""The local relay: the Worker's contract in Python, answering 2xx only once mail is durable.
+
+Checks run in the order docs/relay-protocol.md lists; the shared vectors in
+tests/vectors/relay.json hold this engine and the Worker to the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import re
+import smtplib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from polaris_tui.fsutil import atomic_write
+from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
+from polaris_tui.relay.signing import (
+    NONCE_RE,
+    SIG_RE,
+    TS_RE,
+    SigningError,
+    canonical_string,
+    verify,
+)
+
+KV_MIN_TTL_SECONDS = 60
+MAX_RECIPIENTS = 10
+MAX_SUBJECT_CHARS = 900
+FIELDS = ("from", "to", "subject", "text", "html", "reply_to", "dry_run")
+ADDRESS_RE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """What the Worker reads from its bindings, for the local relay."""
+
+    secret_a: str
+    secret_b: str | None
+    senders: dict[str, str]  # allowed from-address -> send_email binding name
+    ts_window_ms: int = 300000
+    nonce_ttl_seconds: int = 600
+    rate_limit_max: int = 10
+    rate_limit_window_seconds: int = 3600
+    max_body_bytes: int = 65536
+
+    @property
+    def effective_nonce_ttl_seconds(self) -> int:
+        """A nonce must outlive every timestamp still acceptable with it (the Worker clamps too)."""
+        return max(
+            self.nonce_ttl_seconds, math.ceil(2 * self.ts_window_ms / 1000), KV_MIN_TTL_SECONDS
+        )
+
+
+@dataclass(frozen=True)
+class RelayResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Delivery(Protocol):
+    async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
+        """Store or hand off ``message``; it must be durable when this returns."""
+
+
+class OutboxDelivery:
+    """One ``.eml`` per accepted message, written atomically (temp, fsync, rename, fsync dir)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
+        name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
+        await asyncio.to_thread(atomic_write, self.directory / name, message, 0o600)
+
+
+class SmtpDelivery:
+    """Hand the message to an SMTP server (e.g. Mailpit); 250 to DATA means it is theirs now."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def _send(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=30) as smtp:
+            smtp.sendmail(envelope_from, recipients, message)
+
+    async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
+        await asyncio.to_thread(self._send, envelope_from, recipients, message)
+
+
+def _json(status: int, payload: Mapping[str, Any], **headers: str) -> RelayResponse:
+    return RelayResponse(
+        status,
+        {"content-type": "application/json", **headers},
+        json.dumps(payload, separators=(",", ":")).encode(),
+    )
+
+
+UNAUTHORIZED = _json(401, {"error": "unauthorized"})
+
+
+def payload_too_large(max_bytes: int) -> RelayResponse:
+    """413, also sent by the server before it has read an oversize body."""
+    return _json(413, {"error": "payload_too_large", "max_bytes": max_bytes})
+
+
+class BadField(Exception):
+    """A payload field problem, answered with 400 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _has_line_break(value: str) -> bool:
+    return "\r" in value or "\n" in value
+
+
+def _check_address(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise BadField(field, f"{field} must be a string e-mail address")
+    if _has_line_break(value):
+        raise BadField(field, f"{field} must not contain CR or LF")
+    if len(value) > 254 or not ADDRESS_RE.fullmatch(value):
+        raise BadField(field, f"{field} must be a bare address like name@example.com")
+    return value
+
+
+def parse_payload(payload: object) -> tuple[OutgoingMessage, bool]:
+    """Validate a /send body in the documented field order; returns the message and dry_run."""
+    if not isinstance(payload, dict):
+        raise BadField("body", "the body must be a JSON object")
+    for key in payload:
+        if key not in FIELDS:
+            raise BadField(key, f"unknown field; allowed: {', '.join(FIELDS)}")
+    sender = _check_address("from", payload.get("from"))
+    to = payload.get("to")
+    recipients = [to] if isinstance(to, str) else to
+    if not isinstance(recipients, list) or not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise BadField("to", f"to must be an address or a list of 1 to {MAX_RECIPIENTS} addresses")
+    seen: set[str] = set()
+    for address in recipients:
+        _check_address("to", address)
+        if address.lower() in seen:
+            raise BadField("to", f"to lists {address} twice")
+        seen.add(address.lower())
+    subject = payload.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        raise BadField("subject", "subject must be a non-empty string")
+    if _has_line_break(subject):
+        raise BadField("subject", "subject must not contain CR or LF")
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise BadField("subject", f"subject must be at most {MAX_SUBJECT_CHARS} characters")
+    for field in ("text", "html"):
+        if field in payload and not isinstance(payload[field], str):
+            raise BadField(field, f"{field} must be a string")
+    if not payload.get("text") and not payload.get("html"):
+        raise BadField("text", "give text or html (or both), non-empty")
+    reply_to = payload.get("reply_to")
+    if "reply_to" in payload:
+        _check_address("reply_to", reply_to)
+    dry_run = payload.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise BadField("dry_run", "dry_run must be true or false")
+    message = OutgoingMessage(
+        sender=sender,
+        recipients=tuple(recipients),
+        subject=subject,
+        text=payload.get("text") or None,
+        html=payload.get("html") or None,
+        reply_to=reply_to,
+    )
+    return message, dry_run
+
+
+class RelayEngine:
+    """Request handling plus the nonce and rate-limit state the Worker keeps in KV."""
+
+    def __init__(
+        self,
+        settings: RelaySettings,
+        delivery: Delivery,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.delivery = delivery
+        self.clock = clock
+        self._nonces: dict[str, float] = {}  # nonce -> expiry (s)
+        self._counts: dict[tuple[str, int], int] = {}  # (recipient hash, window) -> count
+
+    def update(self, settings: RelaySettings) -> None:
+        """Swap secrets/limits (rotation) while keeping the replay and rate state."""
+        self.settings = settings
+
+    def _claim_nonce(self, nonce: str, now_s: float) -> bool:
+        self._nonces = {n: exp for n, exp in self._nonces.items() if exp > now_s}
+        if nonce in self._nonces:
+            return False
+        self._nonces[nonce] = now_s + self.settings.effective_nonce_ttl_seconds
+        return True
+
+    def _rate_limit(self, recipients: tuple[str, ...], now_ms: int) -> int:
+        """Seconds to wait when any recipient is at the limit, else count the send and return 0."""
+        window_ms = self.settings.rate_limit_window_seconds * 1000
+        window = now_ms // window_ms
+        self._counts = {k: c for k, c in self._counts.items() if k[1] >= window}
+        keys = [(hashlib.sha256(r.lower().encode()).hexdigest(), window) for r in recipients]
+        if any(self._counts.get(k, 0) >= self.settings.rate_limit_max for k in keys):
+            return max(1, math.ceil(((window + 1) * window_ms - now_ms) / 1000))
+        for key in keys:
+            self._counts[key] = self._counts.get(key, 0) + 1
+        return 0
+
+    def _authenticate(
+        self, host: str, path: str, headers: Mapping[str, str], body: bytes, now_ms: int
+    ) -> str | None:
+        """The key slot ("A", then "B") whose signature checks out and whose nonce is fresh.
+
+        None for every failure alike, so a caller learns nothing about which check failed.
+        """
+        lowered = {k.lower(): v for k, v in headers.items()}
+        sig = lowered.get("x-polaris-sig", "")
+        ts = lowered.get("x-polaris-ts", "")
+        nonce = lowered.get("x-polaris-nonce", "")
+        if not (SIG_RE.fullmatch(sig) and TS_RE.fullmatch(ts) and NONCE_RE.fullmatch(nonce)):
+            return None
+        if abs(now_ms - int(ts)) > self.settings.ts_window_ms:
+            return None
+        try:
+            canonical = canonical_string("POST", host, path, ts, nonce, body)
+        except SigningError:
+            return None
+        if verify(self.settings.secret_a, canonical, sig):
+            slot = "A"
+        elif self.settings.secret_b and verify(self.settings.secret_b, canonical, sig):
+            slot = "B"
+        else:
+            return None
+        return slot if self._claim_nonce(nonce, now_ms / 1000) else None
+
+    async def handle(
+        self, method: str, path: str, host: str, headers: Mapping[str, str], body: bytes
+    ) -> RelayResponse:
+        settings = self.settings
+        if method != "POST":
+            return _json(405, {"error": "method_not_allowed"}, allow="POST")
+        if path != "/send":
+            return _json(404, {"error": "not_found"})
+        if len(body) > settings.max_body_bytes:
+            return payload_too_large(settings.max_body_bytes)
+        now_s = self.clock()
+        now_ms = int(now_s * 1000)
+        key_slot = self._authenticate(host, path, headers, body, now_ms)
+        if key_slot is None:
+            return UNAUTHORIZED
+        try:
+            payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError):
+            return _bad_request("body", "the body must be UTF-8 JSON")
+        try:
+            message, dry_run = parse_payload(payload)
+        except BadField as problem:
+            return _bad_request(problem.field, problem.message)
+        allowed = {address.lower(): address for address in settings.senders}
+        sender = allowed.get(message.sender.lower())
+        if sender is None:
+            return _json(
+                403,
+                {
+                    "error": "sender_not_allowed",
+                    "field": "from",
+                    "message": f"from must be one of: {', '.join(settings.senders)}",
+                },
+            )
+        if dry_run:
+            return _json(200, {"ok": True, "dry_run": True, "key": key_slot})
+        retry_after = self._rate_limit(message.recipients, now_ms)
+        if retry_after:
+            return _json(
+                429,
+                {"error": "rate_limited", "field": "to", "retry_after": retry_after},
+                **{"retry-after": str(retry_after)},
+            )
+        message_id = new_message_id(sender)
+        message = replace(message, sender=sender)
+        raw = build_mime(message, message_id, now_s, f"polaris-{uuid.uuid4().hex}")
+        try:
+            await self.delivery.deliver(sender, list(message.recipients), raw)
+        except OSError as error:
+            return _json(502, {"error": "send_failed", "id": message_id, "message": str(error)})
+        return _json(202, {"ok": True, "id": message_id, "key": key_slot})
+
+
+def _reject_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (JSON.parse in the Worker refuses them too)."""
+    raise ValueError(name)
+
+
+def _bad_request(field: str, message: str) -> RelayResponse:
+    return _json(400, {"error": "bad_request", "field": field, "message": message})

@@ -1,0 +1,395 @@
+"""Runbook step 7: upload the signed relay Worker with its bindings through the API.
+
+The upload is built from config and state only: the shipped module, its compatibility date,
+the KV namespace, one send_email binding per allow-listed sender, the sender and tuning vars
+as plain text. Secrets are kept across uploads (``keep_bindings``), or carried from the
+keyring on the first upload, when the script does not exist yet to take a secret.
+There is no server-side dry run, so the metadata is validated with the SDK's own param types
+and, when Node is present, by ``wrangler deploy --dry-run`` on an equivalent config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import tempfile
+import typing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Inspection,
+    Progress,
+    Step,
+    StepState,
+    no_progress,
+    timed_check,
+)
+from polaris_tui.steps.kv import TITLE as KV_BINDING
+from polaris_tui.steps.kv import kv_ids, list_namespaces
+from polaris_tui.steps.secret import SLOTS, record_pushed
+
+if TYPE_CHECKING:
+    from polaris_tui.config import Config
+    from polaris_tui.context import Context
+
+MODULE_TYPE = "application/javascript+module"
+REDACTED = "(redacted)"
+SENDERS = {"CUSTOMER": "sender_customer", "ADMIN": "sender_admin"}  # suffix -> config field
+TUNING = {
+    "TS_WINDOW_MS": "ts_window_ms",
+    "NONCE_TTL_SECONDS": "nonce_ttl_seconds",
+    "RATE_LIMIT_MAX": "rate_limit_max",
+    "RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
+}
+COMPARED_KEYS = (
+    "namespace_id",
+    "allowed_sender_addresses",
+    "allowed_destination_addresses",
+    "destination_address",
+    "text",
+)
+CHECK_TIMEOUT = 10.0
+WRANGLER_TIMEOUT = 120.0
+
+
+class MetadataError(ValueError):
+    """The upload metadata does not match the SDK's types; names the field."""
+
+
+def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
+    """Every non-secret binding the Worker reads (see the Worker's loadSettings)."""
+    bindings: list[dict[str, Any]] = [
+        {"type": "kv_namespace", "name": KV_BINDING, "namespace_id": kv_id}
+    ]
+    for suffix, field in SENDERS.items():
+        address = getattr(config, field)
+        bindings.append(
+            {"type": "send_email", "name": f"SEND_{suffix}", "allowed_sender_addresses": [address]}
+        )
+        bindings.append({"type": "plain_text", "name": f"SENDER_{suffix}", "text": address})
+    for name, field in TUNING.items():
+        bindings.append({"type": "plain_text", "name": name, "text": str(getattr(config, field))})
+    return bindings
+
+
+def code_digest() -> str:
+    """SHA-256 of the shipped main module, compared with what Cloudflare serves back."""
+    from polaris_tui.relay import WORKER_MAIN_MODULE, worker_files
+
+    return hashlib.sha256(worker_files()[WORKER_MAIN_MODULE]).hexdigest()
+
+
+def _normalise(binding: dict[str, Any]) -> dict[str, Any]:
+    """A binding as compared and shown: secret values never appear."""
+    out = {"type": binding["type"], "name": binding["name"]}
+    if binding["type"] == "secret_text":
+        return out
+    for key in COMPARED_KEYS:
+        if binding.get(key) is not None:
+            out[key] = binding[key]
+    return out
+
+
+def redacted(bindings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**_normalise(b), "text": REDACTED} if b["type"] == "secret_text" else _normalise(b)
+        for b in bindings
+    ]
+
+
+def validate_metadata(metadata: dict[str, Any]) -> None:
+    """Check the metadata against the SDK's TypedDicts, binding by binding for clear errors."""
+    from cloudflare.types.workers import script_update_params as params
+    from pydantic import TypeAdapter, ValidationError
+
+    members = {
+        typing.get_args(typing.get_type_hints(m)["type"])[0]: m
+        for m in typing.get_args(params.MetadataBinding)
+        if "type" in typing.get_type_hints(m)
+    }
+    for i, binding in enumerate(metadata.get("bindings", [])):
+        kind = binding.get("type")
+        if kind not in members:
+            raise MetadataError(f"metadata.bindings[{i}].type {kind!r} is not a binding type")
+        try:
+            TypeAdapter(members[kind]).validate_python(binding, strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise MetadataError(
+                f"metadata.bindings[{i}] ({binding.get('name')}).{where}: {err['msg']}"
+            ) from None
+    rest = {k: v for k, v in metadata.items() if k != "bindings"}
+    try:
+        TypeAdapter(params.Metadata).validate_python(rest, strict=True)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise MetadataError(
+            f"metadata.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        ) from None
+
+
+class Deployed(typing.NamedTuple):
+    exists: bool
+    code_sha256: str | None = None
+    compatibility_date: str | None = None
+    bindings: tuple[dict[str, Any], ...] = ()
+
+
+def deployed(ctx: Context) -> Deployed:
+    """What Cloudflare has now: code digest, compatibility date and bindings (no values)."""
+    import cloudflare
+
+    name, account = ctx.config.worker_name, ctx.config.account_id
+    try:
+        settings = ctx.cf.workers.scripts.script_and_version_settings.get(name, account_id=account)
+        code = ctx.cf.workers.scripts.get(name, account_id=account)
+    except cloudflare.NotFoundError:
+        return Deployed(False)
+    text = code if isinstance(code, str) else str(code)
+    bindings = [
+        _normalise(b.model_dump(exclude_none=True) if hasattr(b, "model_dump") else dict(b))
+        for b in (settings.bindings or [])
+    ]
+    return Deployed(
+        True,
+        hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        settings.compatibility_date,
+        tuple(bindings),
+    )
+
+
+def _summary(code: str | None, date: str | None, bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"code_sha256": code, "compatibility_date": date, "bindings": bindings}
+
+
+def _secret_bindings(ctx: Context) -> list[dict[str, Any]]:
+    """The keyring's secrets as bindings, for the upload that creates the script."""
+    out = []
+    for binding, vault_name in SLOTS.items():
+        value = ctx.vault.get(vault_name)
+        if value:
+            out.append({"type": "secret_text", "name": binding, "text": value})
+    return out
+
+
+def _kv_id(ctx: Context) -> str | None:
+    return kv_ids(ctx).get("id") or list_namespaces(ctx).get(KV_BINDING)
+
+
+class DeployStep(Step):
+    id = "deploy"
+    title = "Deploy the relay Worker"
+    purpose = "Upload the signed email relay Worker with its KV, send_email and variable bindings."
+
+    def _metadata(self, ctx: Context, now: Deployed) -> dict[str, Any]:
+        from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE
+
+        bindings = desired_bindings(ctx.config, _kv_id(ctx) or "(id from the kv step)")
+        metadata: dict[str, Any] = {
+            "main_module": WORKER_MAIN_MODULE,
+            "compatibility_date": WORKER_COMPATIBILITY_DATE,
+            "bindings": bindings,
+        }
+        if now.exists:
+            metadata["keep_bindings"] = ["secret_text"]
+        else:
+            metadata["bindings"] = bindings + _secret_bindings(ctx)
+        return metadata
+
+    def inspect(self, ctx: Context) -> Inspection:
+        now = deployed(ctx)
+        if not now.exists:
+            return Inspection(StepState.PENDING, f"{ctx.config.worker_name} is not deployed")
+        change = self._change(ctx, now)
+        if change.action is Action.NOOP:
+            return Inspection(StepState.DONE, f"{ctx.config.worker_name} deployed, up to date")
+        return Inspection(StepState.DRIFT, f"differs from the shipped Worker: {change.note}")
+
+    def _change(self, ctx: Context, now: Deployed) -> Change:
+        metadata = self._metadata(ctx, now)
+        validate_metadata(metadata)
+        want = _summary(
+            code_digest(), metadata["compatibility_date"], redacted(metadata["bindings"])
+        )
+        if not now.exists:
+            return Change(
+                Action.CREATE,
+                "worker_script",
+                ctx.config.worker_name,
+                None,
+                want,
+                note="first upload carries the keyring's secrets",
+            )
+        plain = [b for b in now.bindings if b["type"] != "secret_text"]
+        secrets = [b for b in now.bindings if b["type"] == "secret_text"]
+        before = _summary(now.code_sha256, now.compatibility_date, redacted(list(now.bindings)))
+        want["bindings"] = want["bindings"] + redacted(secrets)  # kept by keep_bindings
+        diffs = []
+        if now.code_sha256 != want["code_sha256"]:
+            diffs.append("code")
+        if now.compatibility_date != want["compatibility_date"]:
+            diffs.append("compatibility_date")
+        key = json.dumps
+        have = {key(b, sort_keys=True) for b in plain}
+        wanted = {key(b, sort_keys=True) for b in redacted(metadata["bindings"])}
+        diffs += [f"+{json.loads(b)['name']}" for b in sorted(wanted - have)]
+        diffs += [f"-{json.loads(b)['name']}" for b in sorted(have - wanted)]
+        action = Action.UPDATE if diffs else Action.NOOP
+        return Change(
+            action, "worker_script", ctx.config.worker_name, before, want, note=", ".join(diffs)
+        )
+
+    def plan(self, ctx: Context) -> list[Change]:
+        return [self._change(ctx, deployed(ctx))]
+
+    def apply(
+        self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
+    ) -> ApplyResult:
+        from polaris_tui.relay import worker_files
+
+        if not any(c.kind == "worker_script" and c.action is not Action.NOOP for c in changes):
+            return ApplyResult(True, [], "nothing to do")
+        now = deployed(ctx)
+        if _kv_id(ctx) is None:
+            raise RuntimeError("no EMAIL_NONCE_DEDUP namespace yet: run `polaris-tui apply kv`")
+        metadata = self._metadata(ctx, now)
+        if not now.exists and not any(b["type"] == "secret_text" for b in metadata["bindings"]):
+            raise RuntimeError(
+                "the first upload must carry POLARIS_SECRET_A: run `polaris-tui apply secret`"
+            )
+        validate_metadata(metadata)
+        progress("metadata matches the SDK's types", 0.2)
+        messages = [wrangler_dry_run(ctx.config, metadata)]
+        progress(messages[0], 0.5)
+        files = [(name, body, MODULE_TYPE) for name, body in worker_files().items()]
+        ctx.cf.workers.scripts.update(
+            ctx.config.worker_name,
+            account_id=ctx.config.account_id,
+            metadata=metadata,  # type: ignore[arg-type]
+            files=files,
+        )
+        if not now.exists:
+            record_pushed(
+                ctx,
+                {b["name"]: b["text"] for b in metadata["bindings"] if b["type"] == "secret_text"},
+            )
+            ctx.state.mark_owned("worker_script", ctx.config.worker_name)
+        progress(f"uploaded {ctx.config.worker_name}", 1.0)
+        messages.append(f"uploaded {ctx.config.worker_name} ({len(metadata['bindings'])} bindings)")
+        return ApplyResult(True, list(changes), f"deployed {ctx.config.worker_name}", messages)
+
+    async def verify(self, ctx: Context) -> list[Check]:
+        now_task = asyncio.create_task(asyncio.to_thread(deployed, ctx))
+        kv_task = asyncio.create_task(asyncio.to_thread(_kv_id, ctx))
+
+        async def exists() -> tuple[bool, str]:
+            now = await now_task
+            if not now.exists:
+                return False, f"{ctx.config.worker_name} is not deployed"
+            if now.code_sha256 != code_digest():
+                return False, "deployed code differs from the shipped Worker: re-run apply deploy"
+            return (
+                True,
+                f"{ctx.config.worker_name} runs the shipped code ({now.compatibility_date})",
+            )
+
+        async def bindings() -> tuple[bool, str]:
+            now = await now_task
+            kv_id = await kv_task
+            want = {
+                json.dumps(b, sort_keys=True) for b in desired_bindings(ctx.config, kv_id or "")
+            }
+            have = {
+                json.dumps(b, sort_keys=True) for b in now.bindings if b["type"] != "secret_text"
+            }
+            missing = sorted(json.loads(b)["name"] for b in want - have)
+            extra = sorted(json.loads(b)["name"] for b in have - want)
+            if missing or extra:
+                return False, f"bindings differ: missing/changed {missing}, unexpected {extra}"
+            return True, f"{len(have)} bindings exactly as expected"
+
+        async def secrets() -> tuple[bool, str]:
+            now = await now_task
+            names = {b["name"] for b in now.bindings if b["type"] == "secret_text"}
+            expected = set()
+            for binding, vault_name in SLOTS.items():
+                if await asyncio.to_thread(ctx.vault.get, vault_name):
+                    expected.add(binding)
+            if names != expected:
+                return False, (
+                    f"Worker secrets {sorted(names)} but the keyring implies {sorted(expected)}"
+                )
+            return True, "secret names present: " + ", ".join(sorted(names))
+
+        return list(
+            await asyncio.gather(
+                timed_check(self.id, "deploy.script", exists, CHECK_TIMEOUT),
+                timed_check(self.id, "deploy.bindings", bindings, CHECK_TIMEOUT),
+                timed_check(self.id, "deploy.secret-names", secrets, CHECK_TIMEOUT),
+            )
+        )
+
+
+def wrangler_config(config: Config, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The wrangler.json equivalent of an upload (secrets left out, as wrangler does)."""
+    out: dict[str, Any] = {
+        "name": config.worker_name,
+        "main": f"src/{metadata['main_module']}",
+        "compatibility_date": metadata["compatibility_date"],
+        "kv_namespaces": [],
+        "send_email": [],
+        "vars": {},
+    }
+    for b in metadata["bindings"]:
+        if b["type"] == "kv_namespace":
+            out["kv_namespaces"].append({"binding": b["name"], "id": b["namespace_id"]})
+        elif b["type"] == "send_email":
+            out["send_email"].append(
+                {"name": b["name"], "allowed_sender_addresses": b["allowed_sender_addresses"]}
+            )
+        elif b["type"] == "plain_text":
+            out["vars"][b["name"]] = b["text"]
+    return out
+
+
+def wrangler_dry_run(config: Config, metadata: dict[str, Any]) -> str:
+    """Run ``wrangler deploy --dry-run`` on the generated config; a one-line outcome.
+
+    Skipped (and said so) when Node or the pinned wrangler cannot be set up; a failing dry
+    run raises, so nothing is uploaded.
+    """
+    from polaris_tui.relay import worker_files
+    from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
+
+    try:
+        ensure_node_modules()
+    except NodeMissingError as exc:
+        return f"wrangler dry run skipped: {str(exc).splitlines()[0]}"
+    wrangler = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
+    with tempfile.TemporaryDirectory(prefix="polaris-deploy-") as tmp:
+        root = Path(tmp)
+        (root / "src").mkdir()
+        for name, body in worker_files().items():
+            (root / "src" / name).write_bytes(body)
+        (root / "wrangler.json").write_text(json.dumps(wrangler_config(config, metadata)))
+        result = subprocess.run(
+            [str(wrangler), "deploy", "--dry-run", "--outdir", str(root / "dist")],
+            cwd=root,
+            env=node_env(),
+            capture_output=True,
+            text=True,
+            timeout=WRANGLER_TIMEOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-8:]
+        raise RuntimeError("wrangler deploy --dry-run rejected the config:\n" + "\n".join(tail))
+    return "wrangler deploy --dry-run accepted the generated config"

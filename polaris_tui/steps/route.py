@@ -1,0 +1,255 @@
+"""Runbook step 8: bind ``mail.<domain>`` to the relay Worker.
+
+Default: a Worker Route ``mail.<domain>/*``, which only intercepts traffic for a *proxied*
+record, so the step checks that record and plans the fix. Optional ``route_mode =
+"custom_domain"``: Cloudflare then creates its own record and refuses (100117) while an
+A/AAAA/CNAME exists there; those records are shown and deleted only with --allow-delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Inspection,
+    Progress,
+    Step,
+    StepState,
+    no_progress,
+    timed_check,
+)
+from polaris_tui.steps.records import (
+    RECORD_KIND,
+    Record,
+    apply_record_changes,
+    list_records,
+    record_change,
+)
+from polaris_tui.steps.relay_probe import (
+    describe,
+    signed_probe,
+    status_check,
+    unsigned_request,
+)
+from polaris_tui.steps.secret import VAULT_A
+
+if TYPE_CHECKING:
+    from polaris_tui.context import Context
+
+ADDRESS_TYPES = ("A", "AAAA", "CNAME")
+ROUTE_KIND = "worker_route"
+DOMAIN_KIND = "worker_custom_domain"
+CHECK_TIMEOUT = 10.0
+
+
+class HostnameTaken(Exception):
+    """Another Worker holds the hostname as a Custom Domain (Cloudflare error 100116)."""
+
+    errors: ClassVar = ({"code": 100116},)
+
+
+class RecordsConflict(Exception):
+    """Records at the hostname block a Custom Domain (Cloudflare error 100117)."""
+
+    errors: ClassVar = ({"code": 100117},)
+
+
+def pattern(ctx: Context) -> str:
+    return f"{ctx.config.mail_host}/*"
+
+
+def find_route(ctx: Context) -> Any | None:
+    routes = ctx.cf.workers.routes.list(zone_id=ctx.zone_id)
+    return next((r for r in routes if r.pattern == pattern(ctx)), None)
+
+
+def find_domain(ctx: Context) -> Any | None:
+    domains = ctx.cf.workers.domains.list(
+        account_id=ctx.config.account_id, hostname=ctx.config.mail_host
+    )
+    return next((d for d in domains if d.hostname == ctx.config.mail_host), None)
+
+
+def mail_records(ctx: Context) -> list[Record]:
+    return [r for r in list_records(ctx, name=ctx.config.mail_host) if r.type in ADDRESS_TYPES]
+
+
+def _taken(ctx: Context, holder: str) -> HostnameTaken:
+    return HostnameTaken(
+        f"{ctx.config.mail_host} is a Custom Domain of the Worker {holder!r}, not "
+        f"{ctx.config.worker_name!r}"
+    )
+
+
+class RouteStep(Step):
+    id = "route"
+    title = "Bind mail.<domain>"
+    purpose = "Route mail.<domain>/* to the Worker so the app can reach POST /send."
+
+    def inspect(self, ctx: Context) -> Inspection:
+        pending = [c for c in self.plan(ctx) if c.action is not Action.NOOP]
+        mode = ctx.config.route_mode
+        if not pending:
+            return Inspection(
+                StepState.DONE, f"{ctx.config.mail_host} bound to the Worker ({mode})"
+            )
+        return Inspection(
+            StepState.PENDING, "; ".join(f"{c.action} {c.kind} {c.target}" for c in pending)
+        )
+
+    def plan(self, ctx: Context) -> list[Change]:
+        if ctx.config.route_mode == "custom_domain":
+            return self._plan_custom_domain(ctx)
+        return self._plan_route(ctx)
+
+    def _plan_route(self, ctx: Context) -> list[Change]:
+        changes: list[Change] = []
+        records = mail_records(ctx)
+        if not records:
+            want = Record("A", ctx.config.mail_host, ctx.config.traefik_ipv4, proxied=True)
+            changes.append(record_change(None, want, note="a Worker Route needs a proxied record"))
+        for rec in records:
+            note = "" if rec.proxied else "a Worker Route only intercepts proxied traffic"
+            changes.append(record_change(rec, replace(rec, proxied=True), note=note))
+        route = find_route(ctx)
+        worker = ctx.config.worker_name
+        if route is None:
+            changes.append(Change(Action.CREATE, ROUTE_KIND, pattern(ctx), None, worker))
+        elif route.script != worker:
+            changes.append(
+                Change(
+                    Action.UPDATE,
+                    ROUTE_KIND,
+                    pattern(ctx),
+                    route.script,
+                    worker,
+                    note=f"the route now points at {route.script!r}",
+                )
+            )
+        else:
+            changes.append(Change(Action.NOOP, ROUTE_KIND, pattern(ctx), worker, worker))
+        return changes
+
+    def _plan_custom_domain(self, ctx: Context) -> list[Change]:
+        host, worker = ctx.config.mail_host, ctx.config.worker_name
+        domain = find_domain(ctx)
+        if domain is not None and domain.service == worker:
+            return [Change(Action.NOOP, DOMAIN_KIND, host, worker, worker)]
+        if domain is not None:
+            raise _taken(ctx, domain.service)
+        changes = [
+            replace(
+                record_change(rec, None, note="blocks a Worker Custom Domain (error 100117)"),
+                owned=False,
+            )
+            for rec in mail_records(ctx)
+        ]
+        changes.append(Change(Action.CREATE, DOMAIN_KIND, host, None, worker))
+        return changes
+
+    def apply(
+        self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
+    ) -> ApplyResult:
+        import cloudflare
+
+        from polaris_tui import troubleshooting
+
+        records = [c for c in changes if c.kind == RECORD_KIND]
+        if records:
+            progress(f"{len(records)} DNS change(s) at {ctx.config.mail_host}", 0.2)
+            apply_record_changes(ctx, records)
+        messages = []
+        for change in changes:
+            if change.kind == ROUTE_KIND and change.action is Action.CREATE:
+                route = ctx.cf.workers.routes.create(
+                    zone_id=ctx.zone_id, pattern=change.target, script=change.after
+                )
+                ctx.state.mark_owned(ROUTE_KIND, route.id)
+                messages.append(f"route {change.target} -> {change.after}")
+            elif change.kind == ROUTE_KIND and change.action is Action.UPDATE:
+                route = find_route(ctx)
+                assert route is not None
+                ctx.cf.workers.routes.update(
+                    route.id, zone_id=ctx.zone_id, pattern=change.target, script=change.after
+                )
+                messages.append(f"route {change.target} now -> {change.after}")
+            elif change.kind == DOMAIN_KIND and change.action is Action.CREATE:
+                try:
+                    ctx.cf.workers.domains.update(
+                        account_id=ctx.config.account_id,
+                        hostname=change.target,
+                        service=change.after,
+                        zone_id=ctx.zone_id,
+                    )
+                except cloudflare.APIStatusError as exc:
+                    codes = troubleshooting.error_codes(exc)
+                    if 100116 in codes:
+                        held = find_domain(ctx)
+                        raise _taken(ctx, held.service if held else "(unknown)") from None
+                    if 100117 in codes:
+                        found = ", ".join(r.display() for r in mail_records(ctx))
+                        raise RecordsConflict(
+                            f"records at {change.target} block the Custom Domain: {found}; "
+                            "re-run with --allow-delete to remove them"
+                        ) from None
+                    raise
+                messages.append(f"custom domain {change.target} -> {change.after}")
+        progress(f"{ctx.config.mail_host} bound", 1.0)
+        applied = [c for c in changes if c.action is not Action.NOOP]
+        return ApplyResult(True, applied, f"{len(applied)} change(s) applied", messages)
+
+    async def verify(self, ctx: Context) -> list[Check]:
+        custom = ctx.config.route_mode == "custom_domain"
+
+        async def bound() -> tuple[bool, str]:
+            worker = ctx.config.worker_name
+            if custom:
+                domain = await asyncio.to_thread(find_domain, ctx)
+                if domain is None or domain.service != worker:
+                    holder = domain.service if domain else "nothing"
+                    return False, f"{ctx.config.mail_host} custom domain -> {holder}"
+                return True, f"custom domain {ctx.config.mail_host} -> {worker}"
+            route = await asyncio.to_thread(find_route, ctx)
+            if route is None or route.script != worker:
+                return False, f"route {pattern(ctx)} -> {route.script if route else 'missing'}"
+            return True, f"route {pattern(ctx)} -> {worker}"
+
+        async def proxied() -> tuple[bool, str]:
+            records = await asyncio.to_thread(mail_records, ctx)
+            if not records:
+                return False, f"no A/AAAA/CNAME at {ctx.config.mail_host}: run apply dns or route"
+            plain = [r.display() for r in records if not r.proxied]
+            if plain:
+                return False, f"DNS-only, the route cannot intercept: {', '.join(plain)}"
+            return True, ", ".join(r.display() for r in records)
+
+        async def get_send() -> tuple[bool, str, int | None]:
+            status = await unsigned_request(ctx, "GET")
+            return status in (405, 401), f"GET /send -> {status} (405 or 401 expected)", status
+
+        async def unsigned_post() -> tuple[bool, str, int | None]:
+            status = await unsigned_request(ctx, "POST")
+            return status == 401, f"unsigned POST /send -> {status} (401 expected)", status
+
+        async def signed() -> tuple[bool, str, int | None]:
+            value = await asyncio.to_thread(ctx.vault.get, VAULT_A)
+            if not value:
+                return False, f"no {VAULT_A} in the keyring to sign with", None
+            probe = await signed_probe(ctx, value)
+            return probe.accepted, "signed dry run: " + describe(probe, VAULT_A), probe.status
+
+        checks = [
+            timed_check(self.id, "route.bound", bound, CHECK_TIMEOUT),
+            status_check(self.id, "route.get-send", get_send, CHECK_TIMEOUT),
+            status_check(self.id, "route.unsigned-post", unsigned_post, CHECK_TIMEOUT),
+            status_check(self.id, "route.signed-probe", signed, CHECK_TIMEOUT),
+        ]
+        if not custom:
+            checks.append(timed_check(self.id, "route.mail-record", proxied, CHECK_TIMEOUT))
+        return list(await asyncio.gather(*checks))

@@ -1,0 +1,157 @@
+"""The Python relay over real HTTP on 127.0.0.1: client, rotation, delivery and fuzzing."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polaris_tui.relay import sign
+from polaris_tui.relay.client import send_signed
+from polaris_tui.relay.engine import (
+    FIELDS,
+    OutboxDelivery,
+    RelayEngine,
+    SmtpDelivery,
+)
+from polaris_tui.relay.server import create_app
+
+
+def test_send_signed_lands_in_the_outbox_before_202(serve, tmp_path: Path) -> None:
+    engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
+    with serve(create_app(engine)) as base:
+        result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
+        [eml] = list(tmp_path.iterdir())  # present as soon as the 202 is back, no temp left
+    assert (result.status, result.key_slot) == (202, "A")
+    assert result.body == {"ok": True, "id": result.message_id, "key": "A"}
+    raw = eml.read_bytes()
+    assert f"\r\nMessage-ID: <{result.message_id}>\r\n".encode() in raw
+    assert raw.startswith(b"From: hello@polaris.test\r\nTo: ada@example.com\r\n")
+    assert eml.suffix == ".eml"
+    assert stat.S_IMODE(eml.stat().st_mode) == 0o600
+
+
+def test_send_signed_to_the_relay_url_directly(serve, tmp_path: Path) -> None:
+    engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
+    with serve(create_app(engine)) as base:
+        result = send_signed(f"{base}/send", SECRET_B, payload(dry_run=True))
+    assert (result.status, result.key_slot, result.message_id) == (200, "B", None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rotation_graceful_then_emergency(serve, tmp_path: Path) -> None:
+    """A and B both sign; clearing B (engine.update) leaves only A, and keeps replay state."""
+    engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
+    with serve(create_app(engine)) as base, httpx.Client(base_url=base) as client:
+        body = json.dumps(payload()).encode()
+        replayable = sign(SECRET_A, "POST", MAIL_URL, body)
+        headers = {**replayable, "host": "mail.polaris.test"}
+        assert client.post("/send", content=body, headers=headers).status_code == 202
+        assert send_signed(MAIL_URL, SECRET_B, payload(), connect_to=base).key_slot == "B"
+
+        engine.update(replace(SETTINGS, secret_b=None))
+        assert send_signed(MAIL_URL, SECRET_B, payload(), connect_to=base).status == 401
+        assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).key_slot == "A"
+        assert client.post("/send", content=body, headers=headers).status_code == 401
+
+        engine.update(replace(SETTINGS, secret_a=SECRET_B, secret_b=None))  # promote B
+        assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 401
+        assert send_signed(MAIL_URL, SECRET_B, payload(), connect_to=base).key_slot == "A"
+    assert len(list(tmp_path.glob("*.eml"))) == 4
+
+
+def test_failed_delivery_is_502_not_202(serve, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    engine = RelayEngine(SETTINGS, OutboxDelivery(blocker / "outbox"))
+    with serve(create_app(engine)) as base:
+        result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
+    assert result.status == 502
+    assert isinstance(result.body, dict) and result.body["error"] == "send_failed"
+
+
+def test_smtp_delivery_reaches_the_inbox(serve, smtp_inbox) -> None:
+    engine = RelayEngine(SETTINGS, SmtpDelivery(smtp_inbox.host, smtp_inbox.port))
+    to = ["ada@example.com", "bob@example.com"]
+    with serve(create_app(engine)) as base:
+        result = send_signed(MAIL_URL, SECRET_A, payload(to, html="<p>Hi</p>"), connect_to=base)
+    assert result.status == 202
+    [(mail_from, rcpt_tos, data)] = smtp_inbox.messages
+    assert (mail_from, rcpt_tos) == ("hello@polaris.test", to)
+    assert f"Message-ID: <{result.message_id}>".encode() in data
+    assert b"multipart/alternative" in data
+
+
+def test_smtp_server_down_is_502(serve, smtp_inbox) -> None:
+    engine = RelayEngine(SETTINGS, SmtpDelivery("127.0.0.1", 1))
+    with serve(create_app(engine)) as base:
+        assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 502
+
+
+def test_oversize_body_is_refused_while_streaming(serve, tmp_path: Path) -> None:
+    engine = RelayEngine(replace(SETTINGS, max_body_bytes=1024), OutboxDelivery(tmp_path))
+
+    def chunks():
+        for _ in range(64):
+            yield b"x" * 1024
+
+    with serve(create_app(engine)) as base:
+        response = httpx.post(f"{base}/send", content=chunks())  # chunked: no Content-Length
+    assert response.status_code == 413
+    assert response.json() == {"error": "payload_too_large", "max_bytes": 1024}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+payloads = st.dictionaries(
+    st.sampled_from([*FIELDS, "cc", ""]),
+    json_values | st.sampled_from(["hello@polaris.test", "x@example.com", "a\r\nb"]),
+    max_size=8,
+)
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80).map(
+    str.strip
+)
+unsigned = st.fixed_dictionaries(
+    {},
+    optional={"X-Polaris-Sig": header_text, "X-Polaris-Ts": header_text,
+              "X-Polaris-Nonce": header_text, "Content-Type": header_text},
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzz_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path_factory.mktemp("outbox")))
+    with serve_app(create_app(engine)) as base:
+        yield base
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS"]),
+    path=st.sampled_from(["/send", "/", "/send/", "/%73end", "/send?x=1"])
+    | header_text.map("/{}".format),
+    headers=unsigned,
+    body=st.binary(max_size=300) | payloads.map(lambda p: json.dumps(p).encode()),
+    signed=st.booleans(),
+)
+def test_fuzzed_requests_never_get_a_5xx(fuzz_base, method, path, headers, body, signed):
+    if signed:
+        headers = {**headers, **sign(SECRET_A, "POST", MAIL_URL, body), "host": "mail.polaris.test"}
+    response = httpx.request(method, f"{fuzz_base}{path}", headers=headers, content=body)
+    assert response.status_code < 500, response.text
+    assert isinstance(response.json(), dict)
