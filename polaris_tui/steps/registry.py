@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from polaris_tui.steps.assets import AssetsStep
 from polaris_tui.steps.base import Step
 from polaris_tui.steps.pending import PendingStep
 
@@ -38,12 +39,7 @@ def all_steps() -> list[Step]:
             "Enable Email Routing and Email Sending on the zone and publish the DKIM "
             "records Cloudflare asks for, then wait until DKIM is verified.",
         ),
-        PendingStep(
-            "assets",
-            "Brand assets on R2",
-            "Upload the four brand PNGs the email templates reference and serve them "
-            "publicly at assets.<domain> through an R2 custom domain.",
-        ),
+        AssetsStep(),
         PendingStep(
             "kv",
             "KV nonce store",
