@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from polaris_tui.steps.assets import AssetsStep
 from polaris_tui.steps.base import Step
+from polaris_tui.steps.email_service import EmailServiceStep
 from polaris_tui.steps.pending import PendingStep
 
 STEP_IDS: tuple[str, ...] = (
@@ -33,12 +34,7 @@ def all_steps() -> list[Step]:
             "Publish one SPF record that authorizes Cloudflare's outbound mail and a "
             "DMARC policy, so receivers trust mail from the domain.",
         ),
-        PendingStep(
-            "email-service",
-            "Email Routing and Sending",
-            "Enable Email Routing and Email Sending on the zone and publish the DKIM "
-            "records Cloudflare asks for, then wait until DKIM is verified.",
-        ),
+        EmailServiceStep(),
         AssetsStep(),
         PendingStep(
             "kv",
