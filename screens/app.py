@@ -191,6 +191,7 @@ class PolarisApp(App[int]):
                 + ", ".join(sorted(self.available_themes)),
                 title="Config",
                 severity="warning",
+                markup=False,
             )
         known = binding_ids()
         unknown = sorted(set(config.keymap) - known)
@@ -200,6 +201,7 @@ class PolarisApp(App[int]):
                 f"use one of {', '.join(sorted(known))}",
                 title="Config",
                 severity="warning",
+                markup=False,
             )
         self.set_keymap({k: v for k, v in config.keymap.items() if k in known})
 
@@ -241,7 +243,7 @@ class PolarisApp(App[int]):
         self.refresh_statuses()
 
     def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
-        self.notify(message.text, title=message.title, severity="error", timeout=30)
+        self.notify(message.text, title=message.title, severity="error", timeout=30, markup=False)
         for panel in self.query(StepPanel):
             panel.query_one("#facts", Static).update(
                 f"[b red]Not connected:[/b red] {message.text}\nPress [b]s[/b] for settings."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -13,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from polaris_tui.steps.base import Action, Change
-from screens.widgets import PlanTable
+from screens.widgets import PlanTable, escape
 
 
 class ConfirmScreen(ModalScreen[bool]):

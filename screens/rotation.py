@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +20,7 @@ from textual.widgets import Footer, Header, Static
 
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
+from screens.widgets import escape
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +16,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
 from polaris_tui.config import FIELD_BY_NAME, ConfigError, FieldSpec, read_document, update_values
+from screens.widgets import escape
 
 if TYPE_CHECKING:
     from polaris_tui.vault import Vault, VaultStatus

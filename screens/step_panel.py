@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -19,7 +18,7 @@ from textual.worker import get_current_worker
 
 from polaris_tui.steps.base import ApplyResult, Change, Step
 from screens.confirm import confirm_apply
-from screens.widgets import ChecksView, FactsView, FailureView, PlanTable, ProgressLine
+from screens.widgets import ChecksView, FactsView, FailureView, PlanTable, ProgressLine, escape
 
 if TYPE_CHECKING:
     from polaris_tui.runner import StepFailure, StepStatus, VerifyReport

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -15,6 +14,12 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Change, Check
     from polaris_tui.troubleshooting import Entry
+
+
+def escape(text: str) -> str:
+    """Engine text shown literally inside Textual markup (every bracket escaped)."""
+    return text.replace("[", "\\[")
+
 
 ACTION_STYLES = {
     "create": "bold green",
