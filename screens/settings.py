@@ -86,6 +86,7 @@ class SettingsScreen(ModalScreen[bool]):
         current = read_document(self.path).unwrap() if self.path.exists() else {}
         with VerticalScroll(id="settings-form"):
             yield Static(f"[b]Settings[/b]  {escape(str(self.path))}", id="settings-title")
+            yield Static("checking the keyring…", id="vault-status")
             for name in FORM_FIELDS:
                 spec = FIELD_BY_NAME[name]
                 yield Label(f"{name}{' *' if spec.required else ''} — {spec.help}")
@@ -98,7 +99,6 @@ class SettingsScreen(ModalScreen[bool]):
                 )
                 yield Label("", id=f"error-{name}", classes="field-error")
             yield Static("[b]Credentials[/b] (stored in the OS keyring only)", classes="heading")
-            yield Static("checking the keyring…", id="vault-status")
             for name, help_text in SECRET_FIELDS.items():
                 yield Label(f"{name} — {help_text}")
                 yield Input(

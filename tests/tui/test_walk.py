@@ -1,0 +1,98 @@
+"""Walk the runbook in the sandbox with the keyboard alone, as an operator would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polaris_tui.steps.registry import STEP_IDS
+from screens.app import PolarisApp, create_app
+from screens.confirm import ConfirmScreen
+from screens.secret import SecretScreen
+from screens.settings import SettingsScreen
+from screens.step_panel import StepPanel
+from screens.verify import VerifyPanel
+from tests.tui.conftest import SIZE, secret_values, settle
+from tests.tui.screen_text import screen_text
+
+
+async def apply_current(pilot, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Press a, read the confirmation, confirm (typing the hostname when asked), wait."""
+    app: PolarisApp = pilot.app
+    await pilot.press("a")
+    await pilot.pause()
+    confirm = app.screen
+    assert isinstance(confirm, ConfirmScreen)
+    seen.append(screen_text(app))
+    if confirm.require_text:
+        await pilot.press(*confirm.require_text, "enter")
+    else:
+        await pilot.press("y")
+    await settle(pilot)
+    seen.append(screen_text(app))
+
+
+async def test_walk_whole_runbook_by_keys(tmp_path: Path) -> None:
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    seen: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.ctx is not None, "the sandbox context did not load"
+        seen.append(screen_text(app))
+        assert "SANDBOX" in seen[-1]
+        assert "polaris.test" in seen[-1]
+
+        # settings: the form opens, validates and saves with the keyboard
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsScreen)
+        seen.append(screen_text(app))
+        assert "Keyring backend" in seen[-1]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, SettingsScreen)
+
+        applied, blocked = [], []
+        for index, step_id in enumerate(STEP_IDS):
+            if index:
+                await pilot.press("down")
+                await settle(pilot)
+            panel = app.query_one(f"#panel-{step_id}", StepPanel)
+            assert app.current_panel is panel
+            seen.append(screen_text(app))
+            if not panel.step.implemented:
+                blocked.append(step_id)
+                assert "Blocked" in seen[-1]
+                continue
+            assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
+            if panel.pending_changes:
+                await apply_current(pilot, seen)
+                applied.append(step_id)
+            if isinstance(app.screen, SecretScreen):
+                assert step_id == "secret"
+                await pilot.press("escape")
+                await settle(pilot)
+            assert panel.pending_changes == [], f"{step_id}: re-plan after apply is not empty"
+            assert "✘ Not applied" not in screen_text(app)
+
+        await pilot.press("v")
+        await settle(pilot)
+        verify = app.query_one(VerifyPanel)
+        assert app.current_panel is verify and verify.report is not None
+        seen.append(screen_text(app))
+        failing = [c for c in verify.report.checks if not c.ok and c.step not in blocked]
+        assert not failing, [(c.id, c.detail) for c in failing]
+        if not blocked:
+            assert verify.report.ok
+            assert "all checks passed" in seen[-1]
+
+        await pilot.press("h")
+        await settle(pilot)
+        seen.append(screen_text(app))
+        for step_id in applied:
+            assert step_id in seen[-1]
+
+        secrets = secret_values(app)
+        assert any(len(s) >= 16 for s in secrets)
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text
