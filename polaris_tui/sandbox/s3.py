@@ -20,8 +20,10 @@ from polaris_tui.fsutil import atomic_write
 S3_HOST = "s3.amazonaws.com"
 # moto treats requests without an Authorization header as anonymous (private objects then
 # answer 403). The sandbox's own requests carry a SigV4-shaped header; moto does not verify it.
-INTERNAL_AUTH = ("AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
-                 "SignedHeaders=host, Signature=0")
+INTERNAL_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
 
 
 class S3Server:
@@ -68,12 +70,14 @@ class S3Server:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True,
-                                   request_handler=QuietHandler)
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="sandbox-s3", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-s3",
+            daemon=True,
+        )
         self._thread.start()
         return self.port
 
@@ -86,10 +90,19 @@ class S3Server:
         self._server = self._thread = None
 
     # -- bucket management used by the R2 API ------------------------------------------
-    def _request(self, method: str, path: str, data: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Authorization": INTERNAL_AUTH, **(headers or {})})
+    def _request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": INTERNAL_AUTH, **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.read()
@@ -131,8 +144,12 @@ class S3Server:
             for meta_path in bucket_dir.glob("*.json"):
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 data = base64.b64decode(meta["b64"])
-                self._request("PUT", f"/{name}/{urllib.parse.quote(meta['key'])}", data,
-                              {"Content-Type": meta["content_type"]})
+                self._request(
+                    "PUT",
+                    f"/{name}/{urllib.parse.quote(meta['key'])}",
+                    data,
+                    {"Content-Type": meta["content_type"]},
+                )
 
     # -- mirror ------------------------------------------------------------------------
     def _mirror(self, environ: dict[str, Any]) -> None:
@@ -143,14 +160,15 @@ class S3Server:
         bucket, _, key = path.partition("/")
         if not key:
             return
-        target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode()
-                                         + ".json")
+        target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode() + ".json")
         if method == "DELETE":
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
             return
-        req = urllib.request.Request(f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
-                                     headers={"Authorization": INTERNAL_AUTH})
+        req = urllib.request.Request(
+            f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
+            headers={"Authorization": INTERNAL_AUTH},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 data = resp.read()

@@ -14,8 +14,9 @@ SPF_CF = "v=spf1 include:_spf.mx.cloudflare.net ~all"
 
 
 def txt(ep, name: str) -> list[str]:
-    resp = dns.query.udp(dns.message.make_query(name, "TXT"), ep.dns_host, port=ep.dns_port,
-                         timeout=5)
+    resp = dns.query.udp(
+        dns.message.make_query(name, "TXT"), ep.dns_host, port=ep.dns_port, timeout=5
+    )
     return sorted(b"".join(rd.strings).decode() for rrset in resp.answer for rd in rrset)
 
 
@@ -33,10 +34,12 @@ def test_enable_routing_adds_mx_and_spf(cf, ep):
     assert cf.email_routing.get(zone_id=ep.zone_id).status == "unconfigured"
     settings = cf.email_routing.dns.create(zone_id=ep.zone_id)
     assert settings.enabled is True and settings.status == "ready"
-    mx = sorted((r.priority, r.content) for r in cf.dns.records.list(zone_id=ep.zone_id,
-                                                                     type="MX"))
-    assert [c for _, c in mx] == ["route1.mx.cloudflare.net", "route3.mx.cloudflare.net",
-                                  "route2.mx.cloudflare.net"]
+    mx = sorted((r.priority, r.content) for r in cf.dns.records.list(zone_id=ep.zone_id, type="MX"))
+    assert [c for _, c in mx] == [
+        "route1.mx.cloudflare.net",
+        "route3.mx.cloudflare.net",
+        "route2.mx.cloudflare.net",
+    ]
     assert txt(ep, "polaris.test") == [SPF_CF]
     required = cf.email_routing.dns.get(zone_id=ep.zone_id)
     assert {r.type for r in required} == {"MX", "TXT"}
@@ -45,13 +48,17 @@ def test_enable_routing_adds_mx_and_spf(cf, ep):
 
 
 def test_enabling_routing_beside_an_existing_spf_makes_two(cf, ep):
-    cf.dns.records.create(zone_id=ep.zone_id, name="@", type="TXT",
-                          content="v=spf1 ip4:192.0.2.10 -all", ttl=1)
+    cf.dns.records.create(
+        zone_id=ep.zone_id, name="@", type="TXT", content="v=spf1 ip4:192.0.2.10 -all", ttl=1
+    )
     settings = cf.email_routing.dns.create(zone_id=ep.zone_id)
     assert settings.status == "misconfigured"
     assert txt(ep, "polaris.test") == [SPF_CF, "v=spf1 ip4:192.0.2.10 -all"]
-    spf = [r for r in cf.dns.records.list(zone_id=ep.zone_id, type="TXT")
-           if r.content.startswith("v=spf1")]
+    spf = [
+        r
+        for r in cf.dns.records.list(zone_id=ep.zone_id, type="TXT")
+        if r.content.startswith("v=spf1")
+    ]
     assert len(spf) == 2
     mine = next(r for r in spf if "-all" in r.content)
     cf.dns.records.delete(mine.id, zone_id=ep.zone_id)
@@ -70,24 +77,29 @@ def test_routing_mx_records_are_locked_until_unlocked(cf, ep):
 
 
 def test_forwarding_rule_with_destination_address(cf, ep):
-    addr = cf.email_routing.addresses.create(account_id=ep.account_id,
-                                             email="owner@example.com")
+    addr = cf.email_routing.addresses.create(account_id=ep.account_id, email="owner@example.com")
     assert addr.verified is None
     rule = cf.email_routing.rules.create(
-        zone_id=ep.zone_id, name="dmarc reports", enabled=True,
+        zone_id=ep.zone_id,
+        name="dmarc reports",
+        enabled=True,
         matchers=[{"type": "literal", "field": "to", "value": "dmarc@polaris.test"}],
-        actions=[{"type": "forward", "value": ["owner@example.com"]}])
+        actions=[{"type": "forward", "value": ["owner@example.com"]}],
+    )
     assert rule.actions[0].value == ["owner@example.com"]
     assert [r.id for r in cf.email_routing.rules.list(zone_id=ep.zone_id)] == [rule.id]
-    verified = wait_until(lambda: cf.email_routing.addresses.get(
-        addr.id, account_id=ep.account_id).verified)
+    verified = wait_until(
+        lambda: cf.email_routing.addresses.get(addr.id, account_id=ep.account_id).verified
+    )
     assert verified is not None
     import cloudflare
 
     with pytest.raises(cloudflare.BadRequestError) as err:
         cf.email_routing.rules.create(
-            zone_id=ep.zone_id, matchers=[{"type": "all"}],
-            actions=[{"type": "forward", "value": ["stranger@example.com"]}])
+            zone_id=ep.zone_id,
+            matchers=[{"type": "all"}],
+            actions=[{"type": "forward", "value": ["stranger@example.com"]}],
+        )
     assert "actions.0.value" in err.value.body["errors"][0]["message"]
 
 
@@ -98,13 +110,15 @@ def test_email_sending_publishes_cf_bounce_records_then_verifies(cf, ep):
     assert sub.return_path_domain == "cf-bounce.polaris.test"
     required = cf.email_sending.subdomains.dns.get(sub.tag, zone_id=ep.zone_id)
     names = {(r.type, r.name) for r in required}
-    assert names == {("TXT", "cf-bounce._domainkey.polaris.test"),
-                     ("MX", "cf-bounce.polaris.test"), ("TXT", "cf-bounce.polaris.test")}
+    assert names == {
+        ("TXT", "cf-bounce._domainkey.polaris.test"),
+        ("MX", "cf-bounce.polaris.test"),
+        ("TXT", "cf-bounce.polaris.test"),
+    }
     dkim = txt(ep, "cf-bounce._domainkey.polaris.test")
     assert dkim[0].startswith("v=DKIM1;") and len(dkim[0]) > 255
     assert txt(ep, "cf-bounce.polaris.test") == [SPF_CF]
-    assert wait_until(lambda: cf.email_sending.subdomains.get(sub.tag,
-                                                              zone_id=ep.zone_id).enabled)
+    assert wait_until(lambda: cf.email_sending.subdomains.get(sub.tag, zone_id=ep.zone_id).enabled)
     listed = list(cf.email_sending.subdomains.list(zone_id=ep.zone_id))
     assert [s.tag for s in listed] == [sub.tag]
 
@@ -123,6 +137,7 @@ def test_legacy_cname_dkim_mode_needs_the_record(tmp_path, monkeypatch):
         assert cname.content == f"{sub.dkim_selector}.dkim.cloudflare.net"
         assert not list(cf.dns.records.list(zone_id=ep.zone_id, type="CNAME"))
         assert cf.email_sending.subdomains.get(sub.tag, zone_id=ep.zone_id).enabled is False
-        cf.dns.records.create(zone_id=ep.zone_id, name=cname.name, type="CNAME",
-                              content=cname.content, ttl=1)
+        cf.dns.records.create(
+            zone_id=ep.zone_id, name=cname.name, type="CNAME", content=cname.content, ttl=1
+        )
         assert cf.email_sending.subdomains.get(sub.tag, zone_id=ep.zone_id).enabled is True

@@ -13,9 +13,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 def s3_client(ep):
-    return boto3.client("s3", endpoint_url=ep.s3, region_name="auto",
-                        aws_access_key_id=ep.s3_access_key_id,
-                        aws_secret_access_key=ep.s3_secret_access_key)
+    return boto3.client(
+        "s3",
+        endpoint_url=ep.s3,
+        region_name="auto",
+        aws_access_key_id=ep.s3_access_key_id,
+        aws_secret_access_key=ep.s3_secret_access_key,
+    )
 
 
 def edge_get(ep, host: str, path: str, method: str = "GET") -> httpx.Response:
@@ -27,11 +31,13 @@ def test_buckets_list_create_get(cf, ep):
     bucket = cf.r2.buckets.create(account_id=ep.account_id, name="polaris-assets")
     assert bucket.name == "polaris-assets"
     assert [b.name for b in cf.r2.buckets.list(account_id=ep.account_id).buckets] == [
-        "polaris-assets"]
+        "polaris-assets"
+    ]
     assert cf.r2.buckets.get("polaris-assets", account_id=ep.account_id).name == "polaris-assets"
     with pytest.raises(cloudflare.ConflictError):
-        cloudflare.Cloudflare(api_token=ep.token, base_url=ep.api, max_retries=0).r2.buckets \
-            .create(account_id=ep.account_id, name="polaris-assets")
+        cloudflare.Cloudflare(api_token=ep.token, base_url=ep.api, max_retries=0).r2.buckets.create(
+            account_id=ep.account_id, name="polaris-assets"
+        )
 
 
 def test_boto3_with_region_auto_puts_heads_and_lists(cf, ep):
@@ -46,47 +52,62 @@ def test_boto3_with_region_auto_puts_heads_and_lists(cf, ep):
 
 def test_custom_domain_goes_active_and_edge_serves_only_then(cf, ep):
     cf.r2.buckets.create(account_id=ep.account_id, name="polaris-assets")
-    s3_client(ep).put_object(Bucket="polaris-assets", Key="brand/logo.png", Body=PNG,
-                             ContentType="image/png")
+    s3_client(ep).put_object(
+        Bucket="polaris-assets", Key="brand/logo.png", Body=PNG, ContentType="image/png"
+    )
     assert edge_get(ep, "assets.polaris.test", "/brand/logo.png").status_code == 404
     created = cf.r2.buckets.domains.custom.create(
-        "polaris-assets", account_id=ep.account_id, domain="assets.polaris.test",
-        zone_id=ep.zone_id, enabled=True)
+        "polaris-assets",
+        account_id=ep.account_id,
+        domain="assets.polaris.test",
+        zone_id=ep.zone_id,
+        enabled=True,
+    )
     assert created.domain == "assets.polaris.test" and created.zone_id == ep.zone_id
-    first = cf.r2.buckets.domains.custom.get("assets.polaris.test", account_id=ep.account_id,
-                                             bucket_name="polaris-assets")
+    first = cf.r2.buckets.domains.custom.get(
+        "assets.polaris.test", account_id=ep.account_id, bucket_name="polaris-assets"
+    )
     assert first.status.ownership == "pending"
     assert edge_get(ep, "assets.polaris.test", "/brand/logo.png").status_code == 403
-    wait_until(lambda: cf.r2.buckets.domains.custom.get(
-        "assets.polaris.test", account_id=ep.account_id,
-        bucket_name="polaris-assets").status.ssl == "active")
+    wait_until(
+        lambda: (
+            cf.r2.buckets.domains.custom.get(
+                "assets.polaris.test", account_id=ep.account_id, bucket_name="polaris-assets"
+            ).status.ssl
+            == "active"
+        )
+    )
     listed = cf.r2.buckets.domains.custom.list("polaris-assets", account_id=ep.account_id)
     assert [(d.domain, d.status.ownership) for d in listed.domains] == [
-        ("assets.polaris.test", "active")]
+        ("assets.polaris.test", "active")
+    ]
     resp = edge_get(ep, "assets.polaris.test", "/brand/logo.png")
     assert resp.status_code == 200 and resp.content == PNG
     assert resp.headers["content-type"] == "image/png" and resp.headers["etag"]
     head = edge_get(ep, "assets.polaris.test", "/brand/logo.png", "HEAD")
     assert head.status_code == 200 and head.headers["etag"] == resp.headers["etag"]
     assert edge_get(ep, "assets.polaris.test", "/missing.png").status_code == 404
-    cf.r2.buckets.domains.custom.delete("assets.polaris.test", account_id=ep.account_id,
-                                        bucket_name="polaris-assets")
+    cf.r2.buckets.domains.custom.delete(
+        "assets.polaris.test", account_id=ep.account_id, bucket_name="polaris-assets"
+    )
     assert edge_get(ep, "assets.polaris.test", "/brand/logo.png").status_code == 404
 
 
 def test_kv_namespaces_and_title_clash(cf, ep):
     ns = cf.kv.namespaces.create(account_id=ep.account_id, title="polaris-nonces")
-    assert [n.title for n in cf.kv.namespaces.list(account_id=ep.account_id)] == [
-        "polaris-nonces"]
+    assert [n.title for n in cf.kv.namespaces.list(account_id=ep.account_id)] == ["polaris-nonces"]
     with pytest.raises(cloudflare.BadRequestError) as err:
         cf.kv.namespaces.create(account_id=ep.account_id, title="polaris-nonces")
     assert err.value.status_code == 400
     assert err.value.body["errors"][0] == {
-        "code": 10014, "message": "a namespace with this account ID and title already exists"}
+        "code": 10014,
+        "message": "a namespace with this account ID and title already exists",
+    }
     cf.kv.namespaces.create(account_id=ep.account_id, title="polaris-nonces-preview")
     cf.kv.namespaces.delete(ns.id, account_id=ep.account_id)
     assert [n.title for n in cf.kv.namespaces.list(account_id=ep.account_id)] == [
-        "polaris-nonces-preview"]
+        "polaris-nonces-preview"
+    ]
 
 
 def test_kv_create_without_title_names_the_field(cf, ep):
