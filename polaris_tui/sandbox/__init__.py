@@ -21,8 +21,7 @@ EDGE_IPV4 = "198.18.0.1"
 EDGE_IPV6 = "2001:db8:ed9e::1"
 SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml")
 
-__all__ = ["EDGE_IPV4", "EDGE_IPV6", "Sandbox", "SandboxEndpoints", "default_sandbox_dir",
-           "reset"]
+__all__ = ["EDGE_IPV4", "EDGE_IPV6", "Sandbox", "SandboxEndpoints", "default_sandbox_dir", "reset"]
 
 
 @dataclass(frozen=True)
@@ -48,19 +47,28 @@ class SandboxEndpoints:
 
     def serve_line(self) -> dict[str, Any]:
         """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
-        return {"api": self.api, "token": self.token, "account_id": self.account_id,
-                "zone_id": self.zone_id, "domain": self.domain,
-                "dns": f"{self.dns_host}:{self.dns_port}", "s3": self.s3,
-                "s3_access_key_id": self.s3_access_key_id,
-                "s3_secret_access_key": self.s3_secret_access_key, "edge": self.edge,
-                "smtp": f"{self.smtp_host}:{self.smtp_port}", "inbox": str(self.inbox)}
+        return {
+            "api": self.api,
+            "token": self.token,
+            "account_id": self.account_id,
+            "zone_id": self.zone_id,
+            "domain": self.domain,
+            "dns": f"{self.dns_host}:{self.dns_port}",
+            "s3": self.s3,
+            "s3_access_key_id": self.s3_access_key_id,
+            "s3_secret_access_key": self.s3_secret_access_key,
+            "edge": self.edge,
+            "smtp": f"{self.smtp_host}:{self.smtp_port}",
+            "inbox": str(self.inbox),
+        }
 
 
 class Sandbox:
     """Start/stop every sandbox server in this process (background threads)."""
 
-    def __init__(self, directory: Path, *, faults: str | None = None,
-                 latency_ms: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, faults: str | None = None, latency_ms: int | None = None
+    ) -> None:
         self.directory = Path(directory)
         self._faults, self._latency_ms = faults, latency_ms
         self._runtime: Runtime | None = None
@@ -130,6 +138,8 @@ def reset(directory: Path) -> None:
     if not directory.exists():
         return
     if any(directory.iterdir()) and not any((directory / m).exists() for m in SANDBOX_MARKERS):
-        raise ValueError(f"{directory} does not look like a sandbox directory (no state.json); "
-                         "refusing to delete it")
+        raise ValueError(
+            f"{directory} does not look like a sandbox directory (no state.json); "
+            "refusing to delete it"
+        )
     shutil.rmtree(directory)

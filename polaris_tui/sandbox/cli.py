@@ -48,8 +48,9 @@ def cmd_reset(sandbox_dir: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m polaris_tui.sandbox.cli",
-                                     description="Run or reset the embedded sandbox.")
+    parser = argparse.ArgumentParser(
+        prog="python -m polaris_tui.sandbox.cli", description="Run or reset the embedded sandbox."
+    )
     parser.add_argument("command", choices=["serve", "reset"])
     parser.add_argument("--sandbox-dir", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -63,8 +63,12 @@ class ZoneResolver(BaseResolver):
         answers = self._answer(qname, qtype, by_name, domain, depth=0)
         reply.rr.extend(answers)
         if not answers:
-            exists = qname in by_name or qname == domain or qname in self._ns_hosts(domain) \
+            exists = (
+                qname in by_name
+                or qname == domain
+                or qname in self._ns_hosts(domain)
                 or any(name.endswith("." + qname) for name in by_name)
+            )
             if not exists:
                 reply.header.rcode = RCODE.NXDOMAIN
             reply.add_auth(self._soa(domain, serial))
@@ -75,11 +79,21 @@ class ZoneResolver(BaseResolver):
         return [f"{ns}.{domain}" for ns in NS_NAMES]
 
     def _soa(self, domain: str, serial: int) -> RR:
-        return RR(domain, QTYPE.SOA, ttl=AUTO_TTL, rdata=SOA(
-            f"ns1.{domain}", f"hostmaster.{domain}", (serial, 10000, 2400, 604800, 300)))
+        return RR(
+            domain,
+            QTYPE.SOA,
+            ttl=AUTO_TTL,
+            rdata=SOA(f"ns1.{domain}", f"hostmaster.{domain}", (serial, 10000, 2400, 604800, 300)),
+        )
 
-    def _answer(self, qname: str, qtype: str, by_name: dict[str, list[dict[str, Any]]],
-                domain: str, depth: int) -> list[RR]:
+    def _answer(
+        self,
+        qname: str,
+        qtype: str,
+        by_name: dict[str, list[dict[str, Any]]],
+        domain: str,
+        depth: int,
+    ) -> list[RR]:
         out: list[RR] = []
         if qname == domain and qtype == "NS":
             out += [RR(domain, QTYPE.NS, ttl=86400, rdata=NS(h)) for h in self._ns_hosts(domain)]
@@ -138,16 +152,20 @@ class ZoneDnsServer:
             udp = DNSServer(self.resolver, address="127.0.0.1", port=0, logger=_Quiet())
             port = udp.server.server_address[1]
             try:
-                tcp = DNSServer(self.resolver, address="127.0.0.1", port=port, tcp=True,
-                                logger=_Quiet())
+                tcp = DNSServer(
+                    self.resolver, address="127.0.0.1", port=port, tcp=True, logger=_Quiet()
+                )
             except OSError:
                 udp.server.server_close()
                 continue
             self._servers, self.port = [udp, tcp], port
             for server in self._servers:
-                thread = threading.Thread(target=server.server.serve_forever,
-                                          kwargs={"poll_interval": 0.05},
-                                          name="sandbox-dns", daemon=True)
+                thread = threading.Thread(
+                    target=server.server.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name="sandbox-dns",
+                    daemon=True,
+                )
                 thread.start()
             return port
         raise RuntimeError("no free loopback port for the sandbox DNS server")

@@ -20,10 +20,15 @@ from starlette.routing import Route
 from polaris_tui.sandbox import zone
 from polaris_tui.sandbox.api.storage import domain_status
 from polaris_tui.sandbox.api.workers import match_route
+from polaris_tui.sandbox.s3 import INTERNAL_AUTH
 from polaris_tui.sandbox.state import Settings, Store, worker_secret_service
 
-RELAY_DEFAULTS = {"TS_WINDOW_MS": 300000, "NONCE_TTL_SECONDS": 600, "RATE_LIMIT_MAX": 10,
-                  "RATE_LIMIT_WINDOW_SECONDS": 3600}
+RELAY_DEFAULTS = {
+    "TS_WINDOW_MS": 300000,
+    "NONCE_TTL_SECONDS": 600,
+    "RATE_LIMIT_MAX": 10,
+    "RATE_LIMIT_WINDOW_SECONDS": 3600,
+}
 PASS_HEADERS = ("content-type", "etag", "content-length", "last-modified", "cache-control")
 
 
@@ -36,8 +41,13 @@ def relay_available() -> bool:
 
 
 class Edge:
-    def __init__(self, store: Store, settings: Callable[[], Settings], s3_url: Callable[[], str],
-                 smtp: Callable[[], tuple[str, int]]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Callable[[], Settings],
+        s3_url: Callable[[], str],
+        smtp: Callable[[], tuple[str, int]],
+    ) -> None:
         self.store, self.settings, self.s3_url, self.smtp = store, settings, s3_url, smtp
         self.engines: dict[str, tuple[Any, Any]] = {}
 
@@ -53,15 +63,23 @@ class Edge:
         with self.store.read() as state:
             if not zone.in_zone(host, state["zone"]["name"]):
                 return PlainTextResponse("Unknown host", status_code=404)
-            custom = next(((b["name"], e) for b in state["r2_buckets"].values()
-                           for d, e in b["custom_domains"].items() if d == host), None)
+            custom = next(
+                (
+                    (b["name"], e)
+                    for b in state["r2_buckets"].values()
+                    for d, e in b["custom_domains"].items()
+                    if d == host
+                ),
+                None,
+            )
             script = self._bound_script(state, host, request.url.path)
             proxied = any(r.get("proxied") for r in zone.find(state, host))
         if custom is not None:
             bucket, entry = custom
             if domain_status(entry, self.settings().activation_ms)["ssl"] != "active":
-                return PlainTextResponse("error code: 1014 (custom domain not active yet)",
-                                         status_code=403)
+                return PlainTextResponse(
+                    "error code: 1014 (custom domain not active yet)", status_code=403
+                )
             return await self._object(request, bucket)
         if script is not None:
             return await self._relay(request, script, host)
@@ -71,8 +89,9 @@ class Edge:
 
     @staticmethod
     def _bound_script(state: dict[str, Any], host: str, path: str) -> dict[str, Any] | None:
-        name = next((d["service"] for d in state["worker_domains"].values()
-                     if d["hostname"] == host), None)
+        name = next(
+            (d["service"] for d in state["worker_domains"].values() if d["hostname"] == host), None
+        )
         if name is None and any(r.get("proxied") for r in zone.find(state, host)):
             route = match_route(list(state["routes"].values()), host, path)
             name = route["script"] if route else None
@@ -88,28 +107,39 @@ class Edge:
         if not key:
             return PlainTextResponse("Not found", status_code=404)
         async with httpx.AsyncClient(timeout=30) as client:
-            upstream = await client.request(request.method,
-                                            f"{self.s3_url()}/{bucket}/{request.url.path[1:]}")
+            upstream = await client.request(
+                request.method,
+                f"{self.s3_url()}/{bucket}/{request.url.path[1:]}",
+                headers={"Authorization": INTERNAL_AUTH},
+            )
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
         headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASS_HEADERS}
-        return Response(upstream.content if request.method == "GET" else b"",
-                        status_code=upstream.status_code, headers=headers)
+        return Response(
+            upstream.content if request.method == "GET" else b"",
+            status_code=upstream.status_code,
+            headers=headers,
+        )
 
     def relay_settings(self, script: dict[str, Any], settings_cls: Any) -> Any:
         """RelaySettings from the deployed bindings (secret values from the keyring)."""
         secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
-        plain = {b["name"]: b.get("text") for b in script["bindings"]
-                 if b["type"] == "plain_text"}
+        plain = {b["name"]: b.get("text") for b in script["bindings"] if b["type"] == "plain_text"}
         numbers = {k: int(plain.get(k) or v) for k, v in RELAY_DEFAULTS.items()}
-        senders = {b["allowed_sender_addresses"][0]: b["name"] for b in script["bindings"]
-                   if b["type"] == "send_email" and b.get("allowed_sender_addresses")}
-        return settings_cls(secret_a=secrets.get("POLARIS_SECRET_A", ""),
-                            secret_b=secrets.get("POLARIS_SECRET_B") or None, senders=senders,
-                            ts_window_ms=numbers["TS_WINDOW_MS"],
-                            nonce_ttl_seconds=numbers["NONCE_TTL_SECONDS"],
-                            rate_limit_max=numbers["RATE_LIMIT_MAX"],
-                            rate_limit_window_seconds=numbers["RATE_LIMIT_WINDOW_SECONDS"])
+        senders = {
+            b["allowed_sender_addresses"][0]: b["name"]
+            for b in script["bindings"]
+            if b["type"] == "send_email" and b.get("allowed_sender_addresses")
+        }
+        return settings_cls(
+            secret_a=secrets.get("POLARIS_SECRET_A", ""),
+            secret_b=secrets.get("POLARIS_SECRET_B") or None,
+            senders=senders,
+            ts_window_ms=numbers["TS_WINDOW_MS"],
+            nonce_ttl_seconds=numbers["NONCE_TTL_SECONDS"],
+            rate_limit_max=numbers["RATE_LIMIT_MAX"],
+            rate_limit_window_seconds=numbers["RATE_LIMIT_WINDOW_SECONDS"],
+        )
 
     async def _relay(self, request: Request, script: dict[str, Any], host: str) -> Response:
         if not relay_available():
@@ -118,8 +148,9 @@ class Edge:
 
         secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
         if not secrets.get("POLARIS_SECRET_A"):
-            return PlainTextResponse("error code: 1101 (the Worker has no POLARIS_SECRET_A)",
-                                     status_code=500)
+            return PlainTextResponse(
+                "error code: 1101 (the Worker has no POLARIS_SECRET_A)", status_code=500
+            )
         settings = self.relay_settings(script, RelaySettings)
         engine, current = self.engines.get(script["name"], (None, None))
         if engine is None:

@@ -27,8 +27,12 @@ def ok(result: Any, *, status: int = 200, result_info: dict[str, Any] | None = N
 
 
 def error_body(code: int, message: str) -> dict[str, Any]:
-    return {"success": False, "errors": [{"code": code, "message": message}],
-            "messages": [], "result": None}
+    return {
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": None,
+    }
 
 
 def fail(status: int, code: int, message: str, headers: dict[str, str] | None = None):
@@ -44,6 +48,11 @@ def paginate(items: list[Any], query: Any, default_per_page: int = 20) -> JSONRe
         raise ApiError(400, 9207, "page and per_page must be numbers") from None
     total = len(items)
     chunk = items[(page - 1) * per_page : page * per_page]
-    info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": total,
-            "total_pages": max(1, -(-total // per_page))}
+    info = {
+        "page": page,
+        "per_page": per_page,
+        "count": len(chunk),
+        "total_count": total,
+        "total_pages": max(1, -(-total // per_page)),
+    }
     return ok(chunk, result_info=info)

@@ -24,9 +24,7 @@ class Rule:
     remaining: int | None
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method in ("*", method.upper())) and fnmatch.fnmatchcase(
-            path, self.path_glob
-        )
+        return (self.method in ("*", method.upper())) and fnmatch.fnmatchcase(path, self.path_glob)
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,23 @@ class Runtime:
         self.s3 = S3Server(directory, lambda: self.settings.latency_ms)
         self.dns = ZoneDnsServer(self.store, lambda: self.settings.latency_ms)
         self.smtp = SmtpInbox(directory / "inbox")
-        self.context = ApiContext(store=self.store, settings=settings, faults=self.faults,
-                                  token=self.store.credential(TOKEN_NAME),
-                                  create_bucket=self.s3.create_bucket,
-                                  delete_bucket=self.s3.delete_bucket)
-        self.edge = Edge(self.store, lambda: self.settings, lambda: self.s3.url,
-                         lambda: ("127.0.0.1", self.smtp.port))
-        self.api_server = UvicornThread(create_api(self.context, directory / "requests.jsonl"),
-                                        "api")
+        self.context = ApiContext(
+            store=self.store,
+            settings=settings,
+            faults=self.faults,
+            token=self.store.credential(TOKEN_NAME),
+            create_bucket=self.s3.create_bucket,
+            delete_bucket=self.s3.delete_bucket,
+        )
+        self.edge = Edge(
+            self.store,
+            lambda: self.settings,
+            lambda: self.s3.url,
+            lambda: ("127.0.0.1", self.smtp.port),
+        )
+        self.api_server = UvicornThread(
+            create_api(self.context, directory / "requests.jsonl"), "api"
+        )
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
     def start(self) -> SandboxEndpoints:
@@ -53,19 +62,33 @@ class Runtime:
         edge_port = self.edge_server.start()
         store = self.store
         return SandboxEndpoints(
-            api=f"http://127.0.0.1:{api_port}/client/v4", token=self.context.token,
-            account_id=store.account_id, zone_id=store.zone_id, domain=store.domain,
-            dns_host="127.0.0.1", dns_port=self.dns.port, s3=self.s3.url,
+            api=f"http://127.0.0.1:{api_port}/client/v4",
+            token=self.context.token,
+            account_id=store.account_id,
+            zone_id=store.zone_id,
+            domain=store.domain,
+            dns_host="127.0.0.1",
+            dns_port=self.dns.port,
+            s3=self.s3.url,
             s3_access_key_id=store.credential(S3_KEY_ID_NAME),
             s3_secret_access_key=store.credential(S3_SECRET_NAME),
-            edge=f"http://127.0.0.1:{edge_port}", smtp_host="127.0.0.1",
-            smtp_port=self.smtp.port, inbox=self.directory / "inbox",
-            directory=self.directory, config_path=self.directory / "config.toml")
+            edge=f"http://127.0.0.1:{edge_port}",
+            smtp_host="127.0.0.1",
+            smtp_port=self.smtp.port,
+            inbox=self.directory / "inbox",
+            directory=self.directory,
+            config_path=self.directory / "config.toml",
+        )
 
     def stop(self) -> None:
         """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
-        stoppers = [self.api_server.stop, self.edge_server.stop, self.dns.stop, self.s3.stop,
-                    self.smtp.stop]
+        stoppers = [
+            self.api_server.stop,
+            self.edge_server.stop,
+            self.dns.stop,
+            self.s3.stop,
+            self.smtp.stop,
+        ]
         threads = [threading.Thread(target=fn, daemon=True) for fn in stoppers]
         for thread in threads:
             thread.start()

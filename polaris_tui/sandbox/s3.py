@@ -18,6 +18,12 @@ from typing import Any
 from polaris_tui.fsutil import atomic_write
 
 S3_HOST = "s3.amazonaws.com"
+# moto treats requests without an Authorization header as anonymous (private objects then
+# answer 403). The sandbox's own requests carry a SigV4-shaped header; moto does not verify it.
+INTERNAL_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
 
 
 class S3Server:
@@ -58,12 +64,20 @@ class S3Server:
                 self._mirror(environ)
             return result
 
-        self._server = make_server("127.0.0.1", 0, app, threaded=True,
-                                   request_handler=MotoRequestHandler)
+        class QuietHandler(MotoRequestHandler):
+            """No access log lines on stderr; errors still go to werkzeug's logger."""
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="sandbox-s3", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-s3",
+            daemon=True,
+        )
         self._thread.start()
         return self.port
 
@@ -76,10 +90,19 @@ class S3Server:
         self._server = self._thread = None
 
     # -- bucket management used by the R2 API ------------------------------------------
-    def _request(self, method: str, path: str, data: bytes | None = None,
-                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers=headers or {})
+    def _request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": INTERNAL_AUTH, **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, resp.read()
@@ -121,8 +144,12 @@ class S3Server:
             for meta_path in bucket_dir.glob("*.json"):
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 data = base64.b64decode(meta["b64"])
-                self._request("PUT", f"/{name}/{urllib.parse.quote(meta['key'])}", data,
-                              {"Content-Type": meta["content_type"]})
+                self._request(
+                    "PUT",
+                    f"/{name}/{urllib.parse.quote(meta['key'])}",
+                    data,
+                    {"Content-Type": meta["content_type"]},
+                )
 
     # -- mirror ------------------------------------------------------------------------
     def _mirror(self, environ: dict[str, Any]) -> None:
@@ -133,18 +160,20 @@ class S3Server:
         bucket, _, key = path.partition("/")
         if not key:
             return
-        target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode()
-                                         + ".json")
+        target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode() + ".json")
         if method == "DELETE":
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
             return
-        status, data = self._request("GET", f"/{bucket}/{urllib.parse.quote(key)}")
-        if status != 200:
+        req = urllib.request.Request(
+            f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
+            headers={"Authorization": INTERNAL_AUTH},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                data = resp.read()
+                content_type = resp.headers.get("Content-Type", "binary/octet-stream")
+        except urllib.error.HTTPError:
             return
-        head = urllib.request.Request(f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
-                                      method="HEAD")
-        with urllib.request.urlopen(head, timeout=10) as resp:
-            content_type = resp.headers.get("Content-Type", "binary/octet-stream")
         meta = {"key": key, "content_type": content_type, "b64": base64.b64encode(data).decode()}
         atomic_write(target, json.dumps(meta).encode(), 0o600)

@@ -45,8 +45,10 @@ def _validator(pointer: str, drop_required: tuple[str, ...]) -> Any:
 def _rebase(node: Any) -> Any:
     """Point local ``#/...`` references at the registered spec document."""
     if isinstance(node, dict):
-        return {k: ("urn:cf" + v if k == "$ref" and v.startswith("#") else _rebase(v))
-                for k, v in node.items()}
+        return {
+            k: ("urn:cf" + v if k == "$ref" and v.startswith("#") else _rebase(v))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_rebase(v) for v in node]
     return node

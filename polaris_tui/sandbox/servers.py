@@ -32,12 +32,22 @@ class UvicornThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self._sock, self.port = sock, sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_config=None, log_level="critical",
-                                access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, timeout_keep_alive=5)
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            log_level="critical",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=5,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"sandbox-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"sandbox-{self.name}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

@@ -12,8 +12,18 @@ from polaris_tui.sandbox.state import new_id, now_iso
 PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
 ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS", "CAA", "SRV")
-WRITABLE_FIELDS = ("name", "type", "content", "proxied", "ttl", "comment", "tags", "priority",
-                   "settings", "data")
+WRITABLE_FIELDS = (
+    "name",
+    "type",
+    "content",
+    "proxied",
+    "ttl",
+    "comment",
+    "tags",
+    "priority",
+    "settings",
+    "data",
+)
 
 
 def fqdn(name: str, domain: str) -> str:
@@ -40,17 +50,26 @@ def _normalise(rec: dict[str, Any], domain: str) -> None:
         try:
             rec["content"] = str(ipaddress.IPv6Address(content))
         except ValueError:
-            raise ApiError(400, 9005, "Content for AAAA record is invalid. "
-                           "Must be a valid IPv6 address.") from None
+            raise ApiError(
+                400, 9005, "Content for AAAA record is invalid. Must be a valid IPv6 address."
+            ) from None
     if rec.get("proxied") and rtype not in PROXIABLE:
         raise ApiError(400, 9004, f"field 'proxied': a {rtype} record cannot be proxied.")
     if not in_zone(rec["name"], domain):
-        raise ApiError(400, 1004, f"DNS Validation Error: field 'name' ({rec['name']}) "
-                       f"is not inside the zone {domain}.")
+        raise ApiError(
+            400,
+            1004,
+            f"DNS Validation Error: field 'name' ({rec['name']}) is not inside the zone {domain}.",
+        )
 
 
-def build_record(body: Any, zone: dict[str, Any], existing: dict[str, Any] | None = None,
-                 *, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_record(
+    body: Any,
+    zone: dict[str, Any],
+    existing: dict[str, Any] | None = None,
+    *,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Validate a create/update body (or a patch merged onto ``existing``) into a record."""
     if not isinstance(body, dict):
         raise ApiError(400, 9207, "Request body is invalid: expected a JSON object")
@@ -60,8 +79,11 @@ def build_record(body: Any, zone: dict[str, Any], existing: dict[str, Any] | Non
     merged.update({k: v for k, v in body.items() if k in WRITABLE_FIELDS})
     rtype = merged.get("type")
     if not isinstance(rtype, str) or rtype.upper() not in SUPPORTED_TYPES:
-        raise ApiError(400, 9207, "Request body is invalid: field 'type' must be one of "
-                       + ", ".join(SUPPORTED_TYPES))
+        raise ApiError(
+            400,
+            9207,
+            "Request body is invalid: field 'type' must be one of " + ", ".join(SUPPORTED_TYPES),
+        )
     merged["type"] = rtype = rtype.upper()
     schema.validate(merged, schema.component(f"dns-records_{rtype}Record"))
     domain = zone["name"]
@@ -95,12 +117,14 @@ def check_conflicts(records: dict[str, dict[str, Any]], rec: dict[str, Any]) -> 
         if other["id"] == rec["id"] or other["name"] != rec["name"]:
             continue
         if rec["type"] == "CNAME" and other["type"] in ADDRESS_TYPES:
-            raise ApiError(400, 81053, "An A, AAAA, or CNAME record with that host "
-                           "already exists.")
+            raise ApiError(400, 81053, "An A, AAAA, or CNAME record with that host already exists.")
         if other["type"] == "CNAME" and rec["type"] != "CNAME":
             raise ApiError(400, 81054, "A CNAME record with that host already exists.")
-        if (other["type"] == rec["type"] and other.get("content") == rec.get("content")
-                and other.get("priority") == rec.get("priority")):
+        if (
+            other["type"] == rec["type"]
+            and other.get("content") == rec.get("content")
+            and other.get("priority") == rec.get("priority")
+        ):
             raise ApiError(400, 81058, "An identical record already exists.")
 
 
@@ -111,8 +135,11 @@ def filter_records(records: list[dict[str, Any]], query: Any, domain: str) -> li
         if query.get(key):
             wanted = fqdn(query[key], domain)
             out = [r for r in out if r["name"] == wanted]
-    for op, test in (("contains", str.__contains__), ("startswith", str.startswith),
-                     ("endswith", str.endswith)):
+    for op, test in (
+        ("contains", str.__contains__),
+        ("startswith", str.startswith),
+        ("endswith", str.endswith),
+    ):
         if query.get(f"name.{op}"):
             out = [r for r in out if test(r["name"], query[f"name.{op}"].lower())]
         if query.get(f"content.{op}"):
@@ -128,8 +155,9 @@ def filter_records(records: list[dict[str, Any]], query: Any, domain: str) -> li
     return sorted(out, key=lambda r: (r["type"], r["name"], r["created_on"]))
 
 
-def add_record(state: dict[str, Any], body: dict[str, Any], *,
-               meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def add_record(
+    state: dict[str, Any], body: dict[str, Any], *, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Create one record in a state draft, enforcing the conflict rules."""
     rec = build_record(body, state["zone"], meta=meta)
     check_conflicts(state["dns_records"], rec)
@@ -138,5 +166,8 @@ def add_record(state: dict[str, Any], body: dict[str, Any], *,
 
 
 def find(state: dict[str, Any], name: str, rtype: str | None = None) -> list[dict[str, Any]]:
-    return [r for r in state["dns_records"].values()
-            if r["name"] == name and (rtype is None or r["type"] == rtype)]
+    return [
+        r
+        for r in state["dns_records"].values()
+        if r["name"] == name and (rtype is None or r["type"] == rtype)
+    ]

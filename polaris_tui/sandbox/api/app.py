@@ -23,17 +23,25 @@ from polaris_tui.sandbox.envelope import ApiError, fail
 
 PREFIX = "/client/v4"
 _REDACT_KEY = re.compile(r"secret|text|token|value|password|key", re.I)
-FAULT_CODES = {429: (971, "Please wait and consider throttling your request speed"),
-               500: (10001, "Internal server error (sandbox fault injection)"),
-               502: (10002, "Bad gateway (sandbox fault injection)"),
-               503: (10003, "Service unavailable (sandbox fault injection)")}
+FAULT_CODES = {
+    429: (971, "Please wait and consider throttling your request speed"),
+    500: (10001, "Internal server error (sandbox fault injection)"),
+    502: (10002, "Bad gateway (sandbox fault injection)"),
+    503: (10003, "Service unavailable (sandbox fault injection)"),
+}
 
 
 def redact(value: Any) -> Any:
     """Hide values of keys that may carry secrets before anything reaches the log."""
     if isinstance(value, dict):
-        return {k: ("[redacted]" if _REDACT_KEY.search(str(k)) and not isinstance(v, dict | list)
-                    else redact(v)) for k, v in value.items()}
+        return {
+            k: (
+                "[redacted]"
+                if _REDACT_KEY.search(str(k)) and not isinstance(v, dict | list)
+                else redact(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
@@ -61,8 +69,11 @@ async def _http_error(request: Request, exc: Exception):
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return fail(405, 10405, f"Method {request.method} not allowed for {request.url.path}")
-    return fail(exc.status_code, 7003, f"Could not route to {request.url.path}, perhaps your "
-                "object identifier is invalid?")
+    return fail(
+        exc.status_code,
+        7003,
+        f"Could not route to {request.url.path}, perhaps your object identifier is invalid?",
+    )
 
 
 async def _crash(request: Request, exc: Exception):
@@ -81,7 +92,7 @@ class GuardedApi:
             return
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
-        rel = path[len(PREFIX):] if path.startswith(PREFIX) else path
+        rel = path[len(PREFIX) :] if path.startswith(PREFIX) else path
         chunks = []
         while True:
             message = await receive()
@@ -109,14 +120,22 @@ class GuardedApi:
             if decision.reset:
                 fault = "reset"
                 # Promise a body and close without it: the client sees a dropped connection.
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", b"4096")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"4096"),
+                        ],
+                    }
+                )
                 return
             if decision.status is not None:
                 fault = str(decision.status)
-                code, message = FAULT_CODES.get(decision.status, (10000 + decision.status,
-                                                                 "Sandbox fault injection"))
+                code, message = FAULT_CODES.get(
+                    decision.status, (10000 + decision.status, "Sandbox fault injection")
+                )
                 headers = {"Retry-After": "0"} if decision.status == 429 else None
                 await fail(decision.status, code, message, headers)(scope, replay, send_wrapper)
                 return
@@ -126,9 +145,13 @@ class GuardedApi:
             await self.app(scope, replay, send_wrapper)
         finally:
             entry: dict[str, Any] = {
-                "ts": time.time(), "method": method, "path": rel,
+                "ts": time.time(),
+                "method": method,
+                "path": rel,
                 "query": scope.get("query_string", b"").decode("latin-1"),
-                "status": status[0], "ms": round((time.perf_counter() - started) * 1000, 2)}
+                "status": status[0],
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
             if fault:
                 entry["fault"] = fault
             if body and _is_json(scope):
@@ -143,7 +166,8 @@ class GuardedApi:
             if key == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
                 return scheme.lower() == "bearer" and hmac.compare_digest(
-                    token.strip().encode(), self.context.token.encode())
+                    token.strip().encode(), self.context.token.encode()
+                )
         return False
 
 
@@ -153,8 +177,9 @@ def _is_json(scope: dict) -> bool:
 
 def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
     routes = [*accounts.routes, *dns.routes, *email.routes, *storage.routes, *workers.routes]
-    app = Starlette(routes=[Mount(PREFIX, routes=routes)],
-                    exception_handlers={ApiError: _api_error, HTTPException: _http_error,
-                                        Exception: _crash})
+    app = Starlette(
+        routes=[Mount(PREFIX, routes=routes)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
+    )
     app.state.ctx = context
     return GuardedApi(app, context, RequestLog(log_path))

@@ -34,8 +34,11 @@ def check_zone(request: Request) -> ApiContext:
     """404 like Cloudflare for a zone id that is not the sandbox zone."""
     context = ctx(request)
     if request.path_params.get("zone_id") != context.store.zone_id:
-        raise ApiError(404, 7003, f"Could not route to {request.url.path}, perhaps your "
-                       "object identifier is invalid?")
+        raise ApiError(
+            404,
+            7003,
+            f"Could not route to {request.url.path}, perhaps your object identifier is invalid?",
+        )
     return context
 
 

@@ -22,13 +22,25 @@ def _existing(state: dict[str, Any], record_id: str) -> dict[str, Any]:
 def _guard_locked(rec: dict[str, Any], state: dict[str, Any]) -> None:
     """Records a Cloudflare product manages (a Worker custom domain) are read-only."""
     if rec.get("meta", {}).get("read_only"):
-        raise ApiError(400, 1046, f"Record {rec['name']} is managed by Cloudflare "
-                       f"({rec['meta'].get('managed_by', 'another product')}) and is read-only.")
+        raise ApiError(
+            400,
+            1046,
+            f"Record {rec['name']} is managed by Cloudflare "
+            f"({rec['meta'].get('managed_by', 'another product')}) and is read-only.",
+        )
     routing = state["email_routing"]
-    if (rec["type"] == "MX" and rec.get("meta", {}).get("email_routing")
-            and routing.get("enabled") and not routing.get("unlocked")):
-        raise ApiError(400, 1046, f"Record {rec['name']} is locked by Email Routing; unlock "
-                       "it with email_routing.dns.edit first.")
+    if (
+        rec["type"] == "MX"
+        and rec.get("meta", {}).get("email_routing")
+        and routing.get("enabled")
+        and not routing.get("unlocked")
+    ):
+        raise ApiError(
+            400,
+            1046,
+            f"Record {rec['name']} is locked by Email Routing; unlock "
+            "it with email_routing.dns.edit first.",
+        )
 
 
 async def list_records(request: Request):
@@ -53,8 +65,9 @@ async def get_record(request: Request):
         return ok(_existing(state, request.path_params["record_id"]))
 
 
-def _replace(state: dict[str, Any], record_id: str, body: dict[str, Any], *,
-             patch: bool) -> dict[str, Any]:
+def _replace(
+    state: dict[str, Any], record_id: str, body: dict[str, Any], *, patch: bool
+) -> dict[str, Any]:
     current = _existing(state, record_id)
     _guard_locked(current, state)
     if patch:
@@ -100,12 +113,12 @@ async def delete_record(request: Request):
 def _entries(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     entries = body.get(key) or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ApiError(400, 9207, f"Request body is invalid: field '{key}' must be a list "
-                       "of objects")
+        raise ApiError(
+            400, 9207, f"Request body is invalid: field '{key}' must be a list of objects"
+        )
     for i, entry in enumerate(entries):
         if key != "posts" and not entry.get("id"):
-            raise ApiError(400, 9207, f"Request body is invalid: field '{key}.{i}.id' "
-                           "is required")
+            raise ApiError(400, 9207, f"Request body is invalid: field '{key}.{i}.id' is required")
     return entries
 
 
@@ -113,8 +126,12 @@ async def batch(request: Request):
     """Deletes, then patches, then puts, then posts; all or nothing like Cloudflare."""
     context = check_zone(request)
     body = require_object(await json_body(request))
-    result: dict[str, list[dict[str, Any]]] = {"deletes": [], "patches": [], "puts": [],
-                                               "posts": []}
+    result: dict[str, list[dict[str, Any]]] = {
+        "deletes": [],
+        "patches": [],
+        "puts": [],
+        "posts": [],
+    }
     with context.store.change() as state:
         for entry in _entries(body, "deletes"):
             result["deletes"].append(_delete(state, entry["id"]))

@@ -22,28 +22,38 @@ from polaris_tui.sandbox.envelope import ApiError, ok, paginate
 from polaris_tui.sandbox.state import epoch_ms, new_id, now_iso
 
 ROUTING_SPF = "v=spf1 include:_spf.mx.cloudflare.net ~all"
-ROUTING_MX = (("route1.mx.cloudflare.net", 13), ("route2.mx.cloudflare.net", 86),
-              ("route3.mx.cloudflare.net", 24))
+ROUTING_MX = (
+    ("route1.mx.cloudflare.net", 13),
+    ("route2.mx.cloudflare.net", 86),
+    ("route3.mx.cloudflare.net", 24),
+)
 BOUNCE = "cf-bounce"
 LEGACY_SELECTOR = "cf2024-1"
 
 
 # -- Email Routing -------------------------------------------------------------------
 def routing_required(domain: str) -> list[dict[str, Any]]:
-    mx = [{"name": domain, "type": "MX", "content": host, "priority": prio, "ttl": 1}
-          for host, prio in ROUTING_MX]
+    mx = [
+        {"name": domain, "type": "MX", "content": host, "priority": prio, "ttl": 1}
+        for host, prio in ROUTING_MX
+    ]
     return [*mx, {"name": domain, "type": "TXT", "content": ROUTING_SPF, "ttl": 1}]
 
 
 def _present(state: dict[str, Any], want: dict[str, Any]) -> bool:
-    return any(r.get("content", "").lower() == str(want["content"]).lower()
-               and (want["type"] != "MX" or r.get("priority") == want.get("priority"))
-               for r in zone.find(state, want["name"], want["type"]))
+    return any(
+        r.get("content", "").lower() == str(want["content"]).lower()
+        and (want["type"] != "MX" or r.get("priority") == want.get("priority"))
+        for r in zone.find(state, want["name"], want["type"])
+    )
 
 
 def _spf_records(state: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return [r for r in zone.find(state, name, "TXT")
-            if (r.get("content") or "").strip('"').lower().startswith("v=spf1")]
+    return [
+        r
+        for r in zone.find(state, name, "TXT")
+        if (r.get("content") or "").strip('"').lower().startswith("v=spf1")
+    ]
 
 
 def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
@@ -51,14 +61,22 @@ def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
     if not routing["enabled"]:
         status = "unconfigured"
     elif len(_spf_records(state, domain)) > 1 or not all(
-            _present(state, want) for want in routing_required(domain)):
+        _present(state, want) for want in routing_required(domain)
+    ):
         status = "misconfigured"
     else:
         status = "unlocked" if routing.get("unlocked") else "ready"
-    return {"id": routing["tag"], "tag": routing["tag"], "name": domain,
-            "enabled": routing["enabled"], "created": routing["created"],
-            "modified": routing["modified"], "skip_wizard": True,
-            "support_subaddress": False, "status": status}
+    return {
+        "id": routing["tag"],
+        "tag": routing["tag"],
+        "name": domain,
+        "enabled": routing["enabled"],
+        "created": routing["created"],
+        "modified": routing["modified"],
+        "skip_wizard": True,
+        "support_subaddress": False,
+        "status": status,
+    }
 
 
 async def get_routing(request: Request):
@@ -109,8 +127,10 @@ def _address_view(addr: dict[str, Any], activation_ms: int) -> dict[str, Any]:
 async def list_addresses(request: Request):
     context = check_account(request)
     with context.store.read() as state:
-        items = [_address_view(a, context.settings.activation_ms)
-                 for a in state["email_addresses"].values()]
+        items = [
+            _address_view(a, context.settings.activation_ms)
+            for a in state["email_addresses"].values()
+        ]
     return paginate(items, request.query_params)
 
 
@@ -119,14 +139,19 @@ async def create_address(request: Request):
     body = require_object(await json_body(request))
     email = body.get("email")
     if not isinstance(email, str) or "@" not in email:
-        raise ApiError(400, 9207, "Request body is invalid: field 'email' must be an email "
-                       "address")
+        raise ApiError(400, 9207, "Request body is invalid: field 'email' must be an email address")
     with context.store.change() as state:
         if any(a["email"] == email.lower() for a in state["email_addresses"].values()):
             raise ApiError(400, 2032, f"Destination address {email} already exists.")
         ident, created = new_id(), now_iso()
-        addr = {"id": ident, "tag": ident, "email": email.lower(), "created": created,
-                "modified": created, "created_ts": epoch_ms()}
+        addr = {
+            "id": ident,
+            "tag": ident,
+            "email": email.lower(),
+            "created": created,
+            "modified": created,
+            "created_ts": epoch_ms(),
+        }
         state["email_addresses"][ident] = addr
     return ok(_address_view(addr, context.settings.activation_ms))
 
@@ -156,30 +181,48 @@ async def delete_address(request: Request):
 def _rule_from(body: dict[str, Any], state: dict[str, Any], ident: str) -> dict[str, Any]:
     actions, matchers = body.get("actions"), body.get("matchers")
     if not isinstance(actions, list) or not actions:
-        raise ApiError(400, 9207, "Request body is invalid: field 'actions' must be a "
-                       "non-empty list")
+        raise ApiError(
+            400, 9207, "Request body is invalid: field 'actions' must be a non-empty list"
+        )
     if not isinstance(matchers, list) or not matchers:
-        raise ApiError(400, 9207, "Request body is invalid: field 'matchers' must be a "
-                       "non-empty list")
+        raise ApiError(
+            400, 9207, "Request body is invalid: field 'matchers' must be a non-empty list"
+        )
     known = {a["email"] for a in state["email_addresses"].values()}
     for i, action in enumerate(actions):
-        if not isinstance(action, dict) or action.get("type") not in ("forward", "drop",
-                                                                      "worker"):
-            raise ApiError(400, 9207, f"Request body is invalid: field 'actions.{i}.type' "
-                           "must be forward, drop or worker")
+        if not isinstance(action, dict) or action.get("type") not in ("forward", "drop", "worker"):
+            raise ApiError(
+                400,
+                9207,
+                f"Request body is invalid: field 'actions.{i}.type' "
+                "must be forward, drop or worker",
+            )
         if action["type"] == "forward":
             for target in action.get("value") or []:
                 if str(target).lower() not in known:
-                    raise ApiError(400, 2020, f"field 'actions.{i}.value': {target} is not a "
-                                   "destination address of this account; add it first.")
+                    raise ApiError(
+                        400,
+                        2020,
+                        f"field 'actions.{i}.value': {target} is not a "
+                        "destination address of this account; add it first.",
+                    )
     for i, matcher in enumerate(matchers):
         if not isinstance(matcher, dict) or matcher.get("type") not in ("literal", "all"):
-            raise ApiError(400, 9207, f"Request body is invalid: field 'matchers.{i}.type' "
-                           "must be literal or all")
-    return {"id": ident, "tag": ident, "name": body.get("name", ""),
-            "enabled": bool(body.get("enabled", True)),
-            "priority": body.get("priority", 0), "actions": actions, "matchers": matchers,
-            "source": "api"}
+            raise ApiError(
+                400,
+                9207,
+                f"Request body is invalid: field 'matchers.{i}.type' must be literal or all",
+            )
+    return {
+        "id": ident,
+        "tag": ident,
+        "name": body.get("name", ""),
+        "enabled": bool(body.get("enabled", True)),
+        "priority": body.get("priority", 0),
+        "actions": actions,
+        "matchers": matchers,
+        "source": "api",
+    }
 
 
 async def list_rules(request: Request):
@@ -234,13 +277,23 @@ def sending_required(sub: dict[str, Any], dkim_mode: str) -> list[dict[str, Any]
     name, bounce = sub["name"], f"{BOUNCE}.{sub['name']}"
     if dkim_mode == "cname":
         sel = sub["dkim_selector"]
-        dkim = {"name": f"{sel}._domainkey.{name}", "type": "CNAME",
-                "content": f"{sel}.dkim.cloudflare.net", "ttl": 1}
+        dkim = {
+            "name": f"{sel}._domainkey.{name}",
+            "type": "CNAME",
+            "content": f"{sel}.dkim.cloudflare.net",
+            "ttl": 1,
+        }
     else:
-        dkim = {"name": f"{BOUNCE}._domainkey.{name}", "type": "TXT",
-                "content": f"v=DKIM1; h=sha256; k=rsa; p={sub['dkim_key']}", "ttl": 1}
-    mx = [{"name": bounce, "type": "MX", "content": host, "priority": prio, "ttl": 1}
-          for host, prio in ROUTING_MX]
+        dkim = {
+            "name": f"{BOUNCE}._domainkey.{name}",
+            "type": "TXT",
+            "content": f"v=DKIM1; h=sha256; k=rsa; p={sub['dkim_key']}",
+            "ttl": 1,
+        }
+    mx = [
+        {"name": bounce, "type": "MX", "content": host, "priority": prio, "ttl": 1}
+        for host, prio in ROUTING_MX
+    ]
     return [dkim, *mx, {"name": bounce, "type": "TXT", "content": ROUTING_SPF, "ttl": 1}]
 
 
@@ -279,8 +332,7 @@ def _read_refreshed(context: ApiContext, tag: str | None) -> list[dict[str, Any]
         with context.store.change() as state:
             for sub in state["sending_subdomains"].values():
                 _refresh_enabled(state, sub, mode)
-            subs = [_subdomain(state, tag)] if tag else list(
-                state["sending_subdomains"].values())
+            subs = [_subdomain(state, tag)] if tag else list(state["sending_subdomains"].values())
     return subs
 
 
@@ -293,16 +345,21 @@ async def create_subdomain(request: Request):
     mode = context.settings.dkim_mode
     with context.store.change() as state:
         name = zone.fqdn(name, state["zone"]["name"])
-        sub = next((s for s in state["sending_subdomains"].values() if s["name"] == name),
-                   None)
+        sub = next((s for s in state["sending_subdomains"].values() if s["name"] == name), None)
         if sub is None:
             tag, created = new_id(), now_iso()
-            sub = {"tag": tag, "name": name, "created": created, "modified": created,
-                   "dkim_selector": LEGACY_SELECTOR if mode == "cname" else BOUNCE,
-                   "return_path_domain": f"{BOUNCE}.{name}",
-                   "drop_suppressed_recipients": False, "preview_enabled": False,
-                   "dkim_key": base64.b64encode(secrets.token_bytes(294)).decode(),
-                   "records_since": None}
+            sub = {
+                "tag": tag,
+                "name": name,
+                "created": created,
+                "modified": created,
+                "dkim_selector": LEGACY_SELECTOR if mode == "cname" else BOUNCE,
+                "return_path_domain": f"{BOUNCE}.{name}",
+                "drop_suppressed_recipients": False,
+                "preview_enabled": False,
+                "dkim_key": base64.b64encode(secrets.token_bytes(294)).decode(),
+                "records_since": None,
+            }
             state["sending_subdomains"][tag] = sub
         for want in sending_required(sub, mode):
             if want["type"] == "CNAME" or _present(state, want):
@@ -342,8 +399,9 @@ async def delete_subdomain(request: Request):
         sub = _subdomain(state, request.path_params["tag"])
         for rec in list(state["dns_records"].values()):
             if rec.get("meta", {}).get("email_sending") and (
-                    rec["name"].endswith(f"{BOUNCE}.{sub['name']}")
-                    or rec["name"] == f"{BOUNCE}._domainkey.{sub['name']}"):
+                rec["name"].endswith(f"{BOUNCE}.{sub['name']}")
+                or rec["name"] == f"{BOUNCE}._domainkey.{sub['name']}"
+            ):
                 del state["dns_records"][rec["id"]]
         del state["sending_subdomains"][sub["tag"]]
     return ok(None)
@@ -373,10 +431,14 @@ routes = [
     Route(zone_base + "/routing/rules/{rule_id}", delete_rule, methods=["DELETE"]),
     Route("/accounts/{account_id}/email/routing/addresses", list_addresses, methods=["GET"]),
     Route("/accounts/{account_id}/email/routing/addresses", create_address, methods=["POST"]),
-    Route("/accounts/{account_id}/email/routing/addresses/{address_id}", get_address,
-          methods=["GET"]),
-    Route("/accounts/{account_id}/email/routing/addresses/{address_id}", delete_address,
-          methods=["DELETE"]),
+    Route(
+        "/accounts/{account_id}/email/routing/addresses/{address_id}", get_address, methods=["GET"]
+    ),
+    Route(
+        "/accounts/{account_id}/email/routing/addresses/{address_id}",
+        delete_address,
+        methods=["DELETE"],
+    ),
     Route(zone_base + "/sending/subdomains", list_subdomains, methods=["GET"]),
     Route(zone_base + "/sending/subdomains", create_subdomain, methods=["POST"]),
     Route(zone_base + "/sending/subdomains/{tag}", get_subdomain, methods=["GET"]),

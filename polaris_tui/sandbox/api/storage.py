@@ -18,9 +18,13 @@ R2_PUBLIC_TARGET = "public.r2.dev"
 
 
 def _bucket_view(bucket: dict[str, Any]) -> dict[str, Any]:
-    return {"name": bucket["name"], "creation_date": bucket["creation_date"],
-            "location": bucket.get("location", "enam"), "storage_class": "Standard",
-            "jurisdiction": "default"}
+    return {
+        "name": bucket["name"],
+        "creation_date": bucket["creation_date"],
+        "location": bucket.get("location", "enam"),
+        "storage_class": "Standard",
+        "jurisdiction": "default",
+    }
 
 
 def _bucket(state: dict[str, Any], name: str) -> dict[str, Any]:
@@ -33,8 +37,9 @@ def _bucket(state: dict[str, Any], name: str) -> dict[str, Any]:
 async def list_buckets(request: Request):
     context = check_account(request)
     with context.store.read() as state:
-        buckets = [_bucket_view(b) for b in sorted(state["r2_buckets"].values(),
-                                                   key=lambda b: b["name"])]
+        buckets = [
+            _bucket_view(b) for b in sorted(state["r2_buckets"].values(), key=lambda b: b["name"])
+        ]
     prefix = request.query_params.get("name_contains")
     if prefix:
         buckets = [b for b in buckets if prefix in b["name"]]
@@ -47,15 +52,24 @@ async def create_bucket(request: Request):
     schema.validate(body, schema.request_schema("post", "/accounts/{account_id}/r2/buckets"))
     name = body["name"]
     if not BUCKET_NAME.match(name):
-        raise ApiError(400, 10005, f"field 'name': {name!r} is not a valid bucket name "
-                       "(3-63 lowercase letters, digits and hyphens).")
+        raise ApiError(
+            400,
+            10005,
+            f"field 'name': {name!r} is not a valid bucket name "
+            "(3-63 lowercase letters, digits and hyphens).",
+        )
     with context.store.change() as state:
         if name in state["r2_buckets"]:
-            raise ApiError(409, 10004, "The bucket you tried to create already exists, "
-                           "and you own it.")
+            raise ApiError(
+                409, 10004, "The bucket you tried to create already exists, and you own it."
+            )
         context.create_bucket(name)
-        bucket = {"name": name, "creation_date": now_iso(),
-                  "location": (body.get("locationHint") or "enam"), "custom_domains": {}}
+        bucket = {
+            "name": name,
+            "creation_date": now_iso(),
+            "location": (body.get("locationHint") or "enam"),
+            "custom_domains": {},
+        }
         state["r2_buckets"][name] = bucket
     return ok(_bucket_view(bucket))
 
@@ -71,8 +85,7 @@ async def delete_bucket(request: Request):
     with context.store.change() as state:
         bucket = _bucket(state, request.path_params["bucket"])
         if bucket["custom_domains"]:
-            raise ApiError(409, 10008, "The bucket has custom domains attached; remove "
-                           "them first.")
+            raise ApiError(409, 10008, "The bucket has custom domains attached; remove them first.")
         context.delete_bucket(bucket["name"])
         del state["r2_buckets"][bucket["name"]]
     return ok({})
@@ -88,10 +101,15 @@ def domain_status(entry: dict[str, Any], activation_ms: int) -> dict[str, str]:
 
 
 def _domain_view(entry: dict[str, Any], context: ApiContext) -> dict[str, Any]:
-    return {"domain": entry["domain"], "enabled": entry["enabled"],
-            "status": domain_status(entry, context.settings.activation_ms),
-            "minTLS": entry.get("minTLS", "1.0"), "ciphers": entry.get("ciphers"),
-            "zoneId": entry["zoneId"], "zoneName": context.store.domain}
+    return {
+        "domain": entry["domain"],
+        "enabled": entry["enabled"],
+        "status": domain_status(entry, context.settings.activation_ms),
+        "minTLS": entry.get("minTLS", "1.0"),
+        "ciphers": entry.get("ciphers"),
+        "zoneId": entry["zoneId"],
+        "zoneName": context.store.domain,
+    }
 
 
 async def list_custom(request: Request):
@@ -107,32 +125,57 @@ async def create_custom(request: Request):
     body = require_object(await json_body(request))
     for field, kind in (("domain", str), ("enabled", bool), ("zoneId", str)):
         if not isinstance(body.get(field), kind):
-            raise ApiError(400, 9207, f"Request body is invalid: field '{field}' is required "
-                           f"({kind.__name__})")
+            raise ApiError(
+                400, 9207, f"Request body is invalid: field '{field}' is required ({kind.__name__})"
+            )
     domain = body["domain"].lower().rstrip(".")
     if body["zoneId"] != context.store.zone_id:
-        raise ApiError(400, 10041, f"field 'zoneId': {body['zoneId']} is not a zone of "
-                       "this account.")
+        raise ApiError(
+            400, 10041, f"field 'zoneId': {body['zoneId']} is not a zone of this account."
+        )
     with context.store.change() as state:
         bucket = _bucket(state, request.path_params["bucket"])
         if not zone.in_zone(domain, state["zone"]["name"]):
-            raise ApiError(400, 10042, f"field 'domain': {domain} is not inside zone "
-                           f"{state['zone']['name']}.")
+            raise ApiError(
+                400, 10042, f"field 'domain': {domain} is not inside zone {state['zone']['name']}."
+            )
         for other in state["r2_buckets"].values():
             if domain in other["custom_domains"]:
-                raise ApiError(409, 10056, f"The domain {domain} is already attached to "
-                               f"bucket {other['name']}.")
-        entry = {"domain": domain, "enabled": body["enabled"], "zoneId": body["zoneId"],
-                 "minTLS": body.get("minTLS", "1.0"), "ciphers": body.get("ciphers"),
-                 "created_ts": epoch_ms()}
+                raise ApiError(
+                    409,
+                    10056,
+                    f"The domain {domain} is already attached to bucket {other['name']}.",
+                )
+        entry = {
+            "domain": domain,
+            "enabled": body["enabled"],
+            "zoneId": body["zoneId"],
+            "minTLS": body.get("minTLS", "1.0"),
+            "ciphers": body.get("ciphers"),
+            "created_ts": epoch_ms(),
+        }
         bucket["custom_domains"][domain] = entry
         if not zone.find(state, domain):
-            zone.add_record(state, {"name": domain, "type": "CNAME",
-                                    "content": R2_PUBLIC_TARGET, "proxied": True, "ttl": 1},
-                            meta={"read_only": True, "managed_by": "r2",
-                                  "r2_bucket": bucket["name"]})
-    return ok({"domain": domain, "enabled": entry["enabled"], "zoneId": entry["zoneId"],
-               "minTLS": entry["minTLS"], "ciphers": entry["ciphers"]})
+            zone.add_record(
+                state,
+                {
+                    "name": domain,
+                    "type": "CNAME",
+                    "content": R2_PUBLIC_TARGET,
+                    "proxied": True,
+                    "ttl": 1,
+                },
+                meta={"read_only": True, "managed_by": "r2", "r2_bucket": bucket["name"]},
+            )
+    return ok(
+        {
+            "domain": domain,
+            "enabled": entry["enabled"],
+            "zoneId": entry["zoneId"],
+            "minTLS": entry["minTLS"],
+            "ciphers": entry["ciphers"],
+        }
+    )
 
 
 def _custom(bucket: dict[str, Any], domain: str) -> dict[str, Any]:
@@ -158,8 +201,14 @@ async def update_custom(request: Request):
         for key in ("enabled", "minTLS", "ciphers"):
             if key in body:
                 entry[key] = body[key]
-    return ok({"domain": entry["domain"], "enabled": entry["enabled"],
-               "minTLS": entry["minTLS"], "ciphers": entry["ciphers"]})
+    return ok(
+        {
+            "domain": entry["domain"],
+            "enabled": entry["enabled"],
+            "minTLS": entry["minTLS"],
+            "ciphers": entry["ciphers"],
+        }
+    )
 
 
 async def delete_custom(request: Request):
@@ -198,8 +247,7 @@ async def create_namespace(request: Request):
     schema.validate(body, schema.request_schema("post", KV_BASE))
     with context.store.change() as state:
         if any(n["title"] == body["title"] for n in state["kv_namespaces"].values()):
-            raise ApiError(400, 10014, "a namespace with this account ID and title already "
-                           "exists")
+            raise ApiError(400, 10014, "a namespace with this account ID and title already exists")
         ns = {"id": new_id(), "title": body["title"], "supports_url_encoding": True}
         state["kv_namespaces"][ns["id"]] = ns
     return ok(ns)
@@ -217,10 +265,11 @@ async def rename_namespace(request: Request):
     schema.validate(body, schema.request_schema("put", KV_BASE + "/{namespace_id}"))
     with context.store.change() as state:
         ns = _namespace(state, request.path_params["namespace_id"])
-        if any(n["title"] == body["title"] and n["id"] != ns["id"]
-               for n in state["kv_namespaces"].values()):
-            raise ApiError(400, 10014, "a namespace with this account ID and title already "
-                           "exists")
+        if any(
+            n["title"] == body["title"] and n["id"] != ns["id"]
+            for n in state["kv_namespaces"].values()
+        ):
+            raise ApiError(400, 10014, "a namespace with this account ID and title already exists")
         ns["title"] = body["title"]
     return ok(ns)
 

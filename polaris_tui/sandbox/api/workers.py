@@ -32,8 +32,11 @@ CUSTOM_DOMAIN_TARGET = "100::"
 
 
 def script_not_found(name: str) -> ApiError:
-    return ApiError(404, 10007, f"workers.api.error.script_not_found: This Worker ({name}) "
-                    "does not exist on your account.")
+    return ApiError(
+        404,
+        10007,
+        f"workers.api.error.script_not_found: This Worker ({name}) does not exist on your account.",
+    )
 
 
 def _script(state: dict[str, Any], name: str) -> dict[str, Any]:
@@ -49,8 +52,12 @@ def public_bindings(script: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _new_version(script: dict[str, Any], source: str) -> str:
-    version = {"id": str(uuid.uuid4()), "number": len(script["versions"]) + 1,
-               "created_on": now_iso(), "source": source}
+    version = {
+        "id": str(uuid.uuid4()),
+        "number": len(script["versions"]) + 1,
+        "created_on": now_iso(),
+        "source": source,
+    }
     script["versions"].append(version)
     script["modified_on"] = version["created_on"]
     script["etag"] = hashlib.sha256(version["id"].encode()).hexdigest()
@@ -58,41 +65,74 @@ def _new_version(script: dict[str, Any], source: str) -> str:
 
 
 def _script_view(script: dict[str, Any]) -> dict[str, Any]:
-    return {"id": script["name"], "tag": script["tag"], "etag": script["etag"],
-            "created_on": script["created_on"], "modified_on": script["modified_on"],
-            "compatibility_date": script.get("compatibility_date"),
-            "compatibility_flags": script.get("compatibility_flags", []),
-            "handlers": ["fetch"], "has_modules": True, "has_assets": False,
-            "logpush": script.get("logpush", False), "usage_model": "standard",
-            "startup_time_ms": 0, "tags": script.get("tags", []),
-            "last_deployed_from": "api", "tail_consumers": [],
-            "entry_point": script.get("main_module")}
+    return {
+        "id": script["name"],
+        "tag": script["tag"],
+        "etag": script["etag"],
+        "created_on": script["created_on"],
+        "modified_on": script["modified_on"],
+        "compatibility_date": script.get("compatibility_date"),
+        "compatibility_flags": script.get("compatibility_flags", []),
+        "handlers": ["fetch"],
+        "has_modules": True,
+        "has_assets": False,
+        "logpush": script.get("logpush", False),
+        "usage_model": "standard",
+        "startup_time_ms": 0,
+        "tags": script.get("tags", []),
+        "last_deployed_from": "api",
+        "tail_consumers": [],
+        "entry_point": script.get("main_module"),
+    }
 
 
 def _check_binding(binding: Any, i: int, state: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(binding, dict) or not isinstance(binding.get("name"), str) \
-            or not isinstance(binding.get("type"), str):
-        raise ApiError(400, 10021, f"field 'metadata.bindings.{i}': every binding needs a "
-                       "string 'name' and 'type'")
+    if (
+        not isinstance(binding, dict)
+        or not isinstance(binding.get("name"), str)
+        or not isinstance(binding.get("type"), str)
+    ):
+        raise ApiError(
+            400,
+            10021,
+            f"field 'metadata.bindings.{i}': every binding needs a string 'name' and 'type'",
+        )
     kind = binding["type"]
     if kind in ("plain_text", "secret_text") and not isinstance(binding.get("text"), str):
-        raise ApiError(400, 10021, f"field 'metadata.bindings.{i}.text': a {kind} binding "
-                       "needs a string 'text'")
+        raise ApiError(
+            400,
+            10021,
+            f"field 'metadata.bindings.{i}.text': a {kind} binding needs a string 'text'",
+        )
     if kind == "kv_namespace" and binding.get("namespace_id") not in state["kv_namespaces"]:
-        raise ApiError(400, 10041, f"field 'metadata.bindings.{i}.namespace_id': KV namespace "
-                       f"{binding.get('namespace_id')!r} not found on this account")
+        raise ApiError(
+            400,
+            10041,
+            f"field 'metadata.bindings.{i}.namespace_id': KV namespace "
+            f"{binding.get('namespace_id')!r} not found on this account",
+        )
     if kind == "send_email":
         for key in ("allowed_sender_addresses", "allowed_destination_addresses"):
-            if key in binding and not (isinstance(binding[key], list)
-                                       and all(isinstance(a, str) for a in binding[key])):
-                raise ApiError(400, 10021, f"field 'metadata.bindings.{i}.{key}' must be a "
-                               "list of email addresses")
+            if key in binding and not (
+                isinstance(binding[key], list) and all(isinstance(a, str) for a in binding[key])
+            ):
+                raise ApiError(
+                    400,
+                    10021,
+                    f"field 'metadata.bindings.{i}.{key}' must be a list of email addresses",
+                )
     return binding
 
 
-def apply_bindings(context: ApiContext, state: dict[str, Any], script: dict[str, Any] | None,
-                   name: str, incoming: list[Any], keep_types: list[str],
-                   strict_inherit: bool) -> list[dict[str, Any]]:
+def apply_bindings(
+    context: ApiContext,
+    state: dict[str, Any],
+    script: dict[str, Any] | None,
+    name: str,
+    incoming: list[Any],
+    keep_types: list[str],
+    strict_inherit: bool,
+) -> list[dict[str, Any]]:
     """Resolve ``inherit``/``keep_bindings``, store secret values in the sandbox keyring and
     return the bindings as persisted (secret_text without its text)."""
     previous = {b["name"]: b for b in (script or {}).get("bindings", [])}
@@ -105,8 +145,12 @@ def apply_bindings(context: ApiContext, state: dict[str, Any], script: dict[str,
             source = previous.get(raw.get("old_name") or raw.get("name", ""))
             if source is None:
                 if strict_inherit:
-                    raise ApiError(400, 10021, f"field 'metadata.bindings.{i}': cannot inherit "
-                                   f"binding {raw.get('name')!r}, the previous version has none")
+                    raise ApiError(
+                        400,
+                        10021,
+                        f"field 'metadata.bindings.{i}': cannot inherit "
+                        f"binding {raw.get('name')!r}, the previous version has none",
+                    )
                 continue
             binding = {**source, "name": raw["name"]}
             if binding["type"] in SECRET_TYPES and source["name"] in old_secrets:
@@ -126,8 +170,9 @@ def apply_bindings(context: ApiContext, state: dict[str, Any], script: dict[str,
                 new_secrets[kept["name"]] = old_secrets[kept["name"]]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
-        raise ApiError(400, 10021, f"field 'metadata.bindings': duplicate binding name(s) "
-                       f"{sorted(duplicates)}")
+        raise ApiError(
+            400, 10021, f"field 'metadata.bindings': duplicate binding name(s) {sorted(duplicates)}"
+        )
     _store_secrets(context, service, new_secrets)
     return resolved
 
@@ -154,8 +199,11 @@ async def upload_script(request: Request):
     context = check_account(request)
     name = request.path_params["script"]
     if "multipart/form-data" not in request.headers.get("content-type", ""):
-        raise ApiError(400, 10021, "Worker uploads must be multipart/form-data with a "
-                       "'metadata' part and module parts")
+        raise ApiError(
+            400,
+            10021,
+            "Worker uploads must be multipart/form-data with a 'metadata' part and module parts",
+        )
     form = await request.form()
     metadata = await _form_json(form.get("metadata"), "metadata")
     if not isinstance(metadata, dict):
@@ -166,30 +214,46 @@ async def upload_script(request: Request):
             content = await value.read()
             modules[value.filename or key] = {
                 "content_type": value.content_type or "application/javascript+module",
-                "b64": base64.b64encode(content).decode()}
+                "b64": base64.b64encode(content).decode(),
+            }
     main = metadata.get("main_module") or metadata.get("body_part")
     if not isinstance(main, str) or main not in modules:
-        raise ApiError(400, 10021, f"field 'metadata.main_module': module {main!r} was not "
-                       f"uploaded (parts: {sorted(modules)})")
+        raise ApiError(
+            400,
+            10021,
+            f"field 'metadata.main_module': module {main!r} was not "
+            f"uploaded (parts: {sorted(modules)})",
+        )
     bindings = metadata.get("bindings", [])
     keep = metadata.get("keep_bindings", [])
     if not isinstance(bindings, list) or not isinstance(keep, list):
-        raise ApiError(400, 10021, "fields 'metadata.bindings' and 'metadata.keep_bindings' "
-                       "must be lists")
+        raise ApiError(
+            400, 10021, "fields 'metadata.bindings' and 'metadata.keep_bindings' must be lists"
+        )
     strict = request.query_params.get("bindings_inherit") == "strict"
     with context.store.change() as state:
         script = state["scripts"].get(name)
         resolved = apply_bindings(context, state, script, name, bindings, keep, strict)
         if script is None:
             created = now_iso()
-            script = {"name": name, "tag": new_id(), "created_on": created,
-                      "modified_on": created, "etag": "", "versions": []}
+            script = {
+                "name": name,
+                "tag": new_id(),
+                "created_on": created,
+                "modified_on": created,
+                "etag": "",
+                "versions": [],
+            }
             state["scripts"][name] = script
-        script.update(main_module=main, modules=modules, bindings=resolved,
-                      compatibility_date=metadata.get("compatibility_date"),
-                      compatibility_flags=metadata.get("compatibility_flags", []),
-                      logpush=bool(metadata.get("logpush", False)),
-                      tags=metadata.get("tags", []))
+        script.update(
+            main_module=main,
+            modules=modules,
+            bindings=resolved,
+            compatibility_date=metadata.get("compatibility_date"),
+            compatibility_flags=metadata.get("compatibility_flags", []),
+            logpush=bool(metadata.get("logpush", False)),
+            tags=metadata.get("tags", []),
+        )
         _new_version(script, "api")
         return ok(_script_view(script))
 
@@ -222,12 +286,17 @@ async def delete_script(request: Request):
 
 
 def _settings_view(script: dict[str, Any]) -> dict[str, Any]:
-    return {"bindings": public_bindings(script),
-            "compatibility_date": script.get("compatibility_date"),
-            "compatibility_flags": script.get("compatibility_flags", []),
-            "logpush": script.get("logpush", False), "placement": {},
-            "tags": script.get("tags", []), "tail_consumers": [], "usage_model": "standard",
-            "observability": {"enabled": False}}
+    return {
+        "bindings": public_bindings(script),
+        "compatibility_date": script.get("compatibility_date"),
+        "compatibility_flags": script.get("compatibility_flags", []),
+        "logpush": script.get("logpush", False),
+        "placement": {},
+        "tags": script.get("tags", []),
+        "tail_consumers": [],
+        "usage_model": "standard",
+        "observability": {"enabled": False},
+    }
 
 
 async def get_settings(request: Request):
@@ -250,11 +319,17 @@ async def patch_settings(request: Request):
     with context.store.change() as state:
         script = _script(state, name)
         if "bindings" in settings:
-            incoming = [({"type": "inherit", "name": b["name"]}
-                         if isinstance(b, dict) and b.get("type") in SECRET_TYPES
-                         and "text" not in b else b) for b in settings["bindings"] or []]
-            script["bindings"] = apply_bindings(context, state, script, name, incoming, [],
-                                                strict_inherit=True)
+            incoming = [
+                (
+                    {"type": "inherit", "name": b["name"]}
+                    if isinstance(b, dict) and b.get("type") in SECRET_TYPES and "text" not in b
+                    else b
+                )
+                for b in settings["bindings"] or []
+            ]
+            script["bindings"] = apply_bindings(
+                context, state, script, name, incoming, [], strict_inherit=True
+            )
         for key in ("compatibility_date", "compatibility_flags", "logpush", "tags"):
             if key in settings:
                 script[key] = settings[key]
@@ -266,8 +341,9 @@ async def get_script_settings(request: Request):
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
-        return ok({"logpush": script.get("logpush", False), "observability": None,
-                   "tail_consumers": []})
+        return ok(
+            {"logpush": script.get("logpush", False), "observability": None, "tail_consumers": []}
+        )
 
 
 async def patch_script_settings(request: Request):
@@ -277,8 +353,9 @@ async def patch_script_settings(request: Request):
         script = _script(state, request.path_params["script"])
         if "logpush" in body:
             script["logpush"] = bool(body["logpush"])
-        return ok({"logpush": script.get("logpush", False), "observability": None,
-                   "tail_consumers": []})
+        return ok(
+            {"logpush": script.get("logpush", False), "observability": None, "tail_consumers": []}
+        )
 
 
 # -- secrets -------------------------------------------------------------------------
@@ -292,24 +369,28 @@ def _check_secret(body: Any, field: str) -> dict[str, Any]:
     if not isinstance(body.get("name"), str) or not body["name"]:
         raise ApiError(400, 9207, f"Request body is invalid: field '{field}name' is required")
     if body.get("type", "secret_text") != "secret_text":
-        raise ApiError(400, 9207, f"Request body is invalid: field '{field}type' must be "
-                       "'secret_text'")
+        raise ApiError(
+            400, 9207, f"Request body is invalid: field '{field}type' must be 'secret_text'"
+        )
     if not isinstance(body.get("text"), str):
-        raise ApiError(400, 9207, f"Request body is invalid: field '{field}text' must be a "
-                       "string")
+        raise ApiError(400, 9207, f"Request body is invalid: field '{field}text' must be a string")
     return body
 
 
-def _set_secrets(context: ApiContext, script: dict[str, Any],
-                 changes: dict[str, str | None]) -> None:
+def _set_secrets(
+    context: ApiContext, script: dict[str, Any], changes: dict[str, str | None]
+) -> None:
     """Apply a merge patch of secret values (None deletes) as one new version."""
     service = worker_secret_service(script["name"])
     values = context.store.keyring.entries(service)
     for key, value in changes.items():
         other = next((b for b in script["bindings"] if b["name"] == key), None)
         if other is not None and other["type"] not in SECRET_TYPES:
-            raise ApiError(400, 10053, f"field 'name': binding name {key!r} is already used "
-                           f"by a {other['type']} binding")
+            raise ApiError(
+                400,
+                10053,
+                f"field 'name': binding name {key!r} is already used by a {other['type']} binding",
+            )
         if value is None:
             if other is None:
                 raise ApiError(404, 10056, f"Secret {key!r} not found on this Worker.")
@@ -343,8 +424,9 @@ async def bulk_secrets(request: Request):
         if value is None:
             changes[key] = None
         else:
-            changes[key] = _check_secret({"name": key, **value} if isinstance(value, dict)
-                                         else value, f"secrets.{key}.")["text"]
+            changes[key] = _check_secret(
+                {"name": key, **value} if isinstance(value, dict) else value, f"secrets.{key}."
+            )["text"]
     with context.store.change() as state:
         script = _script(state, request.path_params["script"])
         _set_secrets(context, script, changes)
@@ -380,10 +462,19 @@ async def list_versions(request: Request):
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
-        items = [{"id": v["id"], "number": v["number"],
-                  "metadata": {"created_on": v["created_on"], "modified_on": v["created_on"],
-                               "source": v["source"], "has_preview": False}}
-                 for v in reversed(script["versions"])]
+        items = [
+            {
+                "id": v["id"],
+                "number": v["number"],
+                "metadata": {
+                    "created_on": v["created_on"],
+                    "modified_on": v["created_on"],
+                    "source": v["source"],
+                    "has_preview": False,
+                },
+            }
+            for v in reversed(script["versions"])
+        ]
     page = paginate(items, request.query_params, default_per_page=100)
     payload = json.loads(page.body)
     return ok({"items": payload["result"]}, result_info=payload["result_info"])
@@ -402,8 +493,9 @@ def _route_from(body: dict[str, Any], state: dict[str, Any], ident: str) -> dict
     pattern = body["pattern"].strip().lower()
     host = pattern.split("/", 1)[0].lstrip("*").lstrip(".")
     if not zone.in_zone(host, state["zone"]["name"]):
-        raise ApiError(400, 10022, f"field 'pattern': {pattern!r} is not inside zone "
-                       f"{state['zone']['name']}")
+        raise ApiError(
+            400, 10022, f"field 'pattern': {pattern!r} is not inside zone {state['zone']['name']}"
+        )
     if any(r["pattern"] == pattern and r["id"] != ident for r in state["routes"].values()):
         raise ApiError(409, 10020, f"A route with the same pattern already exists: {pattern}")
     script = body.get("script")
@@ -473,47 +565,85 @@ def _drop_domain(state: dict[str, Any], ident: str) -> dict[str, Any]:
 async def attach_domain(request: Request):
     context = check_account(request)
     body = require_object(await json_body(request))
-    schema.validate(body, schema.request_schema("put", DOMAINS),
-                    drop_required=("environment", "zone_id"))
+    schema.validate(
+        body, schema.request_schema("put", DOMAINS), drop_required=("environment", "zone_id")
+    )
     with context.store.change() as state:
         domain = state["zone"]["name"]
         hostname = body["hostname"].lower().rstrip(".")
-        if body.get("zone_id") not in (None, state["zone"]["id"]) or body.get(
-                "zone_name") not in (None, domain) or not zone.in_zone(hostname, domain):
-            raise ApiError(400, 100119, f"field 'hostname': {hostname} is not inside a zone "
-                           "of this account (check zone_id / zone_name).")
+        if (
+            body.get("zone_id") not in (None, state["zone"]["id"])
+            or body.get("zone_name") not in (None, domain)
+            or not zone.in_zone(hostname, domain)
+        ):
+            raise ApiError(
+                400,
+                100119,
+                f"field 'hostname': {hostname} is not inside a zone "
+                "of this account (check zone_id / zone_name).",
+            )
         service = body["service"]
         if service not in state["scripts"]:
             raise script_not_found(service)
-        held = next((d for d in state["worker_domains"].values()
-                     if d["hostname"] == hostname), None)
+        held = next(
+            (d for d in state["worker_domains"].values() if d["hostname"] == hostname), None
+        )
         if held is not None and held["service"] != service:
             if not body.get("override_existing_origin"):
-                raise ApiError(409, 100116, f"Hostname '{hostname}' is already in use by "
-                               f"another Worker ({held['service']}). Detach it first or set "
-                               "override_existing_origin.")
+                raise ApiError(
+                    409,
+                    100116,
+                    f"Hostname '{hostname}' is already in use by "
+                    f"another Worker ({held['service']}). Detach it first or set "
+                    "override_existing_origin.",
+                )
             _drop_domain(state, held["id"])
             held = None
         if held is not None:
             return ok(held)
-        external = [r for r in zone.find(state, hostname) if r["type"] in zone.ADDRESS_TYPES
-                    and not r.get("meta", {}).get("worker_domain_id")]
+        external = [
+            r
+            for r in zone.find(state, hostname)
+            if r["type"] in zone.ADDRESS_TYPES and not r.get("meta", {}).get("worker_domain_id")
+        ]
         if external and not body.get("override_existing_dns_record"):
-            raise ApiError(409, 100117, f"Hostname '{hostname}' already has externally managed "
-                           "DNS records (A, CNAME, etc). Either delete them, try a different "
-                           "hostname, or use the option 'override_existing_dns_record' to "
-                           "override.")
+            raise ApiError(
+                409,
+                100117,
+                f"Hostname '{hostname}' already has externally managed "
+                "DNS records (A, CNAME, etc). Either delete them, try a different "
+                "hostname, or use the option 'override_existing_dns_record' to "
+                "override.",
+            )
         for rec in external:
             del state["dns_records"][rec["id"]]
         ident = new_id()
-        entry = {"id": ident, "zone_id": state["zone"]["id"], "zone_name": domain,
-                 "hostname": hostname, "service": service,
-                 "environment": body.get("environment") or "production", "cert_id": new_id()}
+        entry = {
+            "id": ident,
+            "zone_id": state["zone"]["id"],
+            "zone_name": domain,
+            "hostname": hostname,
+            "service": service,
+            "environment": body.get("environment") or "production",
+            "cert_id": new_id(),
+        }
         state["worker_domains"][ident] = entry
-        zone.add_record(state, {"name": hostname, "type": "AAAA",
-                                "content": CUSTOM_DOMAIN_TARGET, "proxied": True, "ttl": 1},
-                        meta={"read_only": True, "managed_by": "workers",
-                              "worker_domain_id": ident, "origin_worker_id": service})
+        zone.add_record(
+            state,
+            {
+                "name": hostname,
+                "type": "AAAA",
+                "content": CUSTOM_DOMAIN_TARGET,
+                "proxied": True,
+                "ttl": 1,
+            },
+            meta={
+                "read_only": True,
+                "managed_by": "workers",
+                "worker_domain_id": ident,
+                "origin_worker_id": service,
+            },
+        )
         return ok(entry)
 
 
@@ -521,10 +651,14 @@ async def list_domains(request: Request):
     context = check_account(request)
     query = request.query_params
     with context.store.read() as state:
-        items = [d for d in state["worker_domains"].values()
-                 if all(not query.get(k) or d[k] == query[k]
-                        for k in ("hostname", "service", "zone_id", "zone_name",
-                                  "environment"))]
+        items = [
+            d
+            for d in state["worker_domains"].values()
+            if all(
+                not query.get(k) or d[k] == query[k]
+                for k in ("hostname", "service", "zone_id", "zone_name", "environment")
+            )
+        ]
     return ok(items)
 
 
