@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from polaris_tui.steps.assets import AssetsStep
 from polaris_tui.steps.base import Step
 from polaris_tui.steps.deploy import DeployStep
+from polaris_tui.steps.email_service import EmailServiceStep
 from polaris_tui.steps.kv import KvStep
 from polaris_tui.steps.pending import PendingStep
 from polaris_tui.steps.route import RouteStep
@@ -36,18 +38,8 @@ def all_steps() -> list[Step]:
             "Publish one SPF record that authorizes Cloudflare's outbound mail and a "
             "DMARC policy, so receivers trust mail from the domain.",
         ),
-        PendingStep(
-            "email-service",
-            "Email Routing and Sending",
-            "Enable Email Routing and Email Sending on the zone and publish the DKIM "
-            "records Cloudflare asks for, then wait until DKIM is verified.",
-        ),
-        PendingStep(
-            "assets",
-            "Brand assets on R2",
-            "Upload the four brand PNGs the email templates reference and serve them "
-            "publicly at assets.<domain> through an R2 custom domain.",
-        ),
+        EmailServiceStep(),
+        AssetsStep(),
         KvStep(),
         SecretStep(),
         DeployStep(),

@@ -1,0 +1,554 @@
+"""Step ``email-service``: Email Routing on, Email Sending's records published once, DKIM verified.
+
+Cloudflare decides which records Email Sending needs (today a ``cf-bounce._domainkey`` TXT
+plus MX/SPF at ``cf-bounce.<domain>``; the runbook shows an older
+``<selector>._domainkey`` CNAME), so the step reads them from the API and never hard-codes
+them. Enabling Routing adds a second apex SPF record, which the ``auth`` step must merge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Inspection,
+    Progress,
+    Step,
+    StepState,
+    no_progress,
+    timed_check,
+)
+from polaris_tui.steps.propagation import Expect, served, wait_until_served
+from polaris_tui.steps.records import (
+    RECORD_KIND,
+    Record,
+    apply_record_changes,
+    list_records,
+    record_change,
+    unquote,
+)
+
+if TYPE_CHECKING:
+    from polaris_tui.context import Context
+
+STEP_ID = "email-service"
+ROUTING_KIND = "email_routing"
+SENDING_KIND = "email_sending_domain"
+CLOUDFLARE_MX_SUFFIX = ".mx.cloudflare.net"
+FOREIGN_MX = "MX records of another provider"
+LONG_PENDING = timedelta(hours=1)
+CHECK_TIMEOUT_SECONDS = 15.0
+AUTH_DRIFT = (
+    "Email Routing added its own SPF record at {domain}: the `auth` step may now show drift "
+    "(two SPF records break SPF); re-run `polaris-tui apply auth` to merge them into one."
+)
+
+
+class EmailServiceError(Exception):
+    """The step refuses to act; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SendingDomain:
+    """An Email Sending (sub)domain as the API reports it, whichever field spelling it uses."""
+
+    tag: str
+    name: str
+    enabled: bool
+    dkim_selector: str | None = None
+    return_path_domain: str | None = None
+    created: datetime | None = None
+
+
+def _field(raw: Mapping[str, Any], key: str) -> Any:
+    """``key`` or its ``email_sending_`` spelling (API doc versions differ)."""
+    value = raw.get(key)
+    return value if value is not None else raw.get(f"email_sending_{key}")
+
+
+def parse_sending_domain(raw: Mapping[str, Any]) -> SendingDomain:
+    created = raw.get("created")
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return SendingDomain(
+        tag=str(_field(raw, "tag")),
+        name=str(raw.get("name") or _field(raw, "name")).lower().rstrip("."),
+        enabled=bool(_field(raw, "enabled")),
+        dkim_selector=_field(raw, "dkim_selector"),
+        return_path_domain=_field(raw, "return_path_domain"),
+        created=created,
+    )
+
+
+def _dump(obj: Any) -> dict[str, Any]:
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+
+
+def fqdn(name: str, zone: str) -> str:
+    """An absolute lowercase name; the API may return names relative to the zone."""
+    name = (name or "").strip().rstrip(".").lower()
+    if name in ("", "@"):
+        return zone
+    return name if name == zone or name.endswith("." + zone) else f"{name}.{zone}"
+
+
+def required_record(raw: Mapping[str, Any], zone: str) -> Record:
+    """One record Email Sending asks for, normalised the way the DNS API stores it."""
+    rtype = str(raw["type"]).upper()
+    content = str(raw.get("content") or "")
+    if rtype == "TXT":
+        content = unquote(content)
+    elif rtype in ("CNAME", "MX"):
+        content = content.rstrip(".").lower()
+    priority = raw.get("priority")
+    return Record(
+        type=rtype,
+        name=fqdn(str(raw.get("name") or ""), zone),
+        content=content,
+        priority=int(priority) if priority is not None else None,
+    )
+
+
+def _value(rec: Record) -> str:
+    if rec.type in ("CNAME", "MX"):
+        return rec.content.rstrip(".").lower()
+    return unquote(rec.content) if rec.type == "TXT" else rec.content
+
+
+def same_record(existing: Record, wanted: Record) -> bool:
+    """Equal in what DNS serves: type, name, value and MX priority (not ttl or comment)."""
+    return (
+        existing.type == wanted.type
+        and existing.name.lower() == wanted.name.lower()
+        and _value(existing) == _value(wanted)
+        and (wanted.type != "MX" or existing.priority == wanted.priority)
+    )
+
+
+def same_slot(existing: Record, wanted: Record) -> bool:
+    """``existing`` holds the place of ``wanted`` with another value (a stale copy to update).
+
+    A name has one CNAME; TXT records share a name by their version tag (v=DKIM1, v=spf1);
+    an MX is the same exchange at another priority.
+    """
+    if existing.type != wanted.type or existing.name.lower() != wanted.name.lower():
+        return False
+    if wanted.type == "CNAME":
+        return True
+    if wanted.type == "TXT":
+        return _txt_tag(existing.content) == _txt_tag(wanted.content) != ""
+    if wanted.type == "MX":
+        return _value(existing) == _value(wanted)
+    return False
+
+
+def _txt_tag(content: str) -> str:
+    head = unquote(content).split(";", 1)[0].strip().lower()
+    return head if head.startswith("v=") else ""
+
+
+def is_dkim(rec: Record) -> bool:
+    return "._domainkey." in f"{rec.name}."
+
+
+def record_changes(wanted: list[Record], existing: list[Record]) -> list[Change]:
+    """Each wanted record exactly once: NOOP, CREATE, UPDATE a stale copy, DELETE duplicates.
+
+    Among duplicates the one the tool did not create is kept (Cloudflare may have written it).
+    """
+    changes: list[Change] = []
+    for want in wanted:
+        matches = sorted((e for e in existing if same_record(e, want)), key=lambda e: e.owned)
+        if matches:
+            keep, *extra = matches
+            changes.append(record_change(keep, keep, note="required by Email Sending"))
+            changes += [
+                record_change(dup, None, note="duplicate of a required record") for dup in extra
+            ]
+            continue
+        stale = next((e for e in existing if same_slot(e, want)), None)
+        note = "required by Email Sending" + (" (DKIM)" if is_dkim(want) else "")
+        changes.append(record_change(stale, want, note=note))
+    return changes
+
+
+def dkim_comparison(expected: list[Record], actual: list[Record]) -> str:
+    """Expected and actual DKIM records side by side, one row each, columns aligned."""
+    rows = [("", "name", "type", "value")]
+    rows += [("expected", r.name, r.type, _value(r)) for r in expected]
+    rows += [("actual", r.name, r.type, _value(r)) for r in actual] or [
+        ("actual", "(no record found)", "", "")
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    )
+
+
+def pending_advice(
+    expected: list[Record], actual: list[Record], pending_for: timedelta | None
+) -> str:
+    """What to say while DKIM is unverified; over an hour, the runbook's compare guidance."""
+    if pending_for is None or pending_for < LONG_PENDING:
+        return "Cloudflare has not verified DKIM yet; this usually takes a few minutes."
+    hours = pending_for.total_seconds() / 3600
+    return (
+        f"DKIM pending for {hours:.1f} h: the record was probably copied incorrectly. "
+        "Compare the trailing part exactly (e.g. .dkim.cloudflare.net); some DNS UIs "
+        "append the zone, so paste only the host part.\n" + dkim_comparison(expected, actual)
+    )
+
+
+# -- reading the account ---------------------------------------------------------------------
+@dataclass
+class Survey:
+    """What exists now: routing, apex MX, the sending domain and its required records."""
+
+    routing_enabled: bool
+    routing_status: str
+    foreign_mx: list[Record]
+    sending: SendingDomain | None
+    required: list[Record]
+    existing: list[Record]
+
+    @property
+    def dkim_records(self) -> list[Record]:
+        return [r for r in self.required if is_dkim(r)]
+
+
+def find_sending_domain(ctx: Context) -> SendingDomain | None:
+    domain = ctx.config.domain
+    for item in ctx.cf.email_sending.subdomains.list(zone_id=ctx.zone_id):
+        parsed = parse_sending_domain(_dump(item))
+        if parsed.name == domain:
+            return parsed
+    return None
+
+
+def required_records(ctx: Context, sending: SendingDomain) -> list[Record]:
+    listed = ctx.cf.email_sending.subdomains.dns.get(sending.tag, zone_id=ctx.zone_id)
+    return [required_record(_dump(r), ctx.config.zone) for r in listed]
+
+
+def existing_for(ctx: Context, wanted: list[Record]) -> list[Record]:
+    """Zone records at the names and types of ``wanted`` (one API call per name and type)."""
+    keys = sorted({(r.name, r.type) for r in wanted})
+    return [rec for name, rtype in keys for rec in list_records(ctx, name=name, rtype=rtype)]
+
+
+def survey(ctx: Context) -> Survey:
+    routing = _dump(ctx.cf.email_routing.get(zone_id=ctx.zone_id))
+    apex_mx = list_records(ctx, name=ctx.config.domain, rtype="MX")
+    foreign = [r for r in apex_mx if not _value(r).endswith(CLOUDFLARE_MX_SUFFIX)]
+    sending = find_sending_domain(ctx)
+    required = required_records(ctx, sending) if sending else []
+    return Survey(
+        routing_enabled=bool(routing.get("enabled")),
+        routing_status=str(routing.get("status") or "unknown"),
+        foreign_mx=foreign,
+        sending=sending,
+        required=required,
+        existing=existing_for(ctx, required),
+    )
+
+
+def foreign_mx_error(ctx: Context, foreign: list[Record]) -> EmailServiceError:
+    hosts = ", ".join(_value(r) for r in foreign)
+    return EmailServiceError(
+        f"{FOREIGN_MX} are present at {ctx.config.domain} ({hosts}): enabling Email Routing "
+        "would take over inbound mail. Remove them deliberately, then re-run the step."
+    )
+
+
+def plan_changes(ctx: Context, found: Survey) -> list[Change]:
+    domain = ctx.config.domain
+    changes: list[Change] = []
+    if not found.routing_enabled:
+        if found.foreign_mx:
+            raise foreign_mx_error(ctx, found.foreign_mx)
+        changes.append(
+            Change(
+                Action.CREATE,
+                ROUTING_KIND,
+                domain,
+                {"enabled": False, "status": found.routing_status},
+                {"enabled": True},
+                "adds Cloudflare's MX records and an SPF record at the apex "
+                "(re-run auth afterwards to merge SPF)",
+            )
+        )
+    if found.sending is None:
+        changes.append(
+            Change(
+                Action.CREATE,
+                SENDING_KIND,
+                domain,
+                None,
+                {"name": domain},
+                "then publishes each record Cloudflare lists as required, once",
+            )
+        )
+    else:
+        changes += record_changes(found.required, found.existing)
+    return changes
+
+
+# -- DNS publication and verification --------------------------------------------------------
+def expectation(rec: Record) -> Expect:
+    """What the authoritative nameservers must answer for ``rec``."""
+    want = f"{rec.priority} {_value(rec)}" if rec.type == "MX" else _value(rec)
+    return Expect(
+        rec.name,
+        rec.type,
+        lambda values: want in {v.lower() if rec.type != "TXT" else v for v in values},
+        rec.display(),
+    )
+
+
+async def published(ctx: Context, records: list[Record]) -> bool:
+    """True when every authoritative nameserver serves all ``records``."""
+    results = await asyncio.gather(*(served(ctx, expectation(r)) for r in records))
+    return bool(records) and all(ok for ok, _ in results)
+
+
+def actual_dkim(ctx: Context, expected: list[Record]) -> list[Record]:
+    """Zone records that look like an attempt at the DKIM record (zone appended, typos)."""
+    heads = {r.name.split(".", 1)[0] + "._domainkey" for r in expected}
+    return [r for r in list_records(ctx) if any(r.name.startswith(h) for h in heads)]
+
+
+def pending_for(sending: SendingDomain) -> timedelta | None:
+    return datetime.now(UTC) - sending.created if sending.created else None
+
+
+def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
+    """Poll the sending domain with backoff until Cloudflare reports it enabled or time is up."""
+    timeout = ctx.config.dkim_timeout_seconds
+    started, delay = time.monotonic(), 0.25
+    while True:
+        got = parse_sending_domain(
+            _dump(ctx.cf.email_sending.subdomains.get(tag, zone_id=ctx.zone_id))
+        )
+        elapsed = time.monotonic() - started
+        if got.enabled:
+            progress("DKIM verified by Cloudflare", 1.0)
+            return got
+        progress(
+            f"DKIM published; waiting for Cloudflare to verify it ({elapsed:.0f}s of {timeout}s)",
+            min(elapsed / timeout, 0.99),
+        )
+        if elapsed >= timeout:
+            return got
+        time.sleep(min(delay, max(0.0, timeout - elapsed)))
+        delay = min(delay * 2, 15.0)
+
+
+class EmailServiceStep(Step):
+    id = STEP_ID
+    title = "Email Routing and Sending"
+    purpose = (
+        "Enable Email Routing and Email Sending on the zone and publish the DKIM "
+        "records Cloudflare asks for, then wait until DKIM is verified."
+    )
+
+    def inspect(self, ctx: Context) -> Inspection:
+        found = survey(ctx)
+        facts: dict[str, Any] = {
+            "routing_enabled": found.routing_enabled,
+            "routing_status": found.routing_status,
+            "sending_domain": found.sending.name if found.sending else None,
+            "dkim_selector": found.sending.dkim_selector if found.sending else None,
+            "required_records": [r.display() for r in found.required],
+        }
+        if not found.routing_enabled and found.foreign_mx:
+            return Inspection(
+                StepState.BLOCKED, str(foreign_mx_error(ctx, found.foreign_mx)), facts
+            )
+        pending = [c for c in plan_changes(ctx, found) if c.action is not Action.NOOP]
+        routing = "routing " + ("on" if found.routing_enabled else "off")
+        if found.sending is None:
+            return Inspection(StepState.PENDING, f"{routing}; Email Sending not set up", facts)
+        if pending:
+            state = StepState.DRIFT if found.routing_enabled else StepState.PENDING
+            return Inspection(
+                state, f"{routing}; {len(pending)} sending record change(s) needed", facts
+            )
+        is_published = asyncio.run(published(ctx, found.dkim_records))
+        facts["dkim_published"] = is_published
+        facts["dkim_verified"] = found.sending.enabled
+        dkim = (
+            "DKIM "
+            + ("published" if is_published else "not served yet")
+            + ", "
+            + ("verified" if found.sending.enabled else "not verified yet")
+        )
+        state = (
+            StepState.DONE
+            if found.sending.enabled and found.routing_enabled
+            else (StepState.PENDING)
+        )
+        return Inspection(state, f"{routing}; {dkim}", facts)
+
+    def plan(self, ctx: Context) -> list[Change]:
+        return plan_changes(ctx, survey(ctx))
+
+    def apply(
+        self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
+    ) -> ApplyResult:
+        domain = ctx.config.domain
+        applied: list[Change] = []
+        messages: list[str] = []
+        if any(c.kind == ROUTING_KIND for c in changes):
+            progress("enabling Email Routing", None)
+            ctx.cf.email_routing.dns.create(zone_id=ctx.zone_id, name=domain)
+            applied += [c for c in changes if c.kind == ROUTING_KIND]
+            messages.append(AUTH_DRIFT.format(domain=domain))
+        records = [c for c in changes if c.kind == RECORD_KIND]
+        sending = find_sending_domain(ctx)
+        if any(c.kind == SENDING_KIND for c in changes):
+            if sending is None:
+                progress(f"creating the Email Sending domain {domain}", None)
+                created = ctx.cf.email_sending.subdomains.create(zone_id=ctx.zone_id, name=domain)
+                sending = parse_sending_domain(_dump(created))
+            applied += [c for c in changes if c.kind == SENDING_KIND]
+            wanted = required_records(ctx, sending)
+            # Cloudflare may write some records itself: only what is still missing is added.
+            records += record_changes(wanted, existing_for(ctx, wanted))
+        todo = [c for c in records if c.action is not Action.NOOP]
+        if todo:
+            progress(f"publishing {len(todo)} DNS record change(s)", None)
+            apply_record_changes(ctx, todo)
+            applied += todo
+        if sending is None:
+            return ApplyResult(True, applied, "Email Routing enabled", messages)
+        return self._await_dkim(ctx, sending, applied, messages, progress)
+
+    def _await_dkim(
+        self,
+        ctx: Context,
+        sending: SendingDomain,
+        applied: list[Change],
+        messages: list[str],
+        progress: Progress,
+    ) -> ApplyResult:
+        """Wait for publication (authoritative DNS), then for Cloudflare's verification."""
+        wanted = required_records(ctx, sending)
+        missing = wait_until_served(
+            ctx,
+            [expectation(r) for r in wanted],
+            timeout=ctx.config.propagation_timeout_seconds,
+            progress=progress,
+        )
+        if missing:
+            labels = ", ".join(e.label for e in missing)
+            return ApplyResult(
+                False,
+                applied,
+                f"not served by the authoritative nameservers yet: {labels}",
+                messages,
+            )
+        progress("DKIM published: the authoritative nameservers answer it", None)
+        final = _wait_verified(ctx, sending.tag, progress)
+        if final.enabled:
+            return ApplyResult(True, applied, "DKIM published and verified by Cloudflare", messages)
+        dkim = [r for r in wanted if is_dkim(r)]
+        messages.append(pending_advice(dkim, actual_dkim(ctx, dkim), pending_for(final)))
+        return ApplyResult(
+            False,
+            applied,
+            f"DKIM published but not verified by Cloudflare after "
+            f"{ctx.config.dkim_timeout_seconds}s; run `polaris-tui verify email-service` later",
+            messages,
+        )
+
+    async def verify(self, ctx: Context) -> list[Check]:
+        found = await asyncio.to_thread(survey, ctx)
+        checks = [
+            timed_check(STEP_ID, f"{STEP_ID}.{name}", make(ctx, found), CHECK_TIMEOUT_SECONDS)
+            for name, make in (("routing", _routing_check), ("sending-domain", _sending_check))
+        ]
+        if found.sending is not None:
+            dkim = found.dkim_records
+            checks.append(
+                timed_check(
+                    STEP_ID,
+                    f"{STEP_ID}.dkim-published",
+                    lambda: _served_check(ctx, dkim, found.existing),
+                    CHECK_TIMEOUT_SECONDS,
+                )
+            )
+            checks.append(
+                timed_check(
+                    STEP_ID,
+                    f"{STEP_ID}.dkim-verified",
+                    lambda: _verified_check(ctx, found.sending, dkim),
+                    CHECK_TIMEOUT_SECONDS,
+                )
+            )
+            for i, rec in enumerate((r for r in found.required if not is_dkim(r)), 1):
+                checks.append(
+                    timed_check(
+                        STEP_ID,
+                        f"{STEP_ID}.record-{i}",
+                        lambda rec=rec: _served_check(ctx, [rec], found.existing),
+                        CHECK_TIMEOUT_SECONDS,
+                    )
+                )
+        return list(await asyncio.gather(*checks))
+
+
+CheckRun = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+def _routing_check(ctx: Context, found: Survey) -> CheckRun:
+    async def run() -> tuple[bool, str]:
+        if found.foreign_mx and not found.routing_enabled:
+            return False, str(foreign_mx_error(ctx, found.foreign_mx))
+        if not found.routing_enabled:
+            return False, "Email Routing is not enabled on the zone"
+        return True, f"Email Routing enabled (status {found.routing_status})"
+
+    return run
+
+
+def _sending_check(ctx: Context, found: Survey) -> CheckRun:
+    async def run() -> tuple[bool, str]:
+        if found.sending is None:
+            return False, f"no Email Sending domain for {ctx.config.domain}"
+        sel = found.sending.dkim_selector or "(none reported)"
+        return True, f"Email Sending domain {found.sending.name}, DKIM selector {sel}"
+
+    return run
+
+
+async def _served_check(
+    ctx: Context, records: list[Record], existing: list[Record]
+) -> tuple[bool, str]:
+    """Each record exists once in the zone and every authoritative nameserver serves it."""
+    for rec in records:
+        count = sum(1 for e in existing if same_record(e, rec))
+        if count != 1:
+            return False, f"{rec.display()}: {count} copies in the zone, expected exactly 1"
+    if not await published(ctx, records):
+        shown = "; ".join(r.display() for r in records)
+        return False, f"not served by every authoritative nameserver: {shown}"
+    return True, "served: " + "; ".join(r.display() for r in records)
+
+
+async def _verified_check(
+    ctx: Context, sending: SendingDomain, dkim: list[Record]
+) -> tuple[bool, str]:
+    if sending.enabled:
+        return True, f"Cloudflare reports {sending.name} verified"
+    actual = await asyncio.to_thread(actual_dkim, ctx, dkim)
+    return False, pending_advice(dkim, actual, pending_for(sending))
