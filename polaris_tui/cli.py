@@ -339,6 +339,60 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     return Exit.OK
 
 
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from polaris_tui import rotation, runner
+
+    mode = "graceful" if args.graceful else "promote" if args.promote else "emergency"
+    with _context(args) as ctx:
+        question = f"Run a {mode} rotation of the signing secret of {ctx.config.worker_name}?"
+        if not args.yes and not _ask(question):
+            print("cancelled: nothing was changed", file=sys.stderr)
+            return Exit.FAILURE
+        try:
+            report = rotation.rotate(ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr))
+        except rotation.RotationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return Exit.FAILURE
+        except Exception as exc:
+            _print_failure(runner.describe_error(ctx, "secret", exc))
+            return Exit.FAILURE
+    for line in report.lines:
+        print(line)
+    for result in report.probes.values():
+        print(f"  probe: {result}")
+    if report.new_secret:
+        # The operator's one copy, on the terminal only: never logged or journaled.
+        print(
+            f"\nNew signing secret {report.new_fingerprint}. Set it as CF_EMAIL_WORKER_SECRET "
+            f"on the app; it is shown only this once:\n\n    {report.new_secret}\n"
+        )
+    for i, action in enumerate(report.next_actions, 1):
+        print(f"{i}. {action}")
+    print(f"{mode} rotation {'done' if report.ok else 'FAILED'} in {report.elapsed_s:.2f}s")
+    return Exit.OK if report.ok else Exit.FAILURE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.sandbox:
+        raise UsageError(
+            "the demo runs only against the embedded sandbox: polaris-tui --sandbox demo"
+        )
+    from polaris_tui.demo import Stage, run_demo
+
+    def show(stage: Stage) -> None:
+        if not args.json:
+            mark = "PASS" if stage.ok else "FAIL"
+            print(f"{mark} {stage.name:<17} {stage.ms:7.0f} ms  {stage.detail}")
+
+    with _context(args) as ctx:
+        report = run_demo(ctx, on_stage=show)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print("demo passed" if report.ok else "demo FAILED")
+    return Exit.OK if report.ok else Exit.FAILURE
+
+
 def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         print(f"polaris-tui {name}: not implemented yet", file=sys.stderr)
@@ -355,11 +409,11 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": cmd_history,
     "config": cmd_config,
     "secrets": cmd_secrets,
-    "rotate": _not_yet("rotate"),
+    "rotate": cmd_rotate,
     "relay": _not_yet("relay"),
     "send-test": _not_yet("send-test"),
     "sandbox": _not_yet("sandbox"),
-    "demo": _not_yet("demo"),
+    "demo": cmd_demo,
 }
 
 

@@ -43,6 +43,7 @@ BINDING_A = "POLARIS_SECRET_A"
 BINDING_B = "POLARIS_SECRET_B"
 SLOTS = {BINDING_A: VAULT_A, BINDING_B: VAULT_B}  # Worker secret -> keyring name
 PUSHED_KEY = "worker_secrets"  # state: Worker secret name -> fingerprint last pushed
+ROTATION_KEY = "rotation"  # state: the stage a rotation reached (polaris_tui.rotation)
 APP_VARIABLE = "CF_EMAIL_WORKER_SECRET"
 CHECK_TIMEOUT = 10.0
 
@@ -83,10 +84,16 @@ def record_pushed(ctx: Context, values: dict[str, str | None]) -> None:
 
 def disagreements(ctx: Context, names: set[str] | None) -> list[str]:
     """Where the keyring and the Worker (as far as the tool knows) disagree, in plain words."""
-    if names is None:
-        return []
-    known = pushed(ctx)
     problems = []
+    rotation = ctx.state.get(ROTATION_KEY) or {}
+    if rotation.get("stage") not in (None, "done"):
+        problems.append(
+            f"a {rotation['mode']} rotation stopped at stage {rotation['stage']!r}: re-run "
+            f"`polaris-tui rotate --{rotation['mode']}` to finish it"
+        )
+    if names is None:
+        return problems
+    known = pushed(ctx)
     for binding, vault_name in SLOTS.items():
         value = ctx.vault.get(vault_name)
         on_worker = binding in names
