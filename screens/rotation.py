@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import work
 from textual.app import ComposeResult
@@ -45,42 +45,28 @@ class RotationOutcome:
     next_actions: list[str] = field(default_factory=list)
 
 
-class RotationUnavailable(RuntimeError):
-    """The engine in this build has no rotation yet."""
-
-
 Rotate = Callable[["Context", Mode, "Progress"], RotationOutcome]
 
 
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
 def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutcome:
-    """Run the engine's rotation and read its result as a ``RotationOutcome``."""
-    try:
-        from polaris_tui import rotation
-    except ImportError:
-        raise RotationUnavailable(
-            "Secret rotation is not available in this build yet: use the runbook's "
-            "two-secret procedure by hand (wrangler secret put POLARIS_SECRET_B, then A)."
-        ) from None
-    result = rotation.rotate(ctx, mode, progress=progress)  # type: ignore[attr-defined]
-    stages = [
-        Stage(str(_field(s, "name", "stage")), bool(_field(s, "ok")), str(_field(s, "detail")))
-        for s in _field(result, "stages", default=[])
-    ]
-    return RotationOutcome(
-        ok=bool(_field(result, "ok", default=all(s.ok for s in stages))),
-        stages=stages,
-        secret=_field(result, "secret", "new_secret"),
-        next_actions=list(_field(result, "next_actions", default=[])),
-    )
+    """Run ``polaris_tui.rotation`` and turn its report into the screen's checklist.
+
+    What the engine said while working (Worker version, keyring) becomes one ticked stage
+    each; the relay probes and the verdict follow.
+    """
+    from polaris_tui import rotation
+
+    said: list[str] = []
+
+    def say(text: str) -> None:
+        said.append(text)
+        progress(text, None)
+
+    report = rotation.rotate(ctx, mode, say)
+    stages = [Stage(text, True) for text in said]
+    stages += [Stage(f"probe: {name}", report.ok, text) for name, text in report.probes.items()]
+    stages += [Stage(line, report.ok) for line in report.lines if line not in said]
+    return RotationOutcome(report.ok, stages, report.new_secret, list(report.next_actions))
 
 
 MODES: dict[Mode, tuple[str, str]] = {

@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polaris_tui.steps.registry import STEP_IDS
-from screens.app import PolarisApp, create_app
-from screens.confirm import ConfirmScreen
-from screens.secret import SecretScreen
+from screens.app import create_app
 from screens.settings import SettingsScreen
-from screens.step_panel import StepPanel
 from screens.verify import VerifyPanel
 from tests.tui.conftest import SIZE, secret_values, settle
 from tests.tui.screen_text import screen_text
-
-
-async def apply_current(pilot, seen: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Press a, read the confirmation, confirm (typing the hostname when asked), wait."""
-    app: PolarisApp = pilot.app
-    await pilot.press("a")
-    await pilot.pause()
-    confirm = app.screen
-    assert isinstance(confirm, ConfirmScreen)
-    seen.append(screen_text(app))
-    if confirm.require_text:
-        await pilot.press(*confirm.require_text, "enter")
-    else:
-        await pilot.press("y")
-    await settle(pilot)
-    seen.append(screen_text(app))
+from tests.tui.walk import walk_runbook
 
 
 async def test_walk_whole_runbook_by_keys(tmp_path: Path) -> None:
@@ -51,28 +32,7 @@ async def test_walk_whole_runbook_by_keys(tmp_path: Path) -> None:
         await settle(pilot)
         assert not isinstance(app.screen, SettingsScreen)
 
-        applied, blocked = [], []
-        for index, step_id in enumerate(STEP_IDS):
-            if index:
-                await pilot.press("down")
-                await settle(pilot)
-            panel = app.query_one(f"#panel-{step_id}", StepPanel)
-            assert app.current_panel is panel
-            seen.append(screen_text(app))
-            if not panel.step.implemented:
-                blocked.append(step_id)
-                assert "Blocked" in seen[-1]
-                continue
-            assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
-            if panel.pending_changes:
-                await apply_current(pilot, seen)
-                applied.append(step_id)
-            if isinstance(app.screen, SecretScreen):
-                assert step_id == "secret"
-                await pilot.press("escape")
-                await settle(pilot)
-            assert panel.pending_changes == [], f"{step_id}: re-plan after apply is not empty"
-            assert "✘ Not applied" not in screen_text(app)
+        applied, blocked = await walk_runbook(pilot, seen)
 
         await pilot.press("v")
         await settle(pilot)

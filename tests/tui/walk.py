@@ -1,0 +1,57 @@
+"""Keyboard walks shared by the TUI tests."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from polaris_tui.steps.registry import STEP_IDS
+from screens.confirm import ConfirmScreen
+from screens.secret import SecretScreen
+from screens.step_panel import StepPanel
+from tests.tui.conftest import settle
+from tests.tui.screen_text import screen_text
+
+
+async def apply_current(pilot: Pilot[object], seen: list[str]) -> None:
+    """Press a, read the confirmation, confirm (typing the hostname when asked), wait."""
+    app = pilot.app
+    await pilot.press("a")
+    await pilot.pause()
+    confirm = app.screen
+    assert isinstance(confirm, ConfirmScreen)
+    seen.append(screen_text(app))
+    if confirm.require_text:
+        await pilot.press(*confirm.require_text, "enter")
+    else:
+        await pilot.press("y")
+    await settle(pilot)
+    seen.append(screen_text(app))
+
+
+async def walk_runbook(pilot: Pilot[object], seen: list[str]) -> tuple[list[str], list[str]]:
+    """From the first step down the sidebar, applying each step; returns (applied, blocked)."""
+    app = pilot.app
+    applied: list[str] = []
+    blocked: list[str] = []
+    for index, step_id in enumerate(STEP_IDS):
+        if index:
+            await pilot.press("down")
+            await settle(pilot)
+        panel = app.query_one(f"#panel-{step_id}", StepPanel)
+        assert app.current_panel is panel  # type: ignore[attr-defined]
+        seen.append(screen_text(app))
+        if not panel.step.implemented:
+            blocked.append(step_id)
+            assert "Blocked" in seen[-1]
+            continue
+        assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
+        if panel.pending_changes:
+            await apply_current(pilot, seen)
+            applied.append(step_id)
+        if isinstance(app.screen, SecretScreen):
+            assert step_id == "secret"
+            await pilot.press("escape")
+            await settle(pilot)
+        assert panel.pending_changes == [], f"{step_id}: re-plan after apply is not empty"
+        assert "✘ Not applied" not in screen_text(app)
+    return applied, blocked
