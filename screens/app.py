@@ -23,24 +23,28 @@ from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, Li
 from polaris_tui.config import ConfigError, load_config
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.registry import all_steps
-from screens.commands import PolarisCommands
 from screens.confirm import ConfirmScreen
-from screens.help import HelpScreen
-from screens.history import HistoryPanel
-from screens.rotation import Mode, RotationScreen
-from screens.secret import SecretScreen
-from screens.settings import SettingsScreen
 from screens.step_panel import StepPanel
-from screens.verify import VerifyPanel
 
 if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
     from polaris_tui.steps.base import Step
+    from screens.commands import PolarisCommands
+    from screens.history import HistoryPanel
+    from screens.rotation import Mode
+    from screens.verify import VerifyPanel
 
 STATE_ICONS = {"done": "✔", "pending": "•", "drift": "≠", "failed": "✘", "blocked": "⊘"}
 EXIT_AFTER_FIRST_FRAME = "POLARIS_TUI_EXIT_AFTER_FIRST_FRAME"
+
+
+def _commands_provider() -> type[PolarisCommands]:
+    """Imported when the palette first opens, not before the first frame."""
+    from screens.commands import PolarisCommands
+
+    return PolarisCommands
 
 
 class NavItem(ListItem):
@@ -79,7 +83,7 @@ class StepItem(NavItem):
 class PolarisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "polaris-tui"
-    COMMANDS: ClassVar = App.COMMANDS | {PolarisCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {_commands_provider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
         Binding("a", "apply", "Apply", id="apply", tooltip="Apply this step's plan (confirm)"),
@@ -139,6 +143,7 @@ class PolarisApp(App[int]):
         self.steps: list[Step] = all_steps()
         self._sandbox_handle: object | None = None
         self._stale: set[str] = set()
+        self.context_error = ""
 
     # ── layout ───────────────────────────────────────────────────────────────────────────────
 
@@ -157,9 +162,7 @@ class PolarisApp(App[int]):
                 id="sidebar",
             )
             with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
-                yield from (StepPanel(s) for s in self.steps)
-                yield VerifyPanel()
-                yield HistoryPanel()
+                yield StepPanel(self.steps[0])  # the others are mounted when first shown
         yield Footer()
 
     def on_mount(self) -> None:
@@ -236,6 +239,7 @@ class PolarisApp(App[int]):
 
     def on_polaris_app_context_ready(self, message: ContextReady) -> None:
         self.ctx = message.ctx
+        self.context_error = ""
         self.title = f"polaris-tui — {self.ctx.config.domain}"
         self._apply_preferences(self.ctx.config)
         self._stale = {p.id for p in self.query(".panel") if p.id}
@@ -244,10 +248,10 @@ class PolarisApp(App[int]):
 
     def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
         self.notify(message.text, title=message.title, severity="error", timeout=30, markup=False)
-        for panel in self.query(StepPanel):
-            panel.query_one("#facts", Static).update(
-                f"[b red]Not connected:[/b red] {message.text}\nPress [b]s[/b] for settings."
-            )
+        if message.title != "Keyring":
+            self.context_error = message.text
+            for panel in self.query(StepPanel):
+                panel.show_context_error(message.text)
 
     @work(thread=True, exclusive=True, group="statuses")
     def refresh_statuses(self) -> None:
@@ -277,13 +281,33 @@ class PolarisApp(App[int]):
         current = self.query_one(ContentSwitcher).current
         return self.query_one(f"#{current}") if current else None  # type: ignore[return-value]
 
-    def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
+    async def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
         if isinstance(event.item, NavItem):
-            self.query_one(ContentSwitcher).current = event.item.target
-            self._show_current()
-            self.refresh_bindings()
+            await self._open(event.item.target)
+
+    def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel:
+        if panel_id == "panel-verify":
+            from screens.verify import VerifyPanel
+
+            return VerifyPanel()
+        if panel_id == "panel-history":
+            from screens.history import HistoryPanel
+
+            return HistoryPanel()
+        return StepPanel(next(s for s in self.steps if f"panel-{s.id}" == panel_id))
+
+    async def _open(self, panel_id: str) -> None:
+        """Show a panel, mounting it the first time it is needed."""
+        switcher = self.query_one(ContentSwitcher)
+        if not switcher.query_children(f"#{panel_id}"):
+            await switcher.mount(self._make_panel(panel_id))
+        switcher.current = panel_id
+        self._show_current()
+        self.refresh_bindings()
 
     def _show_current(self) -> None:
+        from screens.history import HistoryPanel
+
         panel = self.current_panel
         if panel is None or self.ctx is None:
             return
@@ -294,14 +318,13 @@ class PolarisApp(App[int]):
         elif isinstance(panel, HistoryPanel):
             panel.reload()
 
-    def select(self, panel_id: str) -> None:
+    async def select(self, panel_id: str) -> None:
+        """Move the sidebar to a panel and show it."""
         sidebar = self.query_one("#sidebar", ListView)
         for index, item in enumerate(sidebar.children):
             if isinstance(item, NavItem) and item.target == panel_id:
                 sidebar.index = index
-        self.query_one(ContentSwitcher).current = panel_id
-        self._show_current()
-        self.refresh_bindings()
+        await self._open(panel_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         panel = self.current_panel
@@ -339,21 +362,23 @@ class PolarisApp(App[int]):
         if panel is not None and panel.cancel():
             self.notify("Cancelling after the current call finishes.", title=panel.step.title)
 
-    def run_step(self, step_id: str) -> None:
+    async def run_step(self, step_id: str) -> None:
         """From the command palette: open the step and ask to apply its plan."""
-        self.select(f"panel-{step_id}")
+        await self.select(f"panel-{step_id}")
         panel = self.query_one(f"#panel-{step_id}", StepPanel)
         if panel.pending_changes:
             panel.request_apply()
         else:
             panel.apply_when_loaded = True
 
-    def action_verify_all(self) -> None:
-        self.select("panel-verify")
+    async def action_verify_all(self) -> None:
+        from screens.verify import VerifyPanel
+
+        await self.select("panel-verify")
         self.query_one(VerifyPanel).run()
 
-    def action_history(self) -> None:
-        self.select("panel-history")
+    async def action_history(self) -> None:
+        await self.select("panel-history")
 
     def action_refresh(self) -> None:
         if self.ctx is None:
@@ -364,6 +389,8 @@ class PolarisApp(App[int]):
         self.refresh_statuses()
 
     def action_settings(self) -> None:
+        from screens.settings import SettingsScreen
+
         if self.sandbox and self.ctx is None:
             self.notify("The sandbox is still starting.", severity="warning")
             return
@@ -376,12 +403,16 @@ class PolarisApp(App[int]):
             self.load_context()
 
     def action_help(self) -> None:
+        from screens.help import HelpScreen
+
         self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
 
     def action_rotate(self) -> None:
         self.open_rotation()
 
     def open_rotation(self, mode: Mode | None = None) -> None:
+        from screens.rotation import RotationScreen
+
         screen = self.screen
         if not isinstance(screen, RotationScreen):
             screen = RotationScreen()
@@ -406,6 +437,8 @@ class PolarisApp(App[int]):
         self.post_message(self.SecretRead(secret))
 
     def on_polaris_app_secret_read(self, message: SecretRead) -> None:
+        from screens.secret import SecretScreen
+
         if message.secret:
             self.push_screen(SecretScreen(message.secret))
         else:
@@ -440,6 +473,11 @@ class PolarisApp(App[int]):
 
 def binding_ids() -> set[str]:
     """Every binding id a user keymap may override."""
+    from screens.help import HelpScreen
+    from screens.rotation import RotationScreen
+    from screens.secret import SecretScreen
+    from screens.settings import SettingsScreen
+
     classes = (PolarisApp, SettingsScreen, ConfirmScreen, RotationScreen, SecretScreen, HelpScreen)
     return {
         b.id for cls in classes for b in cls.BINDINGS if isinstance(b, Binding) and b.id is not None

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from polaris_tui.steps.base import Action, Change
-from screens.widgets import PlanTable, escape
+from screens.widgets import escape
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -95,6 +95,8 @@ def deletion_hostname(changes: list[Change], domain: str) -> str | None:
 
 def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:
     """The apply confirmation: the exact plan, and typing the hostname when it deletes."""
+    from screens.plan_table import PlanTable
+
     table = PlanTable(changes, id="confirm-plan")
     hostname = deletion_hostname(changes, domain)
     question = f"Apply {len(changes)} change(s) to {step_title}?"

@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 
 from polaris_tui.steps.base import ApplyResult, Change, Step
 from screens.confirm import confirm_apply
-from screens.widgets import ChecksView, FactsView, FailureView, PlanTable, ProgressLine, escape
+from screens.widgets import ChecksView, FactsView, FailureView, escape
 
 if TYPE_CHECKING:
     from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
@@ -93,15 +93,20 @@ class StepPanel(VerticalScroll):
         yield FactsView("Waiting for the connection…", id="facts")
         yield Static("Plan", classes="heading")
         yield Static("", id="plan-summary")
-        yield PlanTable(id="plan")
-        yield ProgressLine(id="progress")
+        yield Vertical(id="plan-area")
+        yield Vertical(id="progress-area")
         yield Vertical(id="outcome")
         yield Static("Checks", classes="heading")
         yield ChecksView(id="checks")
 
     def on_mount(self) -> None:
-        self.query_one(ProgressLine).display = False
-        self.query_one(PlanTable).display = False
+        if self.polaris.context_error:
+            self.show_context_error(self.polaris.context_error)
+
+    def show_context_error(self, text: str) -> None:
+        self.query_one(FactsView).update(
+            f"[b red]Not connected:[/b red] {escape(text)}\nPress [b]s[/b] for settings."
+        )
 
     # ── loading: inspect + plan ──────────────────────────────────────────────────────────────
 
@@ -133,26 +138,27 @@ class StepPanel(VerticalScroll):
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 
-    def on_step_panel_loaded(self, message: Loaded) -> None:
+    async def on_step_panel_loaded(self, message: Loaded) -> None:
         message.stop()
         snap = self.snapshot = message.snapshot
         self.query_one(FactsView).show(snap.status.summary, str(snap.status.state), snap.facts)
         summary = self.query_one("#plan-summary", Static)
-        table = self.query_one(PlanTable)
+        plan_area = self.query_one("#plan-area", Vertical)
+        await plan_area.remove_children()
         pending = self.pending_changes
         if not self.step.implemented:
             summary.update(
                 "[b]Blocked:[/b] this step's automation is not available in this build yet. "
                 "Nothing can be planned or applied here; follow the runbook section by hand."
             )
-            table.display = False
         elif snap.failure is not None:
             summary.update("[b red]Could not plan this step.[/b red]")
-            table.display = False
             self._show_outcome(
                 FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")
             )
         else:
+            from screens.plan_table import PlanTable
+
             for stale in self.query(".plan-failure"):
                 stale.remove()
             noop = len(snap.changes) - len(pending)
@@ -161,8 +167,8 @@ class StepPanel(VerticalScroll):
                 + (f", {noop} already right" if noop else "")
                 + (" — press [b]a[/b] to apply" if pending else " — nothing to do")
             )
-            table.display = bool(snap.changes)
-            table.show(snap.changes)
+            if snap.changes:
+                await plan_area.mount(PlanTable(snap.changes, classes="plan"))
         self.post_message(self.StateChanged(snap.status))
         if self.apply_when_loaded:
             self.apply_when_loaded = False
@@ -233,7 +239,7 @@ class StepPanel(VerticalScroll):
 
     def on_step_panel_progressed(self, message: Progressed) -> None:
         message.stop()
-        self.query_one(ProgressLine).report(message.text, message.fraction)
+        self._report(message.text, message.fraction)
 
     def on_step_panel_applied(self, message: Applied) -> None:
         message.stop()
@@ -285,17 +291,23 @@ class StepPanel(VerticalScroll):
         if not self.busy:
             return False
         self.workers.cancel_group(self, "apply")
-        self.query_one(ProgressLine).report("cancelling at the next safe point…", None)
+        self._report("cancelling at the next safe point…", None)
         return True
 
     def _begin(self, what: str) -> None:
         self.busy = what
         self.query_one("#outcome", Vertical).remove_children()
-        self.query_one(ProgressLine).begin(f"{what} {self.step.title}…")
+        from screens.progress import ProgressLine
+
+        self.query_one("#progress-area", Vertical).mount(ProgressLine(f"{what} {self.step.title}…"))
+
+    def _report(self, text: str, fraction: float | None) -> None:
+        for line in self.query(".progress-line"):
+            line.report(text, fraction)  # type: ignore[attr-defined]
 
     def _end(self) -> None:
         self.busy = ""
-        self.query_one(ProgressLine).end()
+        self.query_one("#progress-area", Vertical).remove_children()
 
     def _show_outcome(self, widget: Static | Vertical) -> None:
         outcome = self.query_one("#outcome", Vertical)

@@ -1,18 +1,17 @@
-"""Widgets every screen shares: the plan diff table, the checks list, guidance and progress."""
+"""Widgets every screen shares: the checks list, failures with their guidance, facts."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual.widgets import Label, Static
 
 if TYPE_CHECKING:
-    from polaris_tui.steps.base import Change, Check
+    from polaris_tui.steps.base import Check
     from polaris_tui.troubleshooting import Entry
 
 
@@ -21,50 +20,13 @@ def escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-ACTION_STYLES = {
-    "create": "bold green",
-    "update": "bold yellow",
-    "delete": "bold red",
-    "noop": "dim",
-}
-ACTION_SIGNS = {"create": "+", "update": "~", "delete": "-", "noop": "="}
-
-
-def _short(value: Any, width: int = 48) -> str:
+def short(value: Any, width: int = 48) -> str:
     """A one-line rendering of a before/after value for the diff table."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else repr(value)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-class PlanTable(DataTable[Text]):
-    """The plan as a diff: one row per change, coloured by action, before and after."""
-
-    def __init__(self, changes: Iterable[Change] = (), *, id: str | None = None) -> None:
-        super().__init__(id=id, zebra_stripes=False, cursor_type="row", show_cursor=False)
-        self._initial = list(changes)
-
-    def on_mount(self) -> None:
-        self.add_columns("", "action", "kind", "target", "before", "after", "note")
-        self.show(self._initial)
-
-    def show(self, changes: Iterable[Change]) -> None:
-        self.clear()
-        for c in changes:
-            action = str(c.action)
-            style = ACTION_STYLES.get(action, "")
-            note = c.note + ("" if c.owned else " (not created by polaris-tui)")
-            self.add_row(
-                Text(ACTION_SIGNS.get(action, "?"), style=style),
-                Text(action, style=style),
-                Text(c.kind),
-                Text(c.target),
-                Text(_short(c.before), style="red" if action != "noop" else "dim"),
-                Text(_short(c.after), style="green" if action != "noop" else "dim"),
-                Text(note.strip(), style="italic"),
-            )
 
 
 class GuidanceBox(Static):
@@ -133,48 +95,5 @@ class FactsView(Static):
     def show(self, summary: str, state: str, facts: Mapping[str, Any]) -> None:
         lines = [f"[b]State:[/b] {escape(state)} — {escape(summary)}"]
         for key, value in facts.items():
-            lines.append(f"  [dim]{escape(str(key))}:[/dim] {escape(_short(value, 90))}")
+            lines.append(f"  [dim]{escape(str(key))}:[/dim] {escape(short(value, 90))}")
         self.update("\n".join(lines))
-
-
-class ProgressLine(Vertical):
-    """Progress of long work: a bar (or pulse), the latest message and elapsed time."""
-
-    DEFAULT_CLASSES = "progress-line"
-
-    def compose(self) -> ComposeResult:
-        yield Label("", id="progress-message")
-        yield ProgressBar(total=None, show_eta=False, id="progress-bar")
-
-    def on_mount(self) -> None:
-        self._started = time.monotonic()
-        self._message = ""
-        self._timer = self.set_interval(0.5, self._tick, pause=True)
-
-    def begin(self, message: str) -> None:
-        self._started = time.monotonic()
-        self._message = message
-        bar = self.query_one(ProgressBar)
-        bar.update(total=None, progress=0)
-        self.display = True
-        self._timer.resume()
-        self._tick()
-
-    def report(self, message: str, fraction: float | None) -> None:
-        self._message = message
-        bar = self.query_one(ProgressBar)
-        if fraction is None:
-            bar.update(total=None)
-        else:
-            bar.update(total=100, progress=max(0.0, min(1.0, fraction)) * 100)
-        self._tick()
-
-    def end(self) -> None:
-        self._timer.pause()
-        self.display = False
-
-    def _tick(self) -> None:
-        elapsed = time.monotonic() - self._started
-        self.query_one("#progress-message", Label).update(
-            f"{escape(self._message)}  [dim]({elapsed:.0f}s elapsed)[/dim]"
-        )

@@ -1,0 +1,106 @@
+"""Start-up to first frame: polaris-tui versus a bare Textual app with the same layout.
+
+Both run as fresh processes in a pseudo-terminal, alternately, in one batch, and exit right
+after their first frame (polaris-tui through POLARIS_TUI_EXIT_AFTER_FIRST_FRAME=1, in sandbox
+mode, so it also proves the sandbox is not started before the first frame). Bytecode caches
+are allowed (as for an installed package) and a warm-up run of each comes first. Prints the
+median wall time of each and the ratio; the target is <= 1.2.
+
+    uv run python benchmarks/startup_bench.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+BARE_APP = """
+from textual.app import App
+from textual.containers import Horizontal
+from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Static("SANDBOX")
+        with Horizontal():
+            yield ListView(*(ListItem(Label(f"step {i}")) for i in range(10)))
+            with ContentSwitcher(initial="p0"):
+                yield from (Static(f"panel {i}", id=f"p{i}") for i in range(10))
+        yield Footer()
+
+    def on_ready(self):
+        self.exit(0)
+
+Bare().run()
+"""
+
+
+def run_in_pty(argv: list[str], env: dict[str, str]) -> float:
+    """Wall time of one process run in a 120x40 pseudo-terminal; its output is drained."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+
+    def drain() -> None:
+        try:
+            while os.read(master, 65536):
+                pass
+        except OSError:
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, check=False, timeout=60
+    )
+    elapsed = time.perf_counter() - started
+    os.close(slave)
+    os.close(master)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} exited {proc.returncode}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    console_script = Path(sys.executable).parent / "polaris-tui"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+            "TERM": "xterm-256color",
+            "POLARIS_TUI_EXIT_AFTER_FIRST_FRAME": "1",
+            "XDG_STATE_HOME": str(Path(tmp) / "state"),
+        }
+        bare = [sys.executable, "-c", BARE_APP]
+        ours = [str(console_script), "--sandbox", "--sandbox-dir", str(Path(tmp) / "sbx")]
+        # warm-up: fills the OS file cache and writes the bytecode caches an installed
+        # package would have (so neither side pays for compiling its sources)
+        run_in_pty(bare, env)
+        run_in_pty(ours, env)
+        times: dict[str, list[float]] = {"bare": [], "polaris-tui": []}
+        for _ in range(args.runs):
+            times["bare"].append(run_in_pty(bare, env))
+            times["polaris-tui"].append(run_in_pty(ours, env))
+    bare_s = statistics.median(times["bare"])
+    ours_s = statistics.median(times["polaris-tui"])
+    print(f"bare Textual app, same layout: median {bare_s * 1000:.0f} ms over {args.runs} runs")
+    print(f"polaris-tui --sandbox:         median {ours_s * 1000:.0f} ms over {args.runs} runs")
+    print(f"ratio {ours_s / bare_s:.2f} (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Progress of long work (imported when work first starts, not before the first frame)."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar
+
+from screens.widgets import escape
+
+
+class ProgressLine(Vertical):
+    """A bar (or a pulse when the fraction is unknown), the latest message and elapsed time."""
+
+    DEFAULT_CLASSES = "progress-line"
+
+    def __init__(self, message: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._started = time.monotonic()
+        self._message = message
+        self._fraction: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="progress-message")
+        yield ProgressBar(total=None, show_eta=False, id="progress-bar")
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self._tick)
+        self._show()
+
+    def report(self, message: str, fraction: float | None) -> None:
+        self._message, self._fraction = message, fraction
+        if self.is_mounted:
+            self._show()
+
+    def _show(self) -> None:
+        bar = self.query_one(ProgressBar)
+        if self._fraction is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=max(0.0, min(1.0, self._fraction)) * 100)
+        self._tick()
+
+    def _tick(self) -> None:
+        elapsed = time.monotonic() - self._started
+        self.query_one("#progress-message", Label).update(
+            f"{escape(self._message)}  [dim]({elapsed:.0f}s elapsed)[/dim]"
+        )
