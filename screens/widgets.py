@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Static
+from textual.widgets import Static
 
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
@@ -65,7 +65,7 @@ class FailureView(Vertical):
         self.entry = entry
 
     def compose(self) -> ComposeResult:
-        yield Label(Text("✘ " + self.message, style="bold red"), classes="failure-message")
+        yield Static(Text("✘ " + self.message, style="bold red"), classes="failure-message")
         if self.entry is not None:
             yield GuidanceBox.from_entry(self.entry)
 
@@ -73,16 +73,27 @@ class FailureView(Vertical):
 class ChecksView(Vertical):
     """Checks with pass/fail, time taken and detail; guidance under each failure."""
 
-    def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
+    def show(
+        self,
+        checks: Iterable[Check],
+        *,
+        empty: str = "No checks ran yet.",
+        blocked: Collection[str] = (),
+    ) -> None:
+        """Render ``checks``; those of ``blocked`` steps are marked blocked, not failed."""
         self.remove_children()
         rows: list[Static] = []
         for c in checks:
-            mark = Text("✔ PASS", style="bold green") if c.ok else Text("✘ FAIL", style="bold red")
-            line = Text.assemble(
-                mark, "  ", (c.id, "bold"), f"  {c.ms:6.0f} ms  ", (c.detail, "" if c.ok else "red")
-            )
-            rows.append(Static(line, classes="check-row " + ("ok" if c.ok else "bad")))
-            if not c.ok and c.guidance:
+            if c.ok:
+                mark, state = Text("✔ PASS   ", style="bold green"), "ok"
+            elif c.step in blocked:
+                mark, state = Text("⊘ BLOCKED", style="bold"), "blocked"
+            else:
+                mark, state = Text("✘ FAIL   ", style="bold red"), "bad"
+            line = Text.assemble(mark, f" {c.ms:6.0f} ms  ", (c.id, "bold"))
+            line.append("\n" + " " * 20 + c.detail, style="red" if state == "bad" else "dim")
+            rows.append(Static(line, classes=f"check-row {state}"))
+            if state == "bad" and c.guidance:
                 rows.append(GuidanceBox(c.guidance))
         if not rows:
             rows.append(Static(empty, classes="muted"))

@@ -1,0 +1,146 @@
+"""SVG snapshots of each screen at a fixed terminal size, secrets masked.
+
+Update after a deliberate UI change with ``uv run pytest tests/tui/test_snapshots.py
+--snapshot-update`` and review the SVGs in tests/tui/__snapshots__.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from screens.app import PolarisApp, create_app
+from screens.secret import SecretScreen
+from screens.verify import VerifyPanel
+from tests.conftest import VALID_CONFIG, MemoryKeyring
+from tests.tui.conftest import SIZE, settle
+
+SNAPSHOT_SECRET = "c25hcHNob3Qtc2VjcmV0LW5ldmVyLXNob3du"
+
+
+def sandbox_app(tmp_path: Path) -> PolarisApp:
+    return create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+
+
+async def to_step(pilot: Pilot[object], downs: int) -> None:
+    await settle(pilot)
+    for _ in range(downs):
+        await pilot.press("down")
+    await settle(pilot)
+
+
+def test_step_with_pending_plan(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await to_step(pilot, 4)  # kv
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await to_step(pilot, 4)
+        await pilot.press("a")
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_failure_with_inline_guidance(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await to_step(pilot, 4)
+        box, _ = pilot.app._sandbox_handle  # type: ignore[attr-defined]
+        box.set_faults("GET:*/storage/kv/namespaces*:403")
+        await pilot.press("p")
+        await settle(pilot)
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_verify_all(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        panel = pilot.app.query_one(VerifyPanel)
+        assert panel.report is not None
+        for check in panel.report.checks:  # timings vary run to run; the layout does not
+            check.ms = 0.0
+        panel.report.elapsed_ms = 0.0
+        panel.post_message(VerifyPanel.Finished(panel.report))
+        await settle(pilot)
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_secret_screen_masked(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.app.push_screen(SecretScreen(SNAPSHOT_SECRET))
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_history_empty(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.fixture
+def first_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A relative config path (so the snapshot does not show tmp_path) and a memory keyring."""
+    import keyring
+
+    monkeypatch.chdir(tmp_path)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield Path("config.toml")
+    keyring.set_keyring(previous)
+
+
+def test_settings_first_run(snap_compare, first_run: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)  # no config file yet: the settings form opens by itself
+        await pilot.press(*"Example.com", "tab")  # invalid: upper case
+        await settle(pilot)
+
+    assert snap_compare(
+        create_app(config_path=first_run), terminal_size=SIZE, run_before=run_before
+    )
+
+
+def test_settings_filled(snap_compare, first_run: Path) -> None:  # type: ignore[no-untyped-def]
+    first_run.write_text(VALID_CONFIG, encoding="utf-8")
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+
+    assert snap_compare(
+        create_app(config_path=first_run), terminal_size=SIZE, run_before=run_before
+    )
