@@ -114,6 +114,13 @@ class RotationScreen(Screen[None]):
             id="rotate-emergency",
             tooltip="Leaked secret: replace it now, one confirmation",
         ),
+        Binding(
+            "k",
+            "show_secret",
+            "Secret",
+            id="rotate-secret",
+            tooltip="Show the new secret again (masked)",
+        ),
         Binding("escape", "back", "Back", id="rotate-back", tooltip="Back to the runbook"),
     ]
 
@@ -162,6 +169,16 @@ class RotationScreen(Screen[None]):
             yield Vertical(id="checklist")
             yield Static("", id="next-actions")
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_secret":
+            return bool(self.last and self.last[1] and self.last[1].secret)
+        return True
+
+    def action_show_secret(self) -> None:
+        outcome = self.last[1] if self.last else None
+        if outcome is not None and outcome.secret:
+            self.app.push_screen(SecretScreen(outcome.secret, heading="The new signing secret"))
 
     def action_back(self) -> None:
         if self.running:
@@ -250,6 +267,7 @@ class RotationScreen(Screen[None]):
             )
         )
         checklist.mount_all([Static(verdict), *rows])
+        self.refresh_bindings()
         actions = outcome.next_actions or _default_next_actions(message.mode)
         self.query_one("#next-actions", Static).update(
             "[b]Next[/b]\n" + "\n".join(f"  → {escape(a)}" for a in actions)

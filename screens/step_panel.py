@@ -170,6 +170,7 @@ class StepPanel(VerticalScroll):
             if snap.changes:
                 await plan_area.mount(PlanTable(snap.changes, classes="plan"))
         self.post_message(self.StateChanged(snap.status))
+        self.app.refresh_bindings()
         if self.apply_when_loaded:
             self.apply_when_loaded = False
             if pending:
@@ -296,6 +297,7 @@ class StepPanel(VerticalScroll):
 
     def _begin(self, what: str) -> None:
         self.busy = what
+        self.app.refresh_bindings()
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
 
@@ -307,6 +309,7 @@ class StepPanel(VerticalScroll):
 
     def _end(self) -> None:
         self.busy = ""
+        self.app.refresh_bindings()
         self.query_one("#progress-area", Vertical).remove_children()
 
     def _show_outcome(self, widget: Static | Vertical) -> None:
