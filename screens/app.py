@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
+    from polaris_tui.sandbox import Sandbox, SandboxEndpoints
     from polaris_tui.steps.base import Step
     from screens.commands import PolarisCommands
     from screens.history import HistoryPanel
@@ -141,7 +142,8 @@ class PolarisApp(App[int]):
         self.sandbox_dir = sandbox_dir
         self.ctx: Context | None = None
         self.steps: list[Step] = all_steps()
-        self._sandbox_handle: object | None = None
+        self._sandbox_handle: tuple[Sandbox, SandboxEndpoints] | None = None
+        self._preferences: Config | None = None
         self._stale: set[str] = set()
         self.context_error = ""
 
@@ -186,6 +188,9 @@ class PolarisApp(App[int]):
 
     def _apply_preferences(self, config: Config) -> None:
         """Theme and keymap from the config; bad values are named with their fix."""
+        if config == self._preferences:
+            return
+        self._preferences = config
         if config.theme in self.available_themes:
             self.theme = config.theme
         else:
@@ -223,7 +228,7 @@ class PolarisApp(App[int]):
                 if self._sandbox_handle is None:
                     box = Sandbox(self.sandbox_dir or default_sandbox_dir())
                     self._sandbox_handle = (box, box.start())
-                box, endpoints = self._sandbox_handle  # type: ignore[misc]
+                box, endpoints = self._sandbox_handle
                 ctx = sandbox_context(box, endpoints)
             else:
                 from polaris_tui.context import build_context
@@ -467,8 +472,7 @@ class PolarisApp(App[int]):
 
     def on_unmount(self) -> None:
         if self._sandbox_handle is not None:
-            box, _ = self._sandbox_handle  # type: ignore[misc]
-            box.stop()
+            self._sandbox_handle[0].stop()
 
 
 def binding_ids() -> set[str]:

@@ -81,6 +81,8 @@ def test_secret_screen_masked(snap_compare, tmp_path: Path) -> None:  # type: ig
         await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+    stored = Path(__file__).parent / "__snapshots__/test_snapshots/test_secret_screen_masked.svg"
+    assert SNAPSHOT_SECRET not in stored.read_text(encoding="utf-8")
 
 
 def test_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
