@@ -156,7 +156,7 @@ async def create_address(request: Request):
     return ok(_address_view(addr, context.settings.activation_ms))
 
 
-def _address(context: ApiContext, state: dict[str, Any], ident: str) -> dict[str, Any]:
+def _address(state: dict[str, Any], ident: str) -> dict[str, Any]:
     addr = state["email_addresses"].get(ident)
     if addr is None:
         raise ApiError(404, 2020, "Destination address not found.")
@@ -166,14 +166,14 @@ def _address(context: ApiContext, state: dict[str, Any], ident: str) -> dict[str
 async def get_address(request: Request):
     context = check_account(request)
     with context.store.read() as state:
-        addr = _address(context, state, request.path_params["address_id"])
+        addr = _address(state, request.path_params["address_id"])
         return ok(_address_view(addr, context.settings.activation_ms))
 
 
 async def delete_address(request: Request):
     context = check_account(request)
     with context.store.change() as state:
-        addr = _address(context, state, request.path_params["address_id"])
+        addr = _address(state, request.path_params["address_id"])
         del state["email_addresses"][addr["id"]]
     return ok(_address_view(addr, context.settings.activation_ms))
 
