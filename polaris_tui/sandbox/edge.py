@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +30,16 @@ RELAY_DEFAULTS = {
     "RATE_LIMIT_MAX": 10,
     "RATE_LIMIT_WINDOW_SECONDS": 3600,
 }
-PASS_HEADERS = ("content-type", "etag", "content-length", "last-modified", "cache-control")
+PASS_HEADERS = (
+    "content-type",
+    "etag",
+    "content-length",
+    "last-modified",
+    "cache-control",
+    "content-range",
+    "accept-ranges",
+)
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since", "if-match", "range")
 
 
 def relay_available() -> bool:
@@ -106,11 +116,12 @@ class Edge:
         key = request.url.path.lstrip("/")
         if not key:
             return PlainTextResponse("Not found", status_code=404)
+        forwarded = {k: v for k, v in request.headers.items() if k.lower() in CONDITIONAL_HEADERS}
         async with httpx.AsyncClient(timeout=30) as client:
             upstream = await client.request(
                 request.method,
-                f"{self.s3_url()}/{bucket}/{request.url.path[1:]}",
-                headers={"Authorization": INTERNAL_AUTH},
+                f"{self.s3_url()}/{bucket}/{quote(key)}",
+                headers={"Authorization": INTERNAL_AUTH, **forwarded},
             )
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
