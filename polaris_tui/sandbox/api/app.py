@@ -32,20 +32,14 @@ FAULT_CODES = {
 }
 
 
-def redact(value: Any) -> Any:
-    """Hide values of keys that may carry secrets before anything reaches the log."""
+def redact(value: Any, sensitive: bool = False) -> Any:
+    """Hide scalar values under keys that may carry secrets (``text``, ``secret``, ``token``,
+    ``value`` ...) before anything reaches the log; names and structure stay readable."""
     if isinstance(value, dict):
-        return {
-            k: (
-                "[redacted]"
-                if _REDACT_KEY.search(str(k)) and not isinstance(v, dict | list)
-                else redact(v)
-            )
-            for k, v in value.items()
-        }
+        return {k: redact(v, bool(_REDACT_KEY.search(str(k)))) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+        return [redact(v, sensitive) for v in value]
+    return "[redacted]" if sensitive and value is not None else value
 
 
 class RequestLog:
