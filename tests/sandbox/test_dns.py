@@ -192,3 +192,15 @@ def test_proxied_records_answer_with_edge_addresses(cf, ep):
     )
     assert answers(ask(ep, "mail.polaris.test", "A")) == [EDGE_IPV4]
     assert answers(ask(ep, "mail.polaris.test", "AAAA")) == [EDGE_IPV6]
+
+
+def test_unsupported_record_type_names_the_field(cf, ep):
+    with pytest.raises(cloudflare.BadRequestError) as err:
+        cf.dns.records.create(
+            zone_id=ep.zone_id,
+            name="x",
+            type="SRV",
+            ttl=1,
+            data={"port": 1, "priority": 1, "target": "t", "weight": 1},
+        )
+    assert "'type'" in err.value.body["errors"][0]["message"]
