@@ -169,6 +169,11 @@ def test_mx_ns_soa_glue_cname_chain(cf, ep):
     assert answers(ask(ep, "polaris.test", "MX")) == ["10 mx.polaris.test."]
     assert answers(ask(ep, "polaris.test", "NS")) == ["ns1.polaris.test.", "ns2.polaris.test."]
     assert answers(ask(ep, "ns1.polaris.test", "A")) == ["127.0.0.1"]
+    glue = ask(ep, "polaris.test", "NS").additional
+    assert sorted((rrset.name.to_text(), rrset[0].to_text()) for rrset in glue) == [
+        ("ns1.polaris.test.", "127.0.0.1"),
+        ("ns2.polaris.test.", "127.0.0.1"),
+    ]
     assert ask(ep, "polaris.test", "SOA").answer[0].rdtype == dns.rdatatype.SOA
     chain = ask(ep, "www.polaris.test", "A")
     assert answers(chain) == ["192.0.2.25", "mx.polaris.test."]
