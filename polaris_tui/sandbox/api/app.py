@@ -15,6 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 
 from polaris_tui.sandbox.api import accounts, dns, email, storage, workers
@@ -31,20 +32,14 @@ FAULT_CODES = {
 }
 
 
-def redact(value: Any) -> Any:
-    """Hide values of keys that may carry secrets before anything reaches the log."""
+def redact(value: Any, sensitive: bool = False) -> Any:
+    """Hide scalar values under keys that may carry secrets (``text``, ``secret``, ``token``,
+    ``value`` ...) before anything reaches the log; names and structure stay readable."""
     if isinstance(value, dict):
-        return {
-            k: (
-                "[redacted]"
-                if _REDACT_KEY.search(str(k)) and not isinstance(v, dict | list)
-                else redact(v)
-            )
-            for k, v in value.items()
-        }
+        return {k: redact(v, bool(_REDACT_KEY.search(str(k)))) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+        return [redact(v, sensitive) for v in value]
+    return "[redacted]" if sensitive and value is not None else value
 
 
 class RequestLog:
@@ -60,12 +55,12 @@ class RequestLog:
             handle.write(line)
 
 
-async def _api_error(request: Request, exc: Exception):
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return fail(exc.status, exc.code, exc.message)
 
 
-async def _http_error(request: Request, exc: Exception):
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return fail(405, 10405, f"Method {request.method} not allowed for {request.url.path}")
@@ -76,7 +71,7 @@ async def _http_error(request: Request, exc: Exception):
     )
 
 
-async def _crash(request: Request, exc: Exception):
+async def _crash(request: Request, exc: Exception) -> Response:
     return fail(500, 10001, f"Internal sandbox error: {type(exc).__name__}")
 
 
@@ -105,20 +100,47 @@ class GuardedApi:
             return {"type": "http.request", "body": body, "more_body": False}
 
         status = [0]
+        fault: list[str] = []
+        logged = [False]
+
+        def write_log() -> None:
+            """Log before the last body byte leaves, so a client that got its answer
+            always finds the line (tests count retries right after a call)."""
+            if logged[0]:
+                return
+            logged[0] = True
+            entry: dict[str, Any] = {
+                "ts": time.time(),
+                "method": method,
+                "path": rel,
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "status": status[0],
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            if fault:
+                entry["fault"] = fault[0]
+            if body and _is_json(scope):
+                try:
+                    entry["body"] = redact(json.loads(body))
+                except ValueError:
+                    entry["body"] = "[unparsable]"
+            self.log.append(entry)
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                write_log()
             await send(message)
 
         decision = self.context.faults.decide(method, rel)
         delay = self.context.settings.latency_ms + decision.delay_ms
-        fault = None
         try:
             if delay > 0:
                 await asyncio.sleep(delay / 1000)
             if decision.reset:
-                fault = "reset"
+                fault.append("reset")
+                write_log()
                 # Promise a body and close without it: the client sees a dropped connection.
                 await send(
                     {
@@ -132,7 +154,7 @@ class GuardedApi:
                 )
                 return
             if decision.status is not None:
-                fault = str(decision.status)
+                fault.append(str(decision.status))
                 code, message = FAULT_CODES.get(
                     decision.status, (10000 + decision.status, "Sandbox fault injection")
                 )
@@ -144,22 +166,7 @@ class GuardedApi:
                 return
             await self.app(scope, replay, send_wrapper)
         finally:
-            entry: dict[str, Any] = {
-                "ts": time.time(),
-                "method": method,
-                "path": rel,
-                "query": scope.get("query_string", b"").decode("latin-1"),
-                "status": status[0],
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            if fault:
-                entry["fault"] = fault
-            if body and _is_json(scope):
-                try:
-                    entry["body"] = redact(json.loads(body))
-                except ValueError:
-                    entry["body"] = "[unparsable]"
-            self.log.append(entry)
+            write_log()
 
     def _authorised(self, scope: dict) -> bool:
         for key, value in scope.get("headers", []):
