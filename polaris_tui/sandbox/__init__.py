@@ -1,0 +1,145 @@
+"""The embedded sandbox: a local stand-in for a Cloudflare account (API, authoritative DNS,
+S3 for R2, the HTTP edge and an SMTP inbox) on loopback ports, state kept in a folder.
+
+It is a test double, labelled as such wherever it is used, never a silent fallback.
+This module stays import-light: the servers are imported only by ``Sandbox.start``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+    from polaris_tui.sandbox.runtime import Runtime
+
+EDGE_IPV4 = "198.18.0.1"
+EDGE_IPV6 = "2001:db8:ed9e::1"
+SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml")
+
+__all__ = ["EDGE_IPV4", "EDGE_IPV6", "Sandbox", "SandboxEndpoints", "default_sandbox_dir", "reset"]
+
+
+@dataclass(frozen=True)
+class SandboxEndpoints:
+    """Where the running sandbox listens and the demo credentials it accepts."""
+
+    api: str
+    token: str
+    account_id: str
+    zone_id: str
+    domain: str
+    dns_host: str
+    dns_port: int
+    s3: str
+    s3_access_key_id: str
+    s3_secret_access_key: str
+    edge: str
+    smtp_host: str
+    smtp_port: int
+    inbox: Path
+    directory: Path
+    config_path: Path
+
+    def serve_line(self) -> dict[str, Any]:
+        """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
+        return {
+            "api": self.api,
+            "token": self.token,
+            "account_id": self.account_id,
+            "zone_id": self.zone_id,
+            "domain": self.domain,
+            "dns": f"{self.dns_host}:{self.dns_port}",
+            "s3": self.s3,
+            "s3_access_key_id": self.s3_access_key_id,
+            "s3_secret_access_key": self.s3_secret_access_key,
+            "edge": self.edge,
+            "smtp": f"{self.smtp_host}:{self.smtp_port}",
+            "inbox": str(self.inbox),
+        }
+
+
+class Sandbox:
+    """Start/stop every sandbox server in this process (background threads)."""
+
+    def __init__(
+        self, directory: Path, *, faults: str | None = None, latency_ms: int | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self._faults, self._latency_ms = faults, latency_ms
+        self._runtime: Runtime | None = None
+        self.endpoints: SandboxEndpoints | None = None
+
+    def start(self) -> SandboxEndpoints:
+        from polaris_tui.sandbox.runtime import Runtime
+        from polaris_tui.sandbox.state import Settings
+
+        if self._runtime is not None and self.endpoints is not None:
+            return self.endpoints
+        runtime = Runtime(self.directory, Settings.from_env(self._faults, self._latency_ms))
+        try:
+            self.endpoints = runtime.start()
+        except BaseException:
+            runtime.stop()
+            raise
+        self._runtime = runtime
+        return self.endpoints
+
+    def stop(self) -> None:
+        if self._runtime is not None:
+            self._runtime.stop()
+        self._runtime = None
+        self.endpoints = None
+
+    def __enter__(self) -> SandboxEndpoints:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _running(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return self._runtime
+
+    def keyring(self) -> KeyringBackend:
+        """The sandbox's own keyring (never the operator's)."""
+        from polaris_tui.sandbox.keyring_backend import SandboxKeyring
+
+        if self._runtime is not None:
+            return self._runtime.store.keyring
+        return SandboxKeyring(self.directory / "keyring.json")
+
+    def set_faults(self, spec: str) -> None:
+        """Replace the fault rules at runtime (same syntax as POLARIS_SANDBOX_FAULTS)."""
+        self._running().set_faults(spec)
+
+    def set_latency(self, latency_ms: int) -> None:
+        self._running().set_latency(latency_ms)
+
+    def reset_state(self) -> None:
+        """Back to the freshly seeded account, keeping servers, ports and credentials."""
+        self._running().reset_state()
+
+
+def default_sandbox_dir() -> Path:
+    from platformdirs import user_state_dir
+
+    return Path(user_state_dir("polaris-tui")) / "sandbox"
+
+
+def reset(directory: Path) -> None:
+    """Wipe a sandbox directory; refuses folders that do not look like a sandbox."""
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if any(directory.iterdir()) and not any((directory / m).exists() for m in SANDBOX_MARKERS):
+        raise ValueError(
+            f"{directory} does not look like a sandbox directory (no state.json); "
+            "refusing to delete it"
+        )
+    shutil.rmtree(directory)

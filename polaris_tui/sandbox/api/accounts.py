@@ -1,0 +1,91 @@
+"""Token verification and the zone listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from polaris_tui.sandbox.api.common import check_account, check_zone, ctx
+from polaris_tui.sandbox.envelope import ok, paginate
+
+TOKEN_ID = "5a4d5a0b0e2f4a6e9a1c1d0a5b0c0e11"
+
+
+def _token_status() -> dict[str, Any]:
+    return {"id": TOKEN_ID, "status": "active", "not_before": None, "expires_on": None}
+
+
+async def verify_user_token(request: Request):
+    return ok(_token_status())
+
+
+async def verify_account_token(request: Request):
+    check_account(request)
+    return ok(_token_status())
+
+
+def zone_object(request: Request) -> dict[str, Any]:
+    store = ctx(request).store
+    zone = store.data["zone"]
+    return {
+        "id": zone["id"],
+        "name": zone["name"],
+        "status": "active",
+        "paused": False,
+        "type": "full",
+        "development_mode": 0,
+        "name_servers": [f"ns1.{zone['name']}", f"ns2.{zone['name']}"],
+        "original_name_servers": None,
+        "original_registrar": None,
+        "original_dnshost": None,
+        "created_on": zone["created_on"],
+        "modified_on": zone["created_on"],
+        "activated_on": zone["created_on"],
+        "account": {"id": store.account_id, "name": "Polaris sandbox account"},
+        "owner": {"id": None, "name": None, "type": "user"},
+        "permissions": ["#dns_records:edit", "#zone:read", "#worker:edit"],
+        "plan": {
+            "id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+            "name": "Free Website",
+            "price": 0,
+            "currency": "USD",
+            "frequency": "",
+            "is_subscribed": False,
+            "can_subscribe": False,
+            "legacy_id": "free",
+            "legacy_discount": False,
+            "externally_managed": False,
+        },
+        "meta": {
+            "step": 2,
+            "custom_certificate_quota": 0,
+            "page_rule_quota": 3,
+            "phishing_detected": False,
+        },
+    }
+
+
+async def list_zones(request: Request):
+    zone = zone_object(request)
+    query = request.query_params
+    zones = [zone]
+    if query.get("name") and query["name"].lower().rstrip(".") != zone["name"]:
+        zones = []
+    if query.get("account.id") and query["account.id"] != zone["account"]["id"]:
+        zones = []
+    return paginate(zones, query)
+
+
+async def get_zone(request: Request):
+    check_zone(request)
+    return ok(zone_object(request))
+
+
+routes = [
+    Route("/user/tokens/verify", verify_user_token, methods=["GET"]),
+    Route("/accounts/{account_id}/tokens/verify", verify_account_token, methods=["GET"]),
+    Route("/zones", list_zones, methods=["GET"]),
+    Route("/zones/{zone_id}", get_zone, methods=["GET"]),
+]

@@ -1,0 +1,72 @@
+"""A keyring backend that lives inside the sandbox directory.
+
+The sandbox must never touch the operator's real keyring, yet the app reads its
+credentials through the same vault code path. This backend stores them in one JSON
+file (mode 0600) under the sandbox directory. It is never auto-selected (priority 0);
+the vault accepts it only because of the ``polaris_sandbox`` marker.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+from polaris_tui.fsutil import atomic_write
+
+
+class SandboxKeyring(KeyringBackend):
+    """JSON-file keyring scoped to one sandbox directory."""
+
+    priority = 0  # type: ignore[assignment]
+    polaris_sandbox = True
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._lock = threading.RLock()
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def _save(self, data: dict[str, dict[str, str]]) -> None:
+        atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode(), 0o600)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        with self._lock:
+            return self._load().get(service, {}).get(username)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        with self._lock:
+            data = self._load()
+            data.setdefault(service, {})[username] = password
+            self._save(data)
+
+    def delete_password(self, service: str, username: str) -> None:
+        with self._lock:
+            data = self._load()
+            entries = data.get(service, {})
+            if username not in entries:
+                raise PasswordDeleteError(f"no sandbox credential {username!r} for {service!r}")
+            del entries[username]
+            if not entries:
+                del data[service]
+            self._save(data)
+
+    def delete_service(self, service: str) -> None:
+        """Drop every credential of one service (used when a Worker script is deleted)."""
+        with self._lock:
+            data = self._load()
+            if data.pop(service, None) is not None:
+                self._save(data)
+
+    def entries(self, service: str) -> dict[str, str]:
+        """All username -> secret pairs of one service."""
+        with self._lock:
+            return dict(self._load().get(service, {}))

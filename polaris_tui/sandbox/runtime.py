@@ -1,0 +1,118 @@
+"""Wires the state, the API, DNS, S3, edge and SMTP servers of one running sandbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+from polaris_tui.sandbox import SandboxEndpoints
+from polaris_tui.sandbox.api.app import create_api
+from polaris_tui.sandbox.api.common import ApiContext
+from polaris_tui.sandbox.dns_server import ZoneDnsServer
+from polaris_tui.sandbox.edge import Edge
+from polaris_tui.sandbox.faults import FaultPlan
+from polaris_tui.sandbox.s3 import S3Server
+from polaris_tui.sandbox.servers import UvicornThread
+from polaris_tui.sandbox.smtp import SmtpInbox
+from polaris_tui.sandbox.state import (
+    S3_KEY_ID_NAME,
+    S3_SECRET_NAME,
+    TOKEN_NAME,
+    Settings,
+    Store,
+)
+
+
+class Runtime:
+    def __init__(self, directory: Path, settings: Settings) -> None:
+        self.directory = directory
+        self.settings = self.initial_settings = settings
+        self.store = Store(directory)
+        self.faults = FaultPlan(settings.faults)
+        self.s3 = S3Server(directory, lambda: self.settings.latency_ms)
+        self.dns = ZoneDnsServer(self.store, lambda: self.settings.latency_ms)
+        self.smtp = SmtpInbox(directory / "inbox")
+        self.context = ApiContext(
+            store=self.store,
+            settings=settings,
+            faults=self.faults,
+            token=self.store.credential(TOKEN_NAME),
+            create_bucket=self.s3.create_bucket,
+            delete_bucket=self.s3.delete_bucket,
+        )
+        self.edge = Edge(
+            self.store,
+            lambda: self.settings,
+            lambda: self.s3.url,
+            lambda: ("127.0.0.1", self.smtp.port),
+        )
+        self.api_server = UvicornThread(
+            create_api(self.context, directory / "requests.jsonl"), "api"
+        )
+        self.edge_server = UvicornThread(self.edge.app(), "edge")
+
+    def start(self) -> SandboxEndpoints:
+        self.s3.start()
+        with self.store.read() as state:
+            self.s3.restore(sorted(state["r2_buckets"]))
+        self.dns.start()
+        self.smtp.start()
+        api_port = self.api_server.start()
+        edge_port = self.edge_server.start()
+        store = self.store
+        return SandboxEndpoints(
+            api=f"http://127.0.0.1:{api_port}/client/v4",
+            token=self.context.token,
+            account_id=store.account_id,
+            zone_id=store.zone_id,
+            domain=store.domain,
+            dns_host="127.0.0.1",
+            dns_port=self.dns.port,
+            s3=self.s3.url,
+            s3_access_key_id=store.credential(S3_KEY_ID_NAME),
+            s3_secret_access_key=store.credential(S3_SECRET_NAME),
+            edge=f"http://127.0.0.1:{edge_port}",
+            smtp_host="127.0.0.1",
+            smtp_port=self.smtp.port,
+            inbox=self.directory / "inbox",
+            directory=self.directory,
+            config_path=self.directory / "config.toml",
+        )
+
+    def stop(self) -> None:
+        """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
+        stoppers = [
+            self.api_server.stop,
+            self.edge_server.stop,
+            self.dns.stop,
+            self.s3.stop,
+            self.smtp.stop,
+        ]
+        threads = [threading.Thread(target=fn, daemon=True) for fn in stoppers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    def set_faults(self, spec: str) -> None:
+        self.faults.replace(spec)
+
+    def set_latency(self, latency_ms: int) -> None:
+        self.settings = dataclasses.replace(self.settings, latency_ms=latency_ms)
+        self.context.settings = self.settings
+
+    def reset_state(self) -> None:
+        with self.store.read() as state:
+            buckets = list(state["r2_buckets"])
+        for name in buckets:
+            self.s3.delete_bucket(name)
+        self.store.wipe()
+        self.faults.replace(self.initial_settings.faults)
+        self.set_latency(self.initial_settings.latency_ms)
+        self.edge.engines.clear()
+        log = self.directory / "requests.jsonl"
+        if log.exists():
+            log.unlink()
+        for message in (self.directory / "inbox").glob("*.eml"):
+            message.unlink()

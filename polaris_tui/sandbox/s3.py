@@ -1,0 +1,179 @@
+"""S3 endpoint for the R2 buckets: moto's S3 in server mode behind a small WSGI wrapper
+(latency injection, S3 as the only service, object persistence across restarts)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from polaris_tui.fsutil import atomic_write
+
+S3_HOST = "s3.amazonaws.com"
+# moto treats requests without an Authorization header as anonymous (private objects then
+# answer 403). The sandbox's own requests carry a SigV4-shaped header; moto does not verify it.
+INTERNAL_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
+
+
+class S3Server:
+    """moto S3 on a free loopback port; objects are mirrored to ``<dir>/s3`` so a restart
+    (even after SIGKILL) serves what was uploaded before."""
+
+    def __init__(self, directory: Path, latency_ms: Callable[[], int]) -> None:
+        self.mirror = directory / "s3"
+        self.latency_ms = latency_ms
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> int:
+        from moto.moto_server.threaded_moto_server import MotoRequestHandler
+        from moto.server import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            delay = self.latency_ms()
+            if delay > 0:
+                time.sleep(delay / 1000)
+            environ["HTTP_HOST"] = S3_HOST  # route every request to moto's S3, path-style
+            status_holder: list[str] = []
+
+            def capture(status: str, headers: Any, *rest: Any) -> Any:
+                status_holder.append(status)
+                return start_response(status, headers, *rest)
+
+            result = moto_app(environ, capture)
+            if status_holder and status_holder[0].startswith(("200", "204")):
+                self._mirror(environ)
+            return result
+
+        class QuietHandler(MotoRequestHandler):
+            """No access log lines on stderr; errors still go to werkzeug's logger."""
+
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-s3",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    # -- bucket management used by the R2 API ------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": INTERNAL_AUTH, **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def create_bucket(self, name: str) -> None:
+        status, body = self._request("PUT", f"/{name}")
+        if status >= 300 and b"BucketAlreadyOwnedByYou" not in body:
+            raise RuntimeError(f"S3 bucket {name} could not be created ({status})")
+
+    def delete_bucket(self, name: str) -> None:
+        """Empty and delete one bucket (and its mirror)."""
+        for key in self._keys(name):
+            self._request("DELETE", f"/{name}/{urllib.parse.quote(key)}")
+        self._request("DELETE", f"/{name}")
+        bucket_dir = self.mirror / name
+        if bucket_dir.exists():
+            for item in bucket_dir.iterdir():
+                item.unlink()
+            bucket_dir.rmdir()
+
+    def _keys(self, bucket: str) -> list[str]:
+        import xml.etree.ElementTree as ET
+
+        status, body = self._request("GET", f"/{bucket}?list-type=2")
+        if status != 200:
+            return []
+        root = ET.fromstring(body)
+        return [el.text or "" for el in root.iter() if el.tag.endswith("}Key")]
+
+    def restore(self, buckets: list[str]) -> None:
+        """Recreate the buckets of the saved state and re-upload mirrored objects."""
+        for name in buckets:
+            self.create_bucket(name)
+            bucket_dir = self.mirror / name
+            if not bucket_dir.is_dir():
+                continue
+            for meta_path in bucket_dir.glob("*.json"):
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                data = base64.b64decode(meta["b64"])
+                self._request(
+                    "PUT",
+                    f"/{name}/{urllib.parse.quote(meta['key'])}",
+                    data,
+                    {"Content-Type": meta["content_type"]},
+                )
+
+    # -- mirror ------------------------------------------------------------------------
+    def _mirror(self, environ: dict[str, Any]) -> None:
+        method = environ.get("REQUEST_METHOD")
+        if method not in ("PUT", "DELETE") or environ.get("QUERY_STRING"):
+            return
+        path = urllib.parse.unquote(environ.get("PATH_INFO", "")).lstrip("/")
+        bucket, _, key = path.partition("/")
+        if not key:
+            return
+        target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode() + ".json")
+        if method == "DELETE":
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            return
+        req = urllib.request.Request(
+            f"{self.url}/{bucket}/{urllib.parse.quote(key)}",
+            headers={"Authorization": INTERNAL_AUTH},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                data = resp.read()
+                content_type = resp.headers.get("Content-Type", "binary/octet-stream")
+        except urllib.error.HTTPError:
+            return
+        meta = {"key": key, "content_type": content_type, "b64": base64.b64encode(data).decode()}
+        atomic_write(target, json.dumps(meta).encode(), 0o600)

@@ -1,0 +1,117 @@
+"""``python -m polaris_tui.sandbox.cli serve`` as a real process: the JSON line, a clean
+SIGTERM, and state that survives SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import cloudflare
+import dns.message
+import dns.query
+
+KEYS = {
+    "api",
+    "token",
+    "account_id",
+    "zone_id",
+    "domain",
+    "dns",
+    "s3",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "edge",
+    "smtp",
+    "inbox",
+}
+
+
+def serve(directory: Path) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polaris_tui.sandbox.cli", "serve", "--sandbox-dir", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "POLARIS_SANDBOX_FAULTS": "", "POLARIS_SANDBOX_LATENCY_MS": ""},
+    )
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    if not selector.select(timeout=60):
+        proc.kill()
+        raise AssertionError("sandbox serve printed nothing: " + proc.stderr.read())
+    line = proc.stdout.readline()
+    return proc, json.loads(line)
+
+
+def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path):
+    proc, info = serve(tmp_path / "sbx")
+    try:
+        assert set(info) == KEYS
+        assert info["domain"] == "polaris.test"
+        assert info["api"].startswith("http://127.0.0.1:") and info["api"].endswith("/client/v4")
+        assert info["dns"].startswith("127.0.0.1:") and info["inbox"] == str(
+            tmp_path / "sbx" / "inbox"
+        )
+        cf = cloudflare.Cloudflare(api_token=info["token"], base_url=info["api"])
+        assert cf.user.tokens.verify().status == "active"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        assert out == ""  # exactly one line was printed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_state_survives_sigkill(tmp_path):
+    directory = tmp_path / "sbx"
+    proc, info = serve(directory)
+    try:
+        cf = cloudflare.Cloudflare(api_token=info["token"], base_url=info["api"])
+        cf.dns.records.create(
+            zone_id=info["zone_id"], name="manage", type="A", content="192.0.2.10", ttl=1
+        )
+        cf.r2.buckets.create(account_id=info["account_id"], name="polaris-assets")
+        boto3.client(
+            "s3",
+            endpoint_url=info["s3"],
+            region_name="auto",
+            aws_access_key_id=info["s3_access_key_id"],
+            aws_secret_access_key=info["s3_secret_access_key"],
+        ).put_object(
+            Bucket="polaris-assets", Key="logo.png", Body=b"png-bytes", ContentType="image/png"
+        )
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    proc, again = serve(directory)
+    try:
+        assert (again["token"], again["zone_id"]) == (info["token"], info["zone_id"])
+        cf = cloudflare.Cloudflare(api_token=again["token"], base_url=again["api"])
+        names = [r.name for r in cf.dns.records.list(zone_id=again["zone_id"])]
+        assert names == ["manage.polaris.test"]
+        host, port = again["dns"].split(":")
+        resp = dns.query.tcp(
+            dns.message.make_query("manage.polaris.test", "A"), host, port=int(port), timeout=5
+        )
+        assert [rd.to_text() for rrset in resp.answer for rd in rrset] == ["192.0.2.10"]
+        obj = boto3.client(
+            "s3",
+            endpoint_url=again["s3"],
+            region_name="auto",
+            aws_access_key_id=again["s3_access_key_id"],
+            aws_secret_access_key=again["s3_secret_access_key"],
+        ).get_object(Bucket="polaris-assets", Key="logo.png")
+        assert obj["Body"].read() == b"png-bytes" and obj["ContentType"] == "image/png"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
