@@ -128,8 +128,9 @@ def _context(args: argparse.Namespace) -> Iterator[Context]:
         from polaris_tui.context import sandbox_context
         from polaris_tui.sandbox import Sandbox, default_sandbox_dir
 
-        with Sandbox(args.sandbox_dir or default_sandbox_dir()) as sandbox:
-            yield sandbox_context(sandbox, sandbox.start())
+        sandbox = Sandbox(args.sandbox_dir or default_sandbox_dir())
+        with sandbox as endpoints:
+            yield sandbox_context(sandbox, endpoints)
         return
     from polaris_tui.context import build_context
 
