@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from polaris_tui.steps.auth import AuthStep
 from polaris_tui.steps.base import Step
+from polaris_tui.steps.dns import DnsStep
 from polaris_tui.steps.pending import PendingStep
 
 STEP_IDS: tuple[str, ...] = (
@@ -20,18 +22,8 @@ STEP_IDS: tuple[str, ...] = (
 def all_steps() -> list[Step]:
     """Fresh step objects in runbook order."""
     steps: list[Step] = [
-        PendingStep(
-            "dns",
-            "DNS records",
-            "Point the apex, manage. and mail. at the Traefik entry; mail. is proxied "
-            "so a Worker Route can intercept it.",
-        ),
-        PendingStep(
-            "auth",
-            "SPF and DMARC",
-            "Publish one SPF record that authorizes Cloudflare's outbound mail and a "
-            "DMARC policy, so receivers trust mail from the domain.",
-        ),
+        DnsStep(),
+        AuthStep(),
         PendingStep(
             "email-service",
             "Email Routing and Sending",
