@@ -10,6 +10,7 @@ confirmation). Verification asks the authoritative nameservers and validates wit
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -169,9 +170,10 @@ class AuthStep(Step):
         ]
         return spfs, dmarcs
 
-    def _record_changes(self, ctx: Context) -> list[Change]:
+    def _record_changes(
+        self, ctx: Context, spfs: list[Record], dmarcs: list[Record]
+    ) -> list[Change]:
         cfg = ctx.config
-        spfs, dmarcs = self._records(ctx)
         merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
         lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
         return [
@@ -182,7 +184,7 @@ class AuthStep(Step):
         ]
 
     def plan(self, ctx: Context) -> list[Change]:
-        changes = self._record_changes(ctx)
+        changes = self._record_changes(ctx, *self._records(ctx))
         rua = ctx.config.dmarc_rua
         if _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone):
             changes += plan_routing(rua, routing_status(ctx))
@@ -190,7 +192,7 @@ class AuthStep(Step):
 
     def inspect(self, ctx: Context) -> Inspection:
         spfs, dmarcs = self._records(ctx)
-        todo = [c for c in self._record_changes(ctx) if c.action is not Action.NOOP]
+        todo = [c for c in self._record_changes(ctx, spfs, dmarcs) if c.action is not Action.NOOP]
         facts = {"spf_records": len(spfs), "dmarc_records": len(dmarcs)}
         if len(spfs) > 1:
             return Inspection(StepState.DRIFT, f"{len(spfs)} SPF records: must be one", facts)
@@ -208,7 +210,7 @@ class AuthStep(Step):
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
         rules = [c for c in changes if c.kind == RULE_KIND and c.action is Action.CREATE]
-        messages = [c.note for c in records if c.note.startswith("WARNING")]
+        messages = [c.note for c in records if "WARNING" in c.note]
         if records:
             progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
             apply_record_changes(ctx, records)
@@ -387,7 +389,7 @@ def _single(answers: list[Any], is_kind: Any) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
-def _spf_resolver(ctx: Context):  # type: ignore[no-untyped-def]
+def _spf_resolver(ctx: Context) -> Callable[[str], str | None]:
     """target -> its SPF record, for counting nested lookups before publishing.
 
     Names in the zone are asked of the authoritative servers, others of the public
