@@ -244,3 +244,26 @@ def test_cli_done_when(tmp_path: Path) -> None:
             r.content.strip('"') for r in cf.dns.records.list(zone_id=ep.zone_id, type="TXT")
         )
     assert txt == sorted([MERGED, UNRELATED, RUNBOOK_DMARC])
+
+
+@pytest.mark.parametrize(
+    ("check_id", "entry"),
+    [
+        ("auth.spf-single", "two-spf-records"),
+        ("auth.spf-planned", "two-spf-records"),
+        ("auth.spf-valid", "spf-invalid"),
+        ("auth.dmarc-planned", "dmarc-missing"),
+        ("auth.dmarc-valid", "dmarc-missing"),
+        ("auth.dmarc-rua-routed", "dmarc-reports-missing"),
+        ("auth.dmarc-rua-authorized", "dmarc-external-rua"),
+        ("dns.apex-a", "dns-record-mismatch"),
+        ("dns.manage-aaaa", "dns-record-mismatch"),
+        ("dns.assets-cname", "dns-record-mismatch"),
+        ("dns.proxied-unplanned", "dns-unplanned-proxy"),
+    ],
+)
+def test_every_check_has_its_troubleshooting_entry(check_id: str, entry: str) -> None:
+    from polaris_tui import troubleshooting
+
+    found = troubleshooting.lookup(check_id.split(".")[0], check_id=check_id)
+    assert found is not None and found.id == entry
