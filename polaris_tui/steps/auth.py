@@ -240,25 +240,28 @@ class AuthStep(Step):
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied and served", messages)
 
     def _expects(self, ctx: Context, records: list[Change]) -> list[Expect]:
-        """The one SPF / one DMARC record the changes produce, as the servers must answer."""
+        """For each name the changes touched: the servers must answer exactly the records the
+        zone now holds there (read back, so a delete-only merge is waited for too)."""
+        touched = {(c.after or c.before)["name"] for c in records}
+        spfs, dmarcs = self._records(ctx)
         expects = []
-        for name, is_kind in (
-            (ctx.config.domain, spf.is_spf),
-            (self._dmarc_name(ctx), dmarc.is_dmarc),
+        for name, is_kind, now in (
+            (ctx.config.domain, spf.is_spf, spfs),
+            (self._dmarc_name(ctx), dmarc.is_dmarc, dmarcs),
         ):
-            final = [c.after["content"] for c in records if c.after and c.after["name"] == name]
-            if final:
-                want = final[-1]
-                expects.append(
-                    Expect(
-                        name,
-                        "TXT",
-                        lambda values, want=want, is_kind=is_kind: (
-                            [v for v in values if is_kind(v)] == [want]
-                        ),
-                        f"TXT {name} {want}",
-                    )
+            if name not in touched:
+                continue
+            want = sorted(r.content for r in now)
+            expects.append(
+                Expect(
+                    name,
+                    "TXT",
+                    lambda values, want=want, is_kind=is_kind: (
+                        sorted(v for v in values if is_kind(v)) == want
+                    ),
+                    f"TXT {name} " + " | ".join(want),
                 )
+            )
         return expects
 
     async def verify(self, ctx: Context) -> list[Check]:

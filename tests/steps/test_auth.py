@@ -138,7 +138,14 @@ def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) ->
     assert "auth.spf-single" in failed
     assert "More than one SPF record" in failed["auth.spf-single"].guidance
 
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    (delete,) = runner.pending(runner.plan(ctx, AuthStep()))  # ours already right
+    assert delete.action is Action.DELETE and not delete.needs_delete_permission
+    progress: list[str] = []
+    fixed = runner.apply(
+        ctx, AuthStep(), confirm=_yes, progress=lambda m, f=None: progress.append(m)
+    )
+    assert fixed.ok
+    assert "1/1 records served by the authoritative nameservers" in progress[-1]
     assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
     assert runner.step_status(ctx, AuthStep()).state is StepState.DONE
 
