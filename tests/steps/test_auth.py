@@ -274,3 +274,13 @@ def test_every_check_has_its_troubleshooting_entry(check_id: str, entry: str) ->
 
     found = troubleshooting.lookup(check_id.split(".")[0], check_id=check_id)
     assert found is not None and found.id == entry
+
+
+def test_plan_warns_before_the_merge_exceeds_ten_lookups(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    ctx = sandbox_ctx
+    hosts = " ".join(f"a:h{i}.polaris.test" for i in range(10))
+    _txt(ctx, ctx.config.domain, f"v=spf1 {hosts} ~all")
+    (spf_change,) = [c for c in runner.plan(ctx, AuthStep()) if c.target.startswith("TXT polaris")]
+    assert spf_change.note.startswith("WARNING: 11 DNS lookups")
+    result = runner.apply(ctx, AuthStep(), confirm=_yes)
+    assert any(m.startswith("WARNING: 11 DNS lookups") for m in result.messages)
