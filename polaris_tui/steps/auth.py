@@ -171,11 +171,14 @@ class AuthStep(Step):
         return spfs, dmarcs
 
     def _record_changes(
-        self, ctx: Context, spfs: list[Record], dmarcs: list[Record]
+        self, ctx: Context, spfs: list[Record], dmarcs: list[Record], *, count: bool = True
     ) -> list[Change]:
+        """Record changes; ``count`` adds the SPF lookup count (DNS queries, so only for plans)."""
         cfg = ctx.config
-        merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
-        lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
+        lookups = ""
+        if count:
+            merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
+            lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
         return [
             *plan_spf(spfs, cfg.domain, cfg.spf_qualifier, lookups),
             *plan_dmarc(
@@ -192,7 +195,8 @@ class AuthStep(Step):
 
     def inspect(self, ctx: Context) -> Inspection:
         spfs, dmarcs = self._records(ctx)
-        todo = [c for c in self._record_changes(ctx, spfs, dmarcs) if c.action is not Action.NOOP]
+        changes = self._record_changes(ctx, spfs, dmarcs, count=False)
+        todo = [c for c in changes if c.action is not Action.NOOP]
         facts = {"spf_records": len(spfs), "dmarc_records": len(dmarcs)}
         if len(spfs) > 1:
             return Inspection(StepState.DRIFT, f"{len(spfs)} SPF records: must be one", facts)
