@@ -97,7 +97,8 @@ class KvStep(Step):
         assert ctx.config.worker_dir is not None
         path = wrangler_path(ctx.config.worker_dir)
         current = read_kv_ids(path).to_json()
-        action = Action.NOOP if current == found else Action.UPDATE
+        creating = any(ident is None for ident in found.values())
+        action = Action.NOOP if current == found and not creating else Action.UPDATE
         after: dict[str, Any] = {
             slot: ident or f"(id of the new {SLOTS[slot]})" for slot, ident in found.items()
         }
