@@ -24,7 +24,11 @@ def cmd_serve(sandbox_dir: Path | None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     sandbox = Sandbox(directory)
     try:
-        endpoints = sandbox.start()
+        try:
+            endpoints = sandbox.start()
+        except (OSError, RuntimeError, ValueError) as err:
+            print(f"error: the sandbox could not start: {err}", file=sys.stderr)
+            return 1
         sys.stdout.write(json.dumps(endpoints.serve_line()) + "\n")
         sys.stdout.flush()
         while not stop.wait(0.5):

@@ -11,6 +11,7 @@ import asyncio
 import importlib.util
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +30,16 @@ RELAY_DEFAULTS = {
     "RATE_LIMIT_MAX": 10,
     "RATE_LIMIT_WINDOW_SECONDS": 3600,
 }
-PASS_HEADERS = ("content-type", "etag", "content-length", "last-modified", "cache-control")
+PASS_HEADERS = (
+    "content-type",
+    "etag",
+    "content-length",
+    "last-modified",
+    "cache-control",
+    "content-range",
+    "accept-ranges",
+)
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since", "if-match", "range")
 
 
 def relay_available() -> bool:
@@ -106,11 +116,12 @@ class Edge:
         key = request.url.path.lstrip("/")
         if not key:
             return PlainTextResponse("Not found", status_code=404)
+        forwarded = {k: v for k, v in request.headers.items() if k.lower() in CONDITIONAL_HEADERS}
         async with httpx.AsyncClient(timeout=30) as client:
             upstream = await client.request(
                 request.method,
-                f"{self.s3_url()}/{bucket}/{request.url.path[1:]}",
-                headers={"Authorization": INTERNAL_AUTH},
+                f"{self.s3_url()}/{bucket}/{quote(key)}",
+                headers={"Authorization": INTERNAL_AUTH, **forwarded},
             )
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
@@ -126,6 +137,9 @@ class Edge:
         secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
         plain = {b["name"]: b.get("text") for b in script["bindings"] if b["type"] == "plain_text"}
         numbers = {k: int(plain.get(k) or v) for k, v in RELAY_DEFAULTS.items()}
+        extra = (
+            {"max_body_bytes": int(plain["MAX_BODY_BYTES"])} if plain.get("MAX_BODY_BYTES") else {}
+        )
         senders = {
             b["allowed_sender_addresses"][0]: b["name"]
             for b in script["bindings"]
@@ -139,6 +153,7 @@ class Edge:
             nonce_ttl_seconds=numbers["NONCE_TTL_SECONDS"],
             rate_limit_max=numbers["RATE_LIMIT_MAX"],
             rate_limit_window_seconds=numbers["RATE_LIMIT_WINDOW_SECONDS"],
+            **extra,
         )
 
     async def _relay(self, request: Request, script: dict[str, Any], host: str) -> Response:
@@ -146,12 +161,10 @@ class Edge:
             return JSONResponse({"error": "relay engine not available"}, status_code=501)
         from polaris_tui.relay.engine import RelayEngine, RelaySettings, SmtpDelivery
 
-        secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
-        if not secrets.get("POLARIS_SECRET_A"):
-            return PlainTextResponse(
-                "error code: 1101 (the Worker has no POLARIS_SECRET_A)", status_code=500
-            )
-        settings = self.relay_settings(script, RelaySettings)
+        try:
+            settings = self.relay_settings(script, RelaySettings)
+        except ValueError as err:  # what the Worker would throw on start-up: error 1101
+            return PlainTextResponse(f"error code: 1101 (Worker exception: {err})", status_code=500)
         engine, current = self.engines.get(script["name"], (None, None))
         if engine is None:
             engine = RelayEngine(settings, SmtpDelivery(*self.smtp()))
@@ -160,6 +173,5 @@ class Edge:
         self.engines[script["name"]] = (engine, settings)
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        resp = await engine.handle(request.method, path, host, headers, body)
+        resp = await engine.handle(request.method, request.url.path, host, headers, body)
         return Response(resp.body, status_code=resp.status, headers=resp.headers)

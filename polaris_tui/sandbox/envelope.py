@@ -22,7 +22,9 @@ def envelope(result: Any, *, result_info: dict[str, Any] | None = None) -> dict[
     return body
 
 
-def ok(result: Any, *, status: int = 200, result_info: dict[str, Any] | None = None):
+def ok(
+    result: Any, *, status: int = 200, result_info: dict[str, Any] | None = None
+) -> JSONResponse:
     return JSONResponse(envelope(result, result_info=result_info), status_code=status)
 
 
@@ -35,7 +37,9 @@ def error_body(code: int, message: str) -> dict[str, Any]:
     }
 
 
-def fail(status: int, code: int, message: str, headers: dict[str, str] | None = None):
+def fail(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 

@@ -27,7 +27,7 @@ from polaris_tui.sandbox.state import (
 class Runtime:
     def __init__(self, directory: Path, settings: Settings) -> None:
         self.directory = directory
-        self.settings = settings
+        self.settings = self.initial_settings = settings
         self.store = Store(directory)
         self.faults = FaultPlan(settings.faults)
         self.s3 = S3Server(directory, lambda: self.settings.latency_ms)
@@ -108,7 +108,8 @@ class Runtime:
         for name in buckets:
             self.s3.delete_bucket(name)
         self.store.wipe()
-        self.faults.replace("")
+        self.faults.replace(self.initial_settings.faults)
+        self.set_latency(self.initial_settings.latency_ms)
         self.edge.engines.clear()
         log = self.directory / "requests.jsonl"
         if log.exists():

@@ -35,7 +35,7 @@ class UvicornThread:
         config = uvicorn.Config(
             self.app,
             log_config=None,
-            log_level="critical",
+            log_level=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,

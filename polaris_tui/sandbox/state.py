@@ -139,6 +139,11 @@ class Store:
             except FileNotFoundError:
                 self.data = empty_state(new_id(), new_id())
                 self._save()
+            except ValueError:
+                raise RuntimeError(
+                    f"{self.path} is not valid JSON (edited by hand?); run "
+                    "`polaris-tui sandbox reset` to start from a fresh demo account"
+                ) from None
             self._ensure_credentials()
             self._write_config()
 

@@ -140,6 +140,7 @@ def test_wrong_token_is_401_with_cloudflare_shape(ep):
 
 def test_token_verify_and_zone_lookup(cf, ep):
     assert cf.user.tokens.verify().status == "active"
+    assert cf.accounts.tokens.verify(account_id=ep.account_id).status == "active"
     zones = list(cf.zones.list(name="polaris.test"))
     assert [z.id for z in zones] == [ep.zone_id]
     assert list(cf.zones.list(name="other.test")) == []

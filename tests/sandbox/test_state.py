@@ -107,3 +107,20 @@ def test_smtp_inbox_stores_eml(ep):
         )
     files = list(ep.inbox.glob("*.eml"))
     assert len(files) == 1 and b"Subject: hi" in files[0].read_bytes()
+
+
+def test_corrupt_state_gives_a_clear_error_and_reset_recovers(tmp_path):
+    directory = tmp_path / "sbx"
+    with Sandbox(directory):
+        pass
+    (directory / "state.json").write_text("{not json")
+    with pytest.raises(RuntimeError, match="sandbox reset"):
+        Sandbox(directory).start()
+    proc = subprocess.run(
+        [sys.executable, "-m", "polaris_tui.sandbox.cli", "reset", "--sandbox-dir", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and not directory.exists()
+    with Sandbox(directory) as ep:
+        assert ep.domain == "polaris.test"

@@ -114,3 +114,29 @@ def test_kv_create_without_title_names_the_field(cf, ep):
     with pytest.raises(cloudflare.BadRequestError) as err:
         cf.post(f"/accounts/{ep.account_id}/storage/kv/namespaces", body={}, cast_to=object)
     assert "'title'" in err.value.body["errors"][0]["message"]
+
+
+def test_edge_honours_conditional_requests_and_odd_keys(cf, ep, sandbox):
+    import os
+
+    cf.r2.buckets.create(account_id=ep.account_id, name="polaris-assets")
+    s3_client(ep).put_object(
+        Bucket="polaris-assets", Key="brand/logo dark.png", Body=PNG, ContentType="image/png"
+    )
+    cf.r2.buckets.domains.custom.create(
+        "polaris-assets",
+        account_id=ep.account_id,
+        domain="assets.polaris.test",
+        zone_id=ep.zone_id,
+        enabled=True,
+    )
+    wait_until(
+        lambda: edge_get(ep, "assets.polaris.test", "/brand/logo%20dark.png").status_code == 200
+    )
+    etag = edge_get(ep, "assets.polaris.test", "/brand/logo%20dark.png").headers["etag"]
+    again = httpx.get(
+        ep.edge + "/brand/logo%20dark.png",
+        headers={"Host": "assets.polaris.test", "If-None-Match": etag},
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert os.path.isdir(ep.directory / "s3" / "polaris-assets")  # mirrored for restarts

@@ -250,3 +250,22 @@ def test_route_without_proxied_record_does_not_dispatch(cf, ep):
         zone_id=ep.zone_id, name="mail", type="A", content="192.0.2.10", ttl=1, proxied=False
     )
     assert edge(ep, "mail.polaris.test").status_code == 404
+
+
+def test_settings_patch_replaces_bindings_and_keeps_unsent_secret_values(cf, ep, sandbox):
+    deploy(cf, ep, bindings=[{"type": "secret_text", "name": "POLARIS_SECRET_A", "text": "a"}])
+    before = versions(ep)
+    edited = cf.workers.scripts.script_and_version_settings.edit(
+        WORKER,
+        account_id=ep.account_id,
+        settings={
+            "bindings": [
+                {"type": "secret_text", "name": "POLARIS_SECRET_A"},
+                {"type": "plain_text", "name": "RATE_LIMIT_MAX", "text": "5"},
+            ]
+        },
+    )
+    assert sorted(b.name for b in edited.bindings) == ["POLARIS_SECRET_A", "RATE_LIMIT_MAX"]
+    assert versions(ep) == before + 1
+    secret = sandbox.keyring().get_password(f"polaris-sandbox-worker:{WORKER}", "POLARIS_SECRET_A")
+    assert secret == "a"

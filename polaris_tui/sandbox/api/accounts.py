@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox.api.common import check_account, check_zone, ctx
@@ -17,11 +18,11 @@ def _token_status() -> dict[str, Any]:
     return {"id": TOKEN_ID, "status": "active", "not_before": None, "expires_on": None}
 
 
-async def verify_user_token(request: Request):
+async def verify_user_token(request: Request) -> Response:
     return ok(_token_status())
 
 
-async def verify_account_token(request: Request):
+async def verify_account_token(request: Request) -> Response:
     check_account(request)
     return ok(_token_status())
 
@@ -67,7 +68,7 @@ def zone_object(request: Request) -> dict[str, Any]:
     }
 
 
-async def list_zones(request: Request):
+async def list_zones(request: Request) -> Response:
     zone = zone_object(request)
     query = request.query_params
     zones = [zone]
@@ -78,7 +79,7 @@ async def list_zones(request: Request):
     return paginate(zones, query)
 
 
-async def get_zone(request: Request):
+async def get_zone(request: Request) -> Response:
     check_zone(request)
     return ok(zone_object(request))
 

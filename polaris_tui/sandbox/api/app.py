@@ -15,6 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 
 from polaris_tui.sandbox.api import accounts, dns, email, storage, workers
@@ -60,12 +61,12 @@ class RequestLog:
             handle.write(line)
 
 
-async def _api_error(request: Request, exc: Exception):
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return fail(exc.status, exc.code, exc.message)
 
 
-async def _http_error(request: Request, exc: Exception):
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         return fail(405, 10405, f"Method {request.method} not allowed for {request.url.path}")
@@ -76,7 +77,7 @@ async def _http_error(request: Request, exc: Exception):
     )
 
 
-async def _crash(request: Request, exc: Exception):
+async def _crash(request: Request, exc: Exception) -> Response:
     return fail(500, 10001, f"Internal sandbox error: {type(exc).__name__}")
 
 

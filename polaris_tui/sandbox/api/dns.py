@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox import zone
@@ -43,7 +44,7 @@ def _guard_locked(rec: dict[str, Any], state: dict[str, Any]) -> None:
         )
 
 
-async def list_records(request: Request):
+async def list_records(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         records = list(state["dns_records"].values())
@@ -51,7 +52,7 @@ async def list_records(request: Request):
     return paginate(found, request.query_params, default_per_page=100)
 
 
-async def create_record(request: Request):
+async def create_record(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -59,7 +60,7 @@ async def create_record(request: Request):
     return ok(rec)
 
 
-async def get_record(request: Request):
+async def get_record(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         return ok(_existing(state, request.path_params["record_id"]))
@@ -80,7 +81,7 @@ def _replace(
     return rec
 
 
-async def update_record(request: Request):
+async def update_record(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -88,7 +89,7 @@ async def update_record(request: Request):
     return ok(rec)
 
 
-async def edit_record(request: Request):
+async def edit_record(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -103,7 +104,7 @@ def _delete(state: dict[str, Any], record_id: str) -> dict[str, Any]:
     return rec
 
 
-async def delete_record(request: Request):
+async def delete_record(request: Request) -> Response:
     context = check_zone(request)
     with context.store.change() as state:
         rec = _delete(state, request.path_params["record_id"])
@@ -122,7 +123,7 @@ def _entries(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return entries
 
 
-async def batch(request: Request):
+async def batch(request: Request) -> Response:
     """Deletes, then patches, then puts, then posts; all or nothing like Cloudflare."""
     context = check_zone(request)
     body = require_object(await json_body(request))

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox import zone
@@ -79,13 +80,13 @@ def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_routing(request: Request):
+async def get_routing(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         return ok(routing_settings(state))
 
 
-async def enable_routing(request: Request):
+async def enable_routing(request: Request) -> Response:
     """Adds Cloudflare's MX records and apex SPF beside whatever exists (two SPF records
     is the real outcome when one was already published)."""
     context = check_zone(request)
@@ -98,14 +99,14 @@ async def enable_routing(request: Request):
         return ok(routing_settings(state))
 
 
-async def disable_routing(request: Request):
+async def disable_routing(request: Request) -> Response:
     context = check_zone(request)
     with context.store.change() as state:
         state["email_routing"].update(enabled=False, modified=now_iso())
         return ok(routing_settings(state))
 
 
-async def unlock_routing(request: Request):
+async def unlock_routing(request: Request) -> Response:
     context = check_zone(request)
     await json_body(request, required=False)
     with context.store.change() as state:
@@ -113,7 +114,7 @@ async def unlock_routing(request: Request):
         return ok(routing_settings(state))
 
 
-async def routing_dns(request: Request):
+async def routing_dns(request: Request) -> Response:
     context = check_zone(request)
     return ok(routing_required(context.store.domain))
 
@@ -124,7 +125,7 @@ def _address_view(addr: dict[str, Any], activation_ms: int) -> dict[str, Any]:
     return {**view, "verified": verified}
 
 
-async def list_addresses(request: Request):
+async def list_addresses(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         items = [
@@ -134,7 +135,7 @@ async def list_addresses(request: Request):
     return paginate(items, request.query_params)
 
 
-async def create_address(request: Request):
+async def create_address(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     email = body.get("email")
@@ -156,24 +157,24 @@ async def create_address(request: Request):
     return ok(_address_view(addr, context.settings.activation_ms))
 
 
-def _address(context: ApiContext, state: dict[str, Any], ident: str) -> dict[str, Any]:
+def _address(state: dict[str, Any], ident: str) -> dict[str, Any]:
     addr = state["email_addresses"].get(ident)
     if addr is None:
         raise ApiError(404, 2020, "Destination address not found.")
     return addr
 
 
-async def get_address(request: Request):
+async def get_address(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
-        addr = _address(context, state, request.path_params["address_id"])
+        addr = _address(state, request.path_params["address_id"])
         return ok(_address_view(addr, context.settings.activation_ms))
 
 
-async def delete_address(request: Request):
+async def delete_address(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
-        addr = _address(context, state, request.path_params["address_id"])
+        addr = _address(state, request.path_params["address_id"])
         del state["email_addresses"][addr["id"]]
     return ok(_address_view(addr, context.settings.activation_ms))
 
@@ -225,14 +226,14 @@ def _rule_from(body: dict[str, Any], state: dict[str, Any], ident: str) -> dict[
     }
 
 
-async def list_rules(request: Request):
+async def list_rules(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         rules = list(state["email_rules"].values())
     return paginate(rules, request.query_params)
 
 
-async def create_rule(request: Request):
+async def create_rule(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -248,13 +249,13 @@ def _rule(state: dict[str, Any], ident: str) -> dict[str, Any]:
     return rule
 
 
-async def get_rule(request: Request):
+async def get_rule(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         return ok(_rule(state, request.path_params["rule_id"]))
 
 
-async def update_rule(request: Request):
+async def update_rule(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -264,7 +265,7 @@ async def update_rule(request: Request):
     return ok(rule)
 
 
-async def delete_rule(request: Request):
+async def delete_rule(request: Request) -> Response:
     context = check_zone(request)
     with context.store.change() as state:
         rule = _rule(state, request.path_params["rule_id"])
@@ -336,7 +337,7 @@ def _read_refreshed(context: ApiContext, tag: str | None) -> list[dict[str, Any]
     return subs
 
 
-async def create_subdomain(request: Request):
+async def create_subdomain(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     name = body.get("name")
@@ -369,19 +370,19 @@ async def create_subdomain(request: Request):
         return ok(sending_view(sub, context.settings.activation_ms))
 
 
-async def list_subdomains(request: Request):
+async def list_subdomains(request: Request) -> Response:
     context = check_zone(request)
     subs = _read_refreshed(context, None)
     return ok([sending_view(s, context.settings.activation_ms) for s in subs])
 
 
-async def get_subdomain(request: Request):
+async def get_subdomain(request: Request) -> Response:
     context = check_zone(request)
     sub = _read_refreshed(context, request.path_params["tag"])[0]
     return ok(sending_view(sub, context.settings.activation_ms))
 
 
-async def edit_subdomain(request: Request):
+async def edit_subdomain(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -393,7 +394,7 @@ async def edit_subdomain(request: Request):
         return ok(sending_view(sub, context.settings.activation_ms))
 
 
-async def delete_subdomain(request: Request):
+async def delete_subdomain(request: Request) -> Response:
     context = check_zone(request)
     with context.store.change() as state:
         sub = _subdomain(state, request.path_params["tag"])
@@ -407,7 +408,7 @@ async def delete_subdomain(request: Request):
     return ok(None)
 
 
-async def subdomain_dns(request: Request):
+async def subdomain_dns(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         sub = _subdomain(state, request.path_params["tag"])

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox import schema, zone
@@ -34,7 +35,7 @@ def _bucket(state: dict[str, Any], name: str) -> dict[str, Any]:
     return bucket
 
 
-async def list_buckets(request: Request):
+async def list_buckets(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         buckets = [
@@ -46,7 +47,7 @@ async def list_buckets(request: Request):
     return ok({"buckets": buckets})
 
 
-async def create_bucket(request: Request):
+async def create_bucket(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     schema.validate(body, schema.request_schema("post", "/accounts/{account_id}/r2/buckets"))
@@ -74,13 +75,13 @@ async def create_bucket(request: Request):
     return ok(_bucket_view(bucket))
 
 
-async def get_bucket(request: Request):
+async def get_bucket(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         return ok(_bucket_view(_bucket(state, request.path_params["bucket"])))
 
 
-async def delete_bucket(request: Request):
+async def delete_bucket(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
         bucket = _bucket(state, request.path_params["bucket"])
@@ -112,7 +113,7 @@ def _domain_view(entry: dict[str, Any], context: ApiContext) -> dict[str, Any]:
     }
 
 
-async def list_custom(request: Request):
+async def list_custom(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         bucket = _bucket(state, request.path_params["bucket"])
@@ -120,7 +121,7 @@ async def list_custom(request: Request):
     return ok({"domains": domains})
 
 
-async def create_custom(request: Request):
+async def create_custom(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     for field, kind in (("domain", str), ("enabled", bool), ("zoneId", str)):
@@ -185,14 +186,14 @@ def _custom(bucket: dict[str, Any], domain: str) -> dict[str, Any]:
     return entry
 
 
-async def get_custom(request: Request):
+async def get_custom(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         bucket = _bucket(state, request.path_params["bucket"])
         return ok(_domain_view(_custom(bucket, request.path_params["domain"]), context))
 
 
-async def update_custom(request: Request):
+async def update_custom(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -211,7 +212,7 @@ async def update_custom(request: Request):
     )
 
 
-async def delete_custom(request: Request):
+async def delete_custom(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
         bucket = _bucket(state, request.path_params["bucket"])
@@ -234,14 +235,14 @@ def _namespace(state: dict[str, Any], ident: str) -> dict[str, Any]:
     return ns
 
 
-async def list_namespaces(request: Request):
+async def list_namespaces(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         items = sorted(state["kv_namespaces"].values(), key=lambda n: n["title"])
     return paginate(items, request.query_params)
 
 
-async def create_namespace(request: Request):
+async def create_namespace(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     schema.validate(body, schema.request_schema("post", KV_BASE))
@@ -253,13 +254,13 @@ async def create_namespace(request: Request):
     return ok(ns)
 
 
-async def get_namespace(request: Request):
+async def get_namespace(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         return ok(_namespace(state, request.path_params["namespace_id"]))
 
 
-async def rename_namespace(request: Request):
+async def rename_namespace(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     schema.validate(body, schema.request_schema("put", KV_BASE + "/{namespace_id}"))
@@ -274,7 +275,7 @@ async def rename_namespace(request: Request):
     return ok(ns)
 
 
-async def delete_namespace(request: Request):
+async def delete_namespace(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
         ns = _namespace(state, request.path_params["namespace_id"])

@@ -195,7 +195,7 @@ async def _form_json(value: Any, field: str) -> Any:
         raise ApiError(400, 10021, f"field '{field}' is not valid JSON") from None
 
 
-async def upload_script(request: Request):
+async def upload_script(request: Request) -> Response:
     context = check_account(request)
     name = request.path_params["script"]
     if "multipart/form-data" not in request.headers.get("content-type", ""):
@@ -258,13 +258,13 @@ async def upload_script(request: Request):
         return ok(_script_view(script))
 
 
-async def list_scripts(request: Request):
+async def list_scripts(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         return ok([_script_view(s) for s in state["scripts"].values()])
 
 
-async def get_script(request: Request):
+async def get_script(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
@@ -272,7 +272,7 @@ async def get_script(request: Request):
     return Response(base64.b64decode(module["b64"]), media_type=module["content_type"])
 
 
-async def delete_script(request: Request):
+async def delete_script(request: Request) -> Response:
     context = check_account(request)
     name = request.path_params["script"]
     with context.store.change() as state:
@@ -299,13 +299,13 @@ def _settings_view(script: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_settings(request: Request):
+async def get_settings(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         return ok(_settings_view(_script(state, request.path_params["script"])))
 
 
-async def patch_settings(request: Request):
+async def patch_settings(request: Request) -> Response:
     """Multipart ``settings`` part; a secret_text binding without text keeps its value."""
     context = check_account(request)
     name = request.path_params["script"]
@@ -337,7 +337,7 @@ async def patch_settings(request: Request):
         return ok(_settings_view(script))
 
 
-async def get_script_settings(request: Request):
+async def get_script_settings(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
@@ -346,7 +346,7 @@ async def get_script_settings(request: Request):
         )
 
 
-async def patch_script_settings(request: Request):
+async def patch_script_settings(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -404,7 +404,7 @@ def _set_secrets(
     _new_version(script, "api")
 
 
-async def put_secret(request: Request):
+async def put_secret(request: Request) -> Response:
     context = check_account(request)
     body = _check_secret(await json_body(request), "")
     with context.store.change() as state:
@@ -413,7 +413,7 @@ async def put_secret(request: Request):
     return ok({"name": body["name"], "type": "secret_text"})
 
 
-async def bulk_secrets(request: Request):
+async def bulk_secrets(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     secrets = body.get("secrets", {})
@@ -434,14 +434,14 @@ async def bulk_secrets(request: Request):
     return ok({n: {"name": n, "type": "secret_text"} for n in names})
 
 
-async def list_secrets(request: Request):
+async def list_secrets(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
         return ok([{"name": n, "type": "secret_text"} for n in _secret_names(script)])
 
 
-async def get_secret(request: Request):
+async def get_secret(request: Request) -> Response:
     context = check_account(request)
     key = request.path_params["secret"]
     with context.store.read() as state:
@@ -450,7 +450,7 @@ async def get_secret(request: Request):
     return ok({"name": key, "type": "secret_text"})
 
 
-async def delete_secret(request: Request):
+async def delete_secret(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
         script = _script(state, request.path_params["script"])
@@ -458,7 +458,7 @@ async def delete_secret(request: Request):
     return ok({})
 
 
-async def list_versions(request: Request):
+async def list_versions(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         script = _script(state, request.path_params["script"])
@@ -504,13 +504,13 @@ def _route_from(body: dict[str, Any], state: dict[str, Any], ident: str) -> dict
     return {"id": ident, "pattern": pattern, "script": script}
 
 
-async def list_routes(request: Request):
+async def list_routes(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         return ok(list(state["routes"].values()))
 
 
-async def create_route(request: Request):
+async def create_route(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -519,13 +519,13 @@ async def create_route(request: Request):
     return ok(route)
 
 
-async def get_route(request: Request):
+async def get_route(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
         return ok(_route(state, request.path_params["route_id"]))
 
 
-async def update_route(request: Request):
+async def update_route(request: Request) -> Response:
     context = check_zone(request)
     body = require_object(await json_body(request))
     with context.store.change() as state:
@@ -535,7 +535,7 @@ async def update_route(request: Request):
     return ok(route)
 
 
-async def delete_route(request: Request):
+async def delete_route(request: Request) -> Response:
     context = check_zone(request)
     with context.store.change() as state:
         route = _route(state, request.path_params["route_id"])
@@ -562,7 +562,7 @@ def _drop_domain(state: dict[str, Any], ident: str) -> dict[str, Any]:
     return entry
 
 
-async def attach_domain(request: Request):
+async def attach_domain(request: Request) -> Response:
     context = check_account(request)
     body = require_object(await json_body(request))
     schema.validate(
@@ -647,7 +647,7 @@ async def attach_domain(request: Request):
         return ok(entry)
 
 
-async def list_domains(request: Request):
+async def list_domains(request: Request) -> Response:
     context = check_account(request)
     query = request.query_params
     with context.store.read() as state:
@@ -669,13 +669,13 @@ def _domain(state: dict[str, Any], ident: str) -> dict[str, Any]:
     return entry
 
 
-async def get_domain(request: Request):
+async def get_domain(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         return ok(_domain(state, request.path_params["domain_id"]))
 
 
-async def detach_domain(request: Request):
+async def detach_domain(request: Request) -> Response:
     context = check_account(request)
     with context.store.change() as state:
         _domain(state, request.path_params["domain_id"])
