@@ -128,7 +128,7 @@ def test_long_pending_shows_the_runbook_guidance() -> None:
     assert "expected  s1._domainkey.polaris.test" in long
 
 
-def test_entitlement_and_permission_guidance_name_plan_and_permissions() -> None:
+def test_entitlement_guidance_names_the_plan() -> None:
     plan = troubleshooting.lookup("email-service", message="Email Sending: account not entitled")
     assert plan is not None and "Workers Paid" in plan.fix
 
