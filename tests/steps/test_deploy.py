@@ -9,9 +9,10 @@ import json
 import cloudflare
 import pytest
 
-from polaris_tui import runner, troubleshooting
+from polaris_tui import rotation, runner, troubleshooting
 from polaris_tui.context import Context
 from polaris_tui.relay import WORKER_COMPATIBILITY_DATE
+from polaris_tui.sandbox import Sandbox
 from polaris_tui.steps.base import Action
 from polaris_tui.steps.deploy import (
     REDACTED,
@@ -22,7 +23,7 @@ from polaris_tui.steps.deploy import (
     wrangler_config,
 )
 from polaris_tui.steps.secret import VAULT_A
-from tests.runtime_helpers import apply_step, pending
+from tests.runtime_helpers import RELAY_STEPS, apply_step, pending
 
 pytest_plugins = ["tests.runtime_fixtures"]
 
@@ -129,3 +130,28 @@ def test_send_email_unsupported_maps_to_its_guidance(ctx: Context) -> None:
     assert failure.entry is not None and failure.entry.id == "send-email-binding-unsupported"
     assert "email-service" in failure.entry.fix
     assert troubleshooting.lookup("deploy", message="binding send_email") is not None
+
+
+WRITE_ENDPOINTS = (
+    "POST:*/storage/kv/namespaces",
+    "PUT:*/workers/scripts/*",
+    "PATCH:*/secrets-bulk",
+    "POST:*/workers/routes",
+    "POST:*/dns_records/batch",
+)
+
+
+def test_runtime_steps_converge_under_write_faults(
+    ctx: Context, sandbox_server: tuple[Sandbox, object]
+) -> None:
+    box, _ = sandbox_server
+    box.set_faults(";".join(f"{ep}:500:2;{ep}:429:1" for ep in WRITE_ENDPOINTS))
+    try:
+        for step_id in RELAY_STEPS:
+            assert apply_step(ctx, step_id).ok, step_id
+        assert rotation.emergency(ctx).ok
+    finally:
+        box.set_faults("")
+    assert all(pending(ctx, step_id) == [] for step_id in RELAY_STEPS)
+    checks = runner.verify(ctx, runner.select("all")).checks
+    assert all(c.ok for c in checks if c.step in RELAY_STEPS)
