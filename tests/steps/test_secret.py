@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 
+from polaris_tui import runner
 from polaris_tui.context import Context, fingerprint
 from polaris_tui.steps.base import Action, StepState
 from polaris_tui.steps.secret import (
@@ -32,8 +33,10 @@ def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None
     changes = SecretStep().plan(ctx)
     assert (changes[0].action, changes[0].kind) == (Action.CREATE, "signing_secret")
     assert changes[1].action is Action.NOOP and "first deploy" in changes[1].note
-    result = apply_step(ctx, "secret")
+    step = SecretStep()
+    result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
     value = ctx.vault.get(VAULT_A)
+    assert step.reveal_once() == value and step.reveal_once() is None
     assert value and len(base64.b64decode(value)) == 32
     shown = json.dumps([*result.messages, result.detail])
     assert value not in shown and fingerprint(value) in shown
