@@ -6,7 +6,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from polaris_tui.fsutil import atomic_write
 from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE
 from polaris_tui.relay.engine import RelaySettings
 
-BINDING_RE = re.compile(r"SEND_([A-Z0-9_]+)")
 EXIT_USAGE = 2
 
 
@@ -31,13 +29,7 @@ def settings_vars(settings: RelaySettings) -> dict[str, str]:
         "MAX_BODY_BYTES": str(settings.max_body_bytes),
     }
     for address, binding in settings.senders.items():
-        match = BINDING_RE.fullmatch(binding)
-        if match is None:
-            raise ValueError(
-                f"senders: binding {binding!r} for {address} must be named SEND_<NAME> "
-                "(upper case), e.g. SEND_CUSTOMER"
-            )
-        plain[f"SENDER_{match.group(1)}"] = address
+        plain[binding.replace("SEND_", "SENDER_", 1)] = address
     return plain
 
 
@@ -150,10 +142,10 @@ def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict
     """`wrangler dev` on the shipped Worker; secrets go through a 0600 .dev.vars, never argv."""
     from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
 
+    config = dev_config(settings, extra_vars)
     try:
-        config = dev_config(settings, extra_vars)
         ensure_node_modules()
-    except (ValueError, NodeMissingError) as error:
+    except NodeMissingError as error:
         return _fail(str(error))
     with tempfile.TemporaryDirectory(prefix="polaris-relay-") as private:
         os.chmod(private, 0o700)
