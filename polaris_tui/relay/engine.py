@@ -294,6 +294,7 @@ class RelayEngine:
     async def handle(
         self, method: str, path: str, host: str, headers: Mapping[str, str], body: bytes
     ) -> RelayResponse:
+        """Answer one request; ``body`` is the raw bytes, already capped by the server."""
         settings = self.settings
         if method != "POST":
             return _json(405, {"error": "method_not_allowed"}, allow="POST")
@@ -308,7 +309,7 @@ class RelayEngine:
             return UNAUTHORIZED
         try:
             payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return _bad_request("body", "the body must be UTF-8 JSON")
         try:
             message, dry_run = parse_payload(payload)
