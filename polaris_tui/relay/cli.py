@@ -19,20 +19,6 @@ from polaris_tui.relay.engine import RelaySettings
 EXIT_USAGE = 2
 
 
-def settings_vars(settings: RelaySettings) -> dict[str, str]:
-    """Worker plain_text vars for ``settings``: the limits, and SENDER_<X> per SEND_<X> binding."""
-    plain = {
-        "TS_WINDOW_MS": str(settings.ts_window_ms),
-        "NONCE_TTL_SECONDS": str(settings.nonce_ttl_seconds),
-        "RATE_LIMIT_MAX": str(settings.rate_limit_max),
-        "RATE_LIMIT_WINDOW_SECONDS": str(settings.rate_limit_window_seconds),
-        "MAX_BODY_BYTES": str(settings.max_body_bytes),
-    }
-    for address, binding in settings.senders.items():
-        plain[binding.replace("SEND_", "SENDER_", 1)] = address
-    return plain
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -123,11 +109,8 @@ def dev_config(settings: RelaySettings, extra_vars: dict[str, str]) -> dict[str,
         "main": str(WORKER_DIR / "src" / WORKER_MAIN_MODULE),
         "compatibility_date": WORKER_COMPATIBILITY_DATE,
         "kv_namespaces": [{"binding": "EMAIL_NONCE_DEDUP", "id": "local"}],
-        "send_email": [
-            {"name": binding, "allowed_sender_addresses": [address]}
-            for address, binding in settings.senders.items()
-        ],
-        "vars": {**settings_vars(settings), **extra_vars},
+        "send_email": settings.send_email_bindings(),
+        "vars": {**settings.worker_vars(), **extra_vars},
     }
 
 

@@ -73,6 +73,26 @@ class RelaySettings:
                     "(upper case), e.g. SEND_CUSTOMER"
                 )
 
+    def worker_vars(self) -> dict[str, str]:
+        """The Worker's plain_text vars: the limits, and SENDER_<X> for each SEND_<X> binding."""
+        plain = {
+            "TS_WINDOW_MS": str(self.ts_window_ms),
+            "NONCE_TTL_SECONDS": str(self.nonce_ttl_seconds),
+            "RATE_LIMIT_MAX": str(self.rate_limit_max),
+            "RATE_LIMIT_WINDOW_SECONDS": str(self.rate_limit_window_seconds),
+            "MAX_BODY_BYTES": str(self.max_body_bytes),
+        }
+        for address, binding in self.senders.items():
+            plain[binding.replace("SEND_", "SENDER_", 1)] = address
+        return plain
+
+    def send_email_bindings(self) -> list[dict[str, object]]:
+        """One send_email binding per sender, restricted to that sender (wrangler's shape)."""
+        return [
+            {"name": binding, "allowed_sender_addresses": [address]}
+            for address, binding in self.senders.items()
+        ]
+
     @property
     def effective_nonce_ttl_seconds(self) -> int:
         """A nonce must outlive every timestamp still acceptable with it (the Worker clamps too)."""
