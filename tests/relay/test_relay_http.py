@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
 
 from polaris_tui.relay import sign
 from polaris_tui.relay.client import send_signed
@@ -25,9 +25,9 @@ from polaris_tui.relay.engine import (
 from polaris_tui.relay.server import create_app
 
 
-def test_send_signed_lands_in_the_outbox_before_202(serve, tmp_path: Path) -> None:
+def test_send_signed_lands_in_the_outbox_before_202(tmp_path: Path) -> None:
     engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
         [eml] = list(tmp_path.iterdir())  # present as soon as the 202 is back, no temp left
     assert (result.status, result.key_slot) == (202, "A")
@@ -39,18 +39,18 @@ def test_send_signed_lands_in_the_outbox_before_202(serve, tmp_path: Path) -> No
     assert stat.S_IMODE(eml.stat().st_mode) == 0o600
 
 
-def test_send_signed_to_the_relay_url_directly(serve, tmp_path: Path) -> None:
+def test_send_signed_to_the_relay_url_directly(tmp_path: Path) -> None:
     engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         result = send_signed(f"{base}/send", SECRET_B, payload(dry_run=True))
     assert (result.status, result.key_slot, result.message_id) == (200, "B", None)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rotation_graceful_then_emergency(serve, tmp_path: Path) -> None:
+def test_rotation_graceful_then_emergency(tmp_path: Path) -> None:
     """A and B both sign; clearing B (engine.update) leaves only A, and keeps replay state."""
     engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
-    with serve(create_app(engine)) as base, httpx.Client(base_url=base) as client:
+    with serve_app(create_app(engine)) as base, httpx.Client(base_url=base) as client:
         body = json.dumps(payload()).encode()
         replayable = sign(SECRET_A, "POST", MAIL_URL, body)
         headers = {**replayable, "host": "mail.polaris.test"}
@@ -68,20 +68,20 @@ def test_rotation_graceful_then_emergency(serve, tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.eml"))) == 4
 
 
-def test_failed_delivery_is_502_not_202(serve, tmp_path: Path) -> None:
+def test_failed_delivery_is_502_not_202(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     engine = RelayEngine(SETTINGS, OutboxDelivery(blocker / "outbox"))
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
     assert result.status == 502
     assert isinstance(result.body, dict) and result.body["error"] == "send_failed"
 
 
-def test_smtp_delivery_reaches_the_inbox(serve, smtp_inbox) -> None:
+def test_smtp_delivery_reaches_the_inbox(smtp_inbox) -> None:
     engine = RelayEngine(SETTINGS, SmtpDelivery(smtp_inbox.host, smtp_inbox.port))
     to = ["ada@example.com", "bob@example.com"]
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         result = send_signed(MAIL_URL, SECRET_A, payload(to, html="<p>Hi</p>"), connect_to=base)
     assert result.status == 202
     [(mail_from, rcpt_tos, data)] = smtp_inbox.messages
@@ -90,20 +90,20 @@ def test_smtp_delivery_reaches_the_inbox(serve, smtp_inbox) -> None:
     assert b"multipart/alternative" in data
 
 
-def test_smtp_server_down_is_502(serve, smtp_inbox) -> None:
+def test_smtp_server_down_is_502(smtp_inbox) -> None:
     engine = RelayEngine(SETTINGS, SmtpDelivery("127.0.0.1", 1))
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 502
 
 
-def test_oversize_body_is_refused_while_streaming(serve, tmp_path: Path) -> None:
+def test_oversize_body_is_refused_while_streaming(tmp_path: Path) -> None:
     engine = RelayEngine(replace(SETTINGS, max_body_bytes=1024), OutboxDelivery(tmp_path))
 
     def chunks():
         for _ in range(64):
             yield b"x" * 1024
 
-    with serve(create_app(engine)) as base:
+    with serve_app(create_app(engine)) as base:
         response = httpx.post(f"{base}/send", content=chunks())  # chunked: no Content-Length
     assert response.status_code == 413
     assert response.json() == {"error": "payload_too_large", "max_bytes": 1024}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
+from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
 
 from polaris_tui.relay.cli import cmd_relay, dev_config
 from polaris_tui.relay.client import send_signed

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import SETTINGS
+from relay_support import SETTINGS
 
 
 @pytest.mark.parametrize(
