@@ -3,6 +3,21 @@ S3 for R2, the HTTP edge and an SMTP inbox) on loopback ports, state kept in a f
 
 It is a test double, labelled as such wherever it is used, never a silent fallback.
 This module stays import-light: the servers are imported only by ``Sandbox.start``.
+
+Environment knobs (read by ``start``; constructor arguments override the first two):
+  POLARIS_SANDBOX_FAULTS         ``METHOD:PATH_GLOB:ACTION[:COUNT]`` rules separated by ``;``
+                                 (ACTION: HTTP status, ``reset`` or ``delay=MS``; PATH is
+                                 relative to /client/v4), e.g. ``POST:/zones/*/dns_records:500:2``
+  POLARIS_SANDBOX_LATENCY_MS     delay every API, DNS, S3 and edge response
+  POLARIS_SANDBOX_ACTIVATION_MS  pending -> active delay of R2 custom domains, Email Sending
+                                 verification and destination addresses (default 1500)
+  POLARIS_SANDBOX_DKIM_MODE      ``txt`` (cf-bounce._domainkey TXT, published automatically)
+                                 or ``cname`` (``<selector>._domainkey`` CNAME left to the
+                                 operator, the older documented form)
+
+Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
+S3 keys, Worker secret values), ``config.toml``, ``requests.jsonl`` (redacted API log),
+``inbox/*.eml`` and ``s3/`` (object copies so a restart serves what was uploaded).
 """
 
 from __future__ import annotations

@@ -62,6 +62,9 @@ class ZoneResolver(BaseResolver):
             by_name.setdefault(rec["name"], []).append(rec)
         answers = self._answer(qname, qtype, by_name, domain, depth=0)
         reply.rr.extend(answers)
+        if qname == domain and qtype == "NS":  # glue, so NS discovery needs no second query
+            for host in self._ns_hosts(domain):
+                reply.add_ar(RR(host, QTYPE.A, ttl=86400, rdata=A(GLUE_IPV4)))
         if not answers:
             exists = (
                 qname in by_name

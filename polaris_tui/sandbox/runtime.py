@@ -30,7 +30,9 @@ class Runtime:
         self.settings = self.initial_settings = settings
         self.store = Store(directory)
         self.faults = FaultPlan(settings.faults)
-        self.s3 = S3Server(directory, lambda: self.settings.latency_ms)
+        self.s3 = S3Server(
+            directory, lambda: self.settings.latency_ms, namespace=self.store.account_id[:10]
+        )
         self.dns = ZoneDnsServer(self.store, lambda: self.settings.latency_ms)
         self.smtp = SmtpInbox(directory / "inbox")
         self.context = ApiContext(

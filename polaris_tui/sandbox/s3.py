@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.fsutil import atomic_write
+from polaris_tui.sandbox.s3_namespace import BucketNamespace
 
 S3_HOST = "s3.amazonaws.com"
 # moto treats requests without an Authorization header as anonymous (private objects then
@@ -30,7 +31,8 @@ class S3Server:
     """moto S3 on a free loopback port; objects are mirrored to ``<dir>/s3`` so a restart
     (even after SIGKILL) serves what was uploaded before."""
 
-    def __init__(self, directory: Path, latency_ms: Callable[[], int]) -> None:
+    def __init__(self, directory: Path, latency_ms: Callable[[], int], namespace: str) -> None:
+        self.names = BucketNamespace(namespace)
         self.mirror = directory / "s3"
         self.latency_ms = latency_ms
         self.port = 0
@@ -53,16 +55,38 @@ class S3Server:
             if delay > 0:
                 time.sleep(delay / 1000)
             environ["HTTP_HOST"] = S3_HOST  # route every request to moto's S3, path-style
-            status_holder: list[str] = []
+            method = environ.get("REQUEST_METHOD", "GET")
+            query = environ.get("QUERY_STRING", "")
+            bucket, key = self.names.rewrite_request(environ)
+            captured: list[Any] = []
 
-            def capture(status: str, headers: Any, *rest: Any) -> Any:
-                status_holder.append(status)
-                return start_response(status, headers, *rest)
+            def capture(status: str, headers: Any, exc_info: Any = None) -> Any:
+                captured[:] = [status, headers, exc_info]
+                return lambda data: None  # moto returns its body; no write() callers
 
             result = moto_app(environ, capture)
-            if status_holder and status_holder[0].startswith(("200", "204")):
-                self._mirror(environ)
-            return result
+            status, headers, exc_info = captured
+            object_read = bool(key) and method in ("GET", "HEAD") and status[:1] == "2"
+            if object_read:
+                start_response(status, headers, exc_info)
+                return result
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+            body = self.names.rewrite_body(body, listing=not bucket and method == "GET")
+            fixed = []
+            for name, value in headers:
+                if name.lower() == "content-length":
+                    value = str(len(body))
+                elif name.lower() == "location":
+                    value = self.names.rewrite_location(value)
+                fixed.append((name, value))
+            start_response(status, fixed, exc_info)
+            if status[:3] in ("200", "204") and key and not query:
+                self._mirror(method, bucket, key)
+            return [body]
 
         class QuietHandler(MotoRequestHandler):
             """No access log lines on stderr; errors still go to werkzeug's logger."""
@@ -152,14 +176,11 @@ class S3Server:
                 )
 
     # -- mirror ------------------------------------------------------------------------
-    def _mirror(self, environ: dict[str, Any]) -> None:
-        method = environ.get("REQUEST_METHOD")
-        if method not in ("PUT", "DELETE") or environ.get("QUERY_STRING"):
+    def _mirror(self, method: str, bucket: str, raw_key: str) -> None:
+        """Copy a stored/deleted object to ``<dir>/s3`` (logical bucket name)."""
+        if method not in ("PUT", "DELETE"):
             return
-        path = urllib.parse.unquote(environ.get("PATH_INFO", "")).lstrip("/")
-        bucket, _, key = path.partition("/")
-        if not key:
-            return
+        key = urllib.parse.unquote(raw_key)
         target = self.mirror / bucket / (base64.urlsafe_b64encode(key.encode()).decode() + ".json")
         if method == "DELETE":
             with contextlib.suppress(FileNotFoundError):

@@ -11,7 +11,7 @@ from polaris_tui.sandbox.state import new_id, now_iso
 
 PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
 ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
-SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS", "CAA", "SRV")
+SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "TXT", "MX", "NS")  # what the DNS server answers
 WRITABLE_FIELDS = (
     "name",
     "type",
@@ -22,7 +22,6 @@ WRITABLE_FIELDS = (
     "tags",
     "priority",
     "settings",
-    "data",
 )
 
 

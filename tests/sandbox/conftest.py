@@ -10,7 +10,7 @@ import pytest
 
 from polaris_tui.sandbox import Sandbox
 
-ACTIVATION_MS = "400"
+ACTIVATION_MS = "1000"  # long enough to observe "pending" on a busy machine
 
 
 @pytest.fixture(scope="session")

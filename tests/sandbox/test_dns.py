@@ -169,6 +169,11 @@ def test_mx_ns_soa_glue_cname_chain(cf, ep):
     assert answers(ask(ep, "polaris.test", "MX")) == ["10 mx.polaris.test."]
     assert answers(ask(ep, "polaris.test", "NS")) == ["ns1.polaris.test.", "ns2.polaris.test."]
     assert answers(ask(ep, "ns1.polaris.test", "A")) == ["127.0.0.1"]
+    glue = ask(ep, "polaris.test", "NS").additional
+    assert sorted((rrset.name.to_text(), rrset[0].to_text()) for rrset in glue) == [
+        ("ns1.polaris.test.", "127.0.0.1"),
+        ("ns2.polaris.test.", "127.0.0.1"),
+    ]
     assert ask(ep, "polaris.test", "SOA").answer[0].rdtype == dns.rdatatype.SOA
     chain = ask(ep, "www.polaris.test", "A")
     assert answers(chain) == ["192.0.2.25", "mx.polaris.test."]
@@ -192,3 +197,15 @@ def test_proxied_records_answer_with_edge_addresses(cf, ep):
     )
     assert answers(ask(ep, "mail.polaris.test", "A")) == [EDGE_IPV4]
     assert answers(ask(ep, "mail.polaris.test", "AAAA")) == [EDGE_IPV6]
+
+
+def test_unsupported_record_type_names_the_field(cf, ep):
+    with pytest.raises(cloudflare.BadRequestError) as err:
+        cf.dns.records.create(
+            zone_id=ep.zone_id,
+            name="x",
+            type="SRV",
+            ttl=1,
+            data={"port": 1, "priority": 1, "target": "t", "weight": 1},
+        )
+    assert "'type'" in err.value.body["errors"][0]["message"]

@@ -98,3 +98,23 @@ def test_fault_spec_errors_name_the_problem():
     plan.decide("POST", "/zones/z/dns_records")
     assert plan.decide("POST", "/zones/z/dns_records").status is None
     assert plan.decide("GET", "/zones/z/dns_records").status is None
+
+
+def test_redaction_keeps_structure_and_hides_nested_values():
+    from polaris_tui.sandbox.api.app import redact
+
+    body = {
+        "secrets": {"POLARIS_SECRET_B": {"name": "POLARIS_SECRET_B", "text": "x"}, "OLD": None},
+        "actions": [{"type": "forward", "value": ["owner@example.com"]}],
+        "name": "mail",
+        "content": "192.0.2.1",
+    }
+    assert redact(body) == {
+        "secrets": {
+            "POLARIS_SECRET_B": {"name": "POLARIS_SECRET_B", "text": "[redacted]"},
+            "OLD": None,
+        },
+        "actions": [{"type": "forward", "value": ["[redacted]"]}],
+        "name": "mail",
+        "content": "192.0.2.1",
+    }

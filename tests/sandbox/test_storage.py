@@ -140,3 +140,24 @@ def test_edge_honours_conditional_requests_and_odd_keys(cf, ep, sandbox):
     )
     assert again.status_code == 304 and again.content == b""
     assert os.path.isdir(ep.directory / "s3" / "polaris-assets")  # mirrored for restarts
+
+
+def test_two_sandboxes_in_one_process_keep_their_buckets_apart(cf, ep, tmp_path):
+    from polaris_tui.sandbox import Sandbox
+
+    cf.r2.buckets.create(account_id=ep.account_id, name="polaris-assets")
+    s3_client(ep).put_object(Bucket="polaris-assets", Key="mine.png", Body=PNG)
+    with Sandbox(tmp_path / "other") as other:
+        cf2 = cloudflare.Cloudflare(api_token=other.token, base_url=other.api)
+        cf2.r2.buckets.create(account_id=other.account_id, name="polaris-assets")
+        s3 = s3_client(other)
+        assert s3.list_objects_v2(Bucket="polaris-assets").get("KeyCount") == 0
+        s3.put_object(Bucket="polaris-assets", Key="theirs.png", Body=PNG)
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["polaris-assets"]
+        listing = s3.list_objects_v2(Bucket="polaris-assets")
+        assert listing["Name"] == "polaris-assets"
+        assert [o["Key"] for o in listing["Contents"]] == ["theirs.png"]
+    mine = s3_client(ep).list_objects_v2(Bucket="polaris-assets")
+    assert [o["Key"] for o in mine["Contents"]] == ["mine.png"]
+    with pytest.raises(s3_client(ep).exceptions.NoSuchBucket):
+        s3_client(ep).list_objects_v2(Bucket="never-created")

@@ -32,20 +32,14 @@ FAULT_CODES = {
 }
 
 
-def redact(value: Any) -> Any:
-    """Hide values of keys that may carry secrets before anything reaches the log."""
+def redact(value: Any, sensitive: bool = False) -> Any:
+    """Hide scalar values under keys that may carry secrets (``text``, ``secret``, ``token``,
+    ``value`` ...) before anything reaches the log; names and structure stay readable."""
     if isinstance(value, dict):
-        return {
-            k: (
-                "[redacted]"
-                if _REDACT_KEY.search(str(k)) and not isinstance(v, dict | list)
-                else redact(v)
-            )
-            for k, v in value.items()
-        }
+        return {k: redact(v, bool(_REDACT_KEY.search(str(k)))) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+        return [redact(v, sensitive) for v in value]
+    return "[redacted]" if sensitive and value is not None else value
 
 
 class RequestLog:
@@ -106,20 +100,47 @@ class GuardedApi:
             return {"type": "http.request", "body": body, "more_body": False}
 
         status = [0]
+        fault: list[str] = []
+        logged = [False]
+
+        def write_log() -> None:
+            """Log before the last body byte leaves, so a client that got its answer
+            always finds the line (tests count retries right after a call)."""
+            if logged[0]:
+                return
+            logged[0] = True
+            entry: dict[str, Any] = {
+                "ts": time.time(),
+                "method": method,
+                "path": rel,
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "status": status[0],
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            if fault:
+                entry["fault"] = fault[0]
+            if body and _is_json(scope):
+                try:
+                    entry["body"] = redact(json.loads(body))
+                except ValueError:
+                    entry["body"] = "[unparsable]"
+            self.log.append(entry)
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                write_log()
             await send(message)
 
         decision = self.context.faults.decide(method, rel)
         delay = self.context.settings.latency_ms + decision.delay_ms
-        fault = None
         try:
             if delay > 0:
                 await asyncio.sleep(delay / 1000)
             if decision.reset:
-                fault = "reset"
+                fault.append("reset")
+                write_log()
                 # Promise a body and close without it: the client sees a dropped connection.
                 await send(
                     {
@@ -133,7 +154,7 @@ class GuardedApi:
                 )
                 return
             if decision.status is not None:
-                fault = str(decision.status)
+                fault.append(str(decision.status))
                 code, message = FAULT_CODES.get(
                     decision.status, (10000 + decision.status, "Sandbox fault injection")
                 )
@@ -145,22 +166,7 @@ class GuardedApi:
                 return
             await self.app(scope, replay, send_wrapper)
         finally:
-            entry: dict[str, Any] = {
-                "ts": time.time(),
-                "method": method,
-                "path": rel,
-                "query": scope.get("query_string", b"").decode("latin-1"),
-                "status": status[0],
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            if fault:
-                entry["fault"] = fault
-            if body and _is_json(scope):
-                try:
-                    entry["body"] = redact(json.loads(body))
-                except ValueError:
-                    entry["body"] = "[unparsable]"
-            self.log.append(entry)
+            write_log()
 
     def _authorised(self, scope: dict) -> bool:
         for key, value in scope.get("headers", []):
