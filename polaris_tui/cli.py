@@ -129,10 +129,8 @@ def _context(args: argparse.Namespace) -> Iterator[Context]:
         from polaris_tui.sandbox import Sandbox, default_sandbox_dir
 
         sandbox = Sandbox(args.sandbox_dir or default_sandbox_dir())
-        try:
-            yield sandbox_context(sandbox, sandbox.start())
-        finally:
-            sandbox.stop()
+        with sandbox as endpoints:
+            yield sandbox_context(sandbox, endpoints)
         return
     from polaris_tui.context import build_context
 

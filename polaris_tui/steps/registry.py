@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from polaris_tui.steps.assets import AssetsStep
+from polaris_tui.steps.auth import AuthStep
 from polaris_tui.steps.base import Step
 from polaris_tui.steps.deploy import DeployStep
+from polaris_tui.steps.dns import DnsStep
 from polaris_tui.steps.email_service import EmailServiceStep
 from polaris_tui.steps.kv import KvStep
-from polaris_tui.steps.pending import PendingStep
 from polaris_tui.steps.route import RouteStep
 from polaris_tui.steps.secret import SecretStep
 
@@ -26,18 +27,8 @@ STEP_IDS: tuple[str, ...] = (
 def all_steps() -> list[Step]:
     """Fresh step objects in runbook order."""
     steps: list[Step] = [
-        PendingStep(
-            "dns",
-            "DNS records",
-            "Point the apex, manage. and mail. at the Traefik entry; mail. is proxied "
-            "so a Worker Route can intercept it.",
-        ),
-        PendingStep(
-            "auth",
-            "SPF and DMARC",
-            "Publish one SPF record that authorizes Cloudflare's outbound mail and a "
-            "DMARC policy, so receivers trust mail from the domain.",
-        ),
+        DnsStep(),
+        AuthStep(),
         EmailServiceStep(),
         AssetsStep(),
         KvStep(),

@@ -1,0 +1,409 @@
+"""Step 2 — SPF and DMARC (runbook step 2), plus the route for DMARC reports.
+
+Exactly one SPF record at the apex, always: every SPF record found (Email Routing adds its own
+``~all`` one) is merged into one that keeps the operator's mechanisms. DMARC at ``_dmarc.``
+is created or updated in place, keeping the operator's extra tags; weakening a stricter
+policy is a replace that needs explicit permission (--allow-delete, or the TUI's typed
+confirmation). Verification asks the authoritative nameservers and validates with checkdmarc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from polaris_tui import dmarc, spf
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Inspection,
+    Progress,
+    Step,
+    StepState,
+    no_progress,
+    timed_check,
+)
+from polaris_tui.steps.dns import ask_both, public_note
+from polaris_tui.steps.propagation import Expect, wait_until_served
+from polaris_tui.steps.records import (
+    RECORD_KIND,
+    Record,
+    apply_record_changes,
+    list_records,
+    record_change,
+)
+
+if TYPE_CHECKING:
+    from polaris_tui.context import Context
+
+RULE_KIND = "email_routing_rule"
+RULE_NAME = "DMARC reports (polaris-tui)"
+
+
+def _in_zone(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone)
+
+
+def _keep_first(records: list[Record]) -> list[Record]:
+    """The record to update in place first: ours if there is one, else the oldest."""
+    return sorted(records, key=lambda r: not r.owned)
+
+
+def plan_spf(
+    existing: list[Record], domain: str, qualifier: str, lookups: str = ""
+) -> list[Change]:
+    """One SPF record from all of them (pure). Merged-away records lose nothing (their
+    mechanisms are in the one kept), so deleting them needs no --allow-delete."""
+    if not existing:
+        merged = spf.merge([], qualifier=qualifier)
+        return [record_change(None, Record("TXT", domain, merged.record), note=lookups)]
+    ordered = _keep_first(existing)
+    merged = spf.merge([r.content for r in existing], qualifier=qualifier)
+    notes = "; ".join(filter(None, [*merged.notes, lookups]))
+    keep = ordered[0]
+    changes = [record_change(keep, replace(keep, content=merged.record), note=notes)]
+    for other in ordered[1:]:
+        gone = record_change(other, None, note="second SPF record: merged into the one above")
+        changes.append(replace(gone, owned=True))
+    return changes
+
+
+def plan_dmarc(existing: list[Record], name: str, planned: dmarc.Planned) -> list[Change]:
+    """One DMARC record with the planned tags (pure). A less strict ``p`` than the one
+    published is a replace of the old record that the runner only allows when permitted."""
+    target = dmarc.merge([r.content for r in existing], planned)
+    want = Record("TXT", name, target)
+    if not existing:
+        return [record_change(None, want)]
+    before = dmarc.strongest(r.content for r in existing)
+    if dmarc.weakens(before, planned.policy):
+        note = (
+            f"weakens the published policy p={before} to p={planned.policy}: needs explicit "
+            f"confirmation (--allow-delete; TUI: type the hostname), or set "
+            f"dmarc_policy = {before} to keep it"
+        )
+        gone = [replace(record_change(r, None, note=note), owned=False) for r in existing]
+        return [*gone, record_change(None, want, note=f"p={planned.policy}")]
+    ordered = _keep_first(existing)
+    changes = [record_change(ordered[0], replace(ordered[0], content=target))]
+    for other in ordered[1:]:
+        gone = record_change(other, None, note="second DMARC record: merged into the one above")
+        changes.append(replace(gone, owned=True))
+    return changes
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Whether the rua address receives mail, and where a rule could forward it."""
+
+    routed: bool
+    detail: str
+    destinations: tuple[str, ...] = ()
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def routing_status(ctx: Context) -> Routing:
+    """Read Email Routing rules (zone) and verified destination addresses (account)."""
+    rua = ctx.config.dmarc_rua.lower()
+    for rule in ctx.cf.email_routing.rules.list(zone_id=ctx.zone_id):
+        if _field(rule, "enabled") is False:
+            continue
+        actions = [_field(a, "type") for a in _field(rule, "actions") or []]
+        if not any(t in ("forward", "worker") for t in actions):
+            continue
+        for m in _field(rule, "matchers") or []:
+            kind, value = _field(m, "type"), str(_field(m, "value") or "").lower()
+            if kind == "all" or (kind == "literal" and value == rua):
+                return Routing(True, f"rule {_field(rule, 'name') or _field(rule, 'id')!r}")
+    verified = tuple(
+        str(_field(a, "email"))
+        for a in ctx.cf.email_routing.addresses.list(account_id=ctx.config.account_id)
+        if _field(a, "verified")
+    )
+    return Routing(False, f"no Email Routing rule forwards {rua}", verified)
+
+
+def plan_routing(rua: str, routing: Routing) -> list[Change]:
+    """A forwarding rule only when exactly one verified destination makes the choice clear."""
+    if routing.routed:
+        return [Change(Action.NOOP, RULE_KIND, rua, note=f"routed by {routing.detail}")]
+    if len(routing.destinations) != 1:
+        return []
+    dest = routing.destinations[0]
+    return [
+        Change(
+            Action.CREATE,
+            RULE_KIND,
+            rua,
+            after={"to": rua, "forward": dest},
+            note=f"DMARC reports never arrive unless {rua} is routed: forward it to the "
+            f"verified address {dest}",
+        )
+    ]
+
+
+class AuthStep(Step):
+    id = "auth"
+    title = "SPF and DMARC"
+    purpose = (
+        "Publish one SPF record that authorizes Cloudflare's outbound mail and a DMARC "
+        "policy, so receivers trust mail from the domain."
+    )
+
+    def _dmarc_name(self, ctx: Context) -> str:
+        return f"_dmarc.{ctx.config.domain}"
+
+    def _records(self, ctx: Context) -> tuple[list[Record], list[Record]]:
+        cfg = ctx.config
+        spfs = [r for r in list_records(ctx, name=cfg.domain, rtype="TXT") if spf.is_spf(r.content)]
+        dmarcs = [
+            r
+            for r in list_records(ctx, name=self._dmarc_name(ctx), rtype="TXT")
+            if dmarc.is_dmarc(r.content)
+        ]
+        return spfs, dmarcs
+
+    def _record_changes(self, ctx: Context) -> list[Change]:
+        cfg = ctx.config
+        spfs, dmarcs = self._records(ctx)
+        merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
+        lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
+        return [
+            *plan_spf(spfs, cfg.domain, cfg.spf_qualifier, lookups),
+            *plan_dmarc(
+                dmarcs, self._dmarc_name(ctx), dmarc.Planned(cfg.dmarc_policy, cfg.dmarc_rua)
+            ),
+        ]
+
+    def plan(self, ctx: Context) -> list[Change]:
+        changes = self._record_changes(ctx)
+        rua = ctx.config.dmarc_rua
+        if _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone):
+            changes += plan_routing(rua, routing_status(ctx))
+        return changes
+
+    def inspect(self, ctx: Context) -> Inspection:
+        spfs, dmarcs = self._records(ctx)
+        todo = [c for c in self._record_changes(ctx) if c.action is not Action.NOOP]
+        facts = {"spf_records": len(spfs), "dmarc_records": len(dmarcs)}
+        if len(spfs) > 1:
+            return Inspection(StepState.DRIFT, f"{len(spfs)} SPF records: must be one", facts)
+        if not todo:
+            return Inspection(StepState.DONE, "one SPF and one DMARC record as planned", facts)
+        ours = any(spf.CLOUDFLARE_INCLUDE in r.content.lower() for r in spfs) or dmarcs
+        if not ours:
+            return Inspection(StepState.PENDING, "SPF and DMARC not published yet", facts)
+        return Inspection(
+            StepState.DRIFT, "differs from the plan: " + ", ".join(c.target for c in todo), facts
+        )
+
+    def apply(
+        self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
+    ) -> ApplyResult:
+        records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
+        rules = [c for c in changes if c.kind == RULE_KIND and c.action is Action.CREATE]
+        messages = [c.note for c in records if c.note.startswith("WARNING")]
+        if records:
+            progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
+            apply_record_changes(ctx, records)
+        for c in rules:
+            progress(f"creating the Email Routing rule for {c.target}", 0.3)
+            rule = ctx.cf.email_routing.rules.create(
+                zone_id=ctx.zone_id,
+                name=RULE_NAME,
+                enabled=True,
+                matchers=[{"type": "literal", "field": "to", "value": c.after["to"]}],
+                actions=[{"type": "forward", "value": [c.after["forward"]]}],
+            )
+            ctx.state.mark_owned(RULE_KIND, str(_field(rule, "id")))
+        expects = self._expects(ctx, records)
+        missing = wait_until_served(
+            ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress
+        )
+        applied = records + rules
+        if missing:
+            return ApplyResult(
+                False,
+                applied,
+                "applied, but not served yet by every authoritative nameserver: "
+                + ", ".join(e.label for e in missing),
+                messages,
+            )
+        return ApplyResult(True, applied, f"{len(applied)} change(s) applied and served", messages)
+
+    def _expects(self, ctx: Context, records: list[Change]) -> list[Expect]:
+        """The one SPF / one DMARC record the changes produce, as the servers must answer."""
+        expects = []
+        for name, is_kind in (
+            (ctx.config.domain, spf.is_spf),
+            (self._dmarc_name(ctx), dmarc.is_dmarc),
+        ):
+            final = [c.after["content"] for c in records if c.after and c.after["name"] == name]
+            if final:
+                want = final[-1]
+                expects.append(
+                    Expect(
+                        name,
+                        "TXT",
+                        lambda values, want=want, is_kind=is_kind: (
+                            [v for v in values if is_kind(v)] == [want]
+                        ),
+                        f"TXT {name} {want}",
+                    )
+                )
+        return expects
+
+    async def verify(self, ctx: Context) -> list[Check]:
+        cfg = ctx.config
+        timeout = cfg.dns_timeout_seconds * 4
+        apex = asyncio.ensure_future(ask_both(ctx, cfg.domain, "TXT"))
+        at_dmarc = asyncio.ensure_future(ask_both(ctx, self._dmarc_name(ctx), "TXT"))
+        servers = asyncio.ensure_future(ctx.dns.authoritative_servers())
+
+        async def resolver() -> Any:
+            """A fresh resolver per validation: each runs in its own thread."""
+            from polaris_tui.adapters.mail_auth_check import zone_resolver
+
+            return zone_resolver(cfg.zone, await servers, list(ctx.dns.resolvers), ctx.dns.timeout)
+
+        async def checked(validate: Any, record: str) -> tuple[bool, str]:
+            result = await asyncio.to_thread(validate, record, cfg.domain, await resolver())
+            return result.ok, result.detail
+
+        async def spf_single() -> tuple[bool, str]:
+            auth, public = await apex
+            counts = [len([v for v in a.records if spf.is_spf(v)]) for a in auth if a.ok]
+            ok = bool(auth) and len(counts) == len(auth) and all(n == 1 for n in counts)
+            return ok, f"authoritative: {_only(auth, spf.is_spf)} | {_public(public, spf.is_spf)}"
+
+        async def spf_planned() -> tuple[bool, str]:
+            auth, _ = await apex
+            record = _single(auth, spf.is_spf)
+            if record is None:
+                return False, "no single SPF record served"
+            want = spf.merge([record], qualifier=cfg.spf_qualifier).record
+            if record == want:
+                return True, record
+            return False, f"served {record!r}, planned {want!r}"
+
+        async def spf_valid() -> tuple[bool, str]:
+            from polaris_tui.adapters.mail_auth_check import validate_spf
+
+            auth, _ = await apex
+            record = _single(auth, spf.is_spf)
+            if record is None:
+                return False, "no single SPF record served"
+            return await checked(validate_spf, record)
+
+        async def dmarc_planned() -> tuple[bool, str]:
+            auth, public = await at_dmarc
+            record = _single(auth, dmarc.is_dmarc)
+            shown = (
+                f"authoritative: {_only(auth, dmarc.is_dmarc)} | {_public(public, dmarc.is_dmarc)}"
+            )
+            if record is None:
+                return False, f"not exactly one DMARC record served; {shown}"
+            want = dmarc.merge([record], dmarc.Planned(cfg.dmarc_policy, cfg.dmarc_rua))
+            if dmarc.same(record, want):
+                return True, shown
+            return False, f"served {record!r}, planned {want!r}"
+
+        async def dmarc_valid() -> tuple[bool, str]:
+            from polaris_tui.adapters.mail_auth_check import validate_dmarc
+
+            auth, _ = await at_dmarc
+            record = _single(auth, dmarc.is_dmarc)
+            if record is None:
+                return False, "not exactly one DMARC record served"
+            return await checked(validate_dmarc, record)
+
+        rua_domain = cfg.dmarc_rua.rsplit("@", 1)[1].lower()
+
+        async def rua_routed() -> tuple[bool, str]:
+            routing = await asyncio.to_thread(routing_status, ctx)
+            if routing.routed:
+                return True, f"{cfg.dmarc_rua} is routed by {routing.detail}"
+            if not routing.destinations:
+                hint = "no verified destination address in the account: add and verify one"
+            elif len(routing.destinations) > 1:
+                hint = "several verified destinations: create the rule for the one you read"
+            else:
+                hint = f"`polaris-tui apply auth` forwards it to {routing.destinations[0]}"
+            return False, f"{routing.detail}; {hint}"
+
+        async def rua_authorized() -> tuple[bool, str]:
+            from polaris_tui.adapters.mail_auth_check import rua_authorized as check
+
+            result = await asyncio.to_thread(check, cfg.domain, rua_domain, await resolver())
+            return result.ok, result.detail
+
+        runs = [
+            ("auth.spf-single", spf_single),
+            ("auth.spf-planned", spf_planned),
+            ("auth.spf-valid", spf_valid),
+            ("auth.dmarc-planned", dmarc_planned),
+            ("auth.dmarc-valid", dmarc_valid),
+        ]
+        if _in_zone(rua_domain, cfg.zone):
+            runs.append(("auth.dmarc-rua-routed", rua_routed))
+        else:
+            runs.append(("auth.dmarc-rua-authorized", rua_authorized))
+        try:
+            return list(
+                await asyncio.gather(*(timed_check(self.id, i, run, timeout) for i, run in runs))
+            )
+        finally:
+            for task in (apex, at_dmarc, servers):
+                task.cancel()
+
+
+def _only(answers: list[Any], is_kind: Any) -> str:
+    """Each server's records of one kind (SPF or DMARC), for the check detail."""
+    parts = []
+    for a in answers:
+        mine = [v for v in a.records if is_kind(v)] if a.ok else []
+        parts.append(
+            f"{a.server} " + (" | ".join(mine) if mine else (a.rcode if not a.ok else "none"))
+        )
+    return "; ".join(parts) or "no authoritative nameserver"
+
+
+def _public(answers: list[Any], is_kind: Any) -> str:
+    return public_note(answers) if not answers else "public: " + _only(answers, is_kind)
+
+
+def _single(answers: list[Any], is_kind: Any) -> str | None:
+    """The one record of a kind every authoritative server agrees on, else None."""
+    seen = {tuple(v for v in a.records if is_kind(v)) for a in answers if a.ok}
+    if len(seen) != 1 or not answers or any(not a.ok for a in answers):
+        return None
+    (values,) = seen
+    return values[0] if len(values) == 1 else None
+
+
+def _spf_resolver(ctx: Context):  # type: ignore[no-untyped-def]
+    """target -> its SPF record, for counting nested lookups before publishing.
+
+    Names in the zone are asked of the authoritative servers, others of the public
+    resolvers; with none configured (the sandbox) they stay unresolved and the count says so.
+    """
+
+    def resolve(target: str) -> str | None:
+        inside = _in_zone(target, ctx.config.zone)
+        if not inside and not ctx.dns.resolvers:
+            return None
+        ask = ctx.dns.ask_authoritative if inside else ctx.dns.ask_public
+        answers = asyncio.run(ask(target, "TXT"))
+        for a in answers:
+            found = [v for v in a.records if spf.is_spf(v)] if a.ok else []
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    return resolve

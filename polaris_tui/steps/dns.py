@@ -1,0 +1,308 @@
+"""Step 1 — DNS records: apex, manage. and mail. at the Traefik entry (runbook step 1).
+
+``mail.`` is proxied because a Worker Route only intercepts proxied traffic; apex and
+``manage.`` are DNS-only by default so they resolve to Traefik as the runbook's verify
+section expects. ``assets.`` belongs to the R2 custom domain (the assets step) unless the
+config names another public origin, which gets a CNAME here.
+
+Existing records are read first: a conflicting record we did not create is updated in place
+(shown before/after) or, when it cannot be (a CNAME where an A is wanted), deleted only with
+--allow-delete. Unrelated records are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from polaris_tui import troubleshooting
+from polaris_tui.steps.base import (
+    Action,
+    ApplyResult,
+    Change,
+    Check,
+    Inspection,
+    Progress,
+    Step,
+    StepState,
+    no_progress,
+    timed_check,
+)
+from polaris_tui.steps.propagation import Expect, wait_until_served
+from polaris_tui.steps.records import (
+    RECORD_KIND,
+    Record,
+    apply_record_changes,
+    list_records,
+    record_change,
+)
+
+if TYPE_CHECKING:
+    from polaris_tui.adapters.dns_probe import DnsAnswer
+    from polaris_tui.context import Context
+
+ADDRESS_TYPES = ("A", "AAAA", "CNAME")
+
+
+@dataclass(frozen=True)
+class Want:
+    """One record the step manages; ``label`` names it in check ids (apex, manage, mail)."""
+
+    label: str
+    record: Record
+
+    @property
+    def check_id(self) -> str:
+        return f"dns.{self.label}-{self.record.type.lower()}"
+
+
+def wanted(ctx: Context) -> tuple[list[Want], list[Change]]:
+    """The records to publish, plus notes for hosts another step owns."""
+    cfg = ctx.config
+    hosts = [
+        ("apex", cfg.domain, cfg.proxied_apex),
+        (cfg.host_manage, cfg.manage_host, cfg.proxied_manage),
+    ]
+    notes: list[Change] = []
+    if cfg.route_mode == "custom_domain":
+        notes.append(
+            Change(
+                Action.NOOP,
+                RECORD_KIND,
+                cfg.mail_host,
+                note="belongs to the Worker Custom Domain (route step): Cloudflare creates it",
+            )
+        )
+    else:
+        hosts.append((cfg.host_mail, cfg.mail_host, True))
+    wants: list[Want] = []
+    for label, host, proxied in hosts:
+        wants.append(Want(label, Record("A", host, cfg.traefik_ipv4, proxied=proxied)))
+        if cfg.traefik_ipv6:
+            wants.append(Want(label, Record("AAAA", host, cfg.traefik_ipv6, proxied=proxied)))
+    if cfg.assets_origin == "r2":
+        notes.append(
+            Change(
+                Action.NOOP,
+                RECORD_KIND,
+                cfg.assets_host,
+                note="belongs to the R2 custom domain: the assets step attaches it",
+            )
+        )
+    else:
+        wants.append(Want(cfg.host_assets, Record("CNAME", cfg.assets_host, cfg.assets_origin)))
+    return wants, notes
+
+
+def plan_host(host: str, existing: list[Record], wants: list[Record]) -> list[Change]:
+    """Changes that make ``host``'s address records exactly ``wants`` (pure, for tests).
+
+    Same type, other content: updated in place (before/after shown). A record that cannot
+    become a wanted one (a CNAME where an A is wanted, a surplus address) is deleted, with
+    ``owned`` telling the runner whether that needs --allow-delete.
+    """
+    changes: list[Change] = []
+    current = [r for r in existing if r.type in ADDRESS_TYPES]
+    want_types = {w.type for w in wants}
+    for want in wants:
+        same_type = [r for r in current if r.type == want.type]
+        exact = next((r for r in same_type if r.same_as(want)), None)
+        keep = exact or (same_type[0] if same_type else None)
+        if keep is None:
+            changes.append(record_change(None, want))
+        else:
+            note = "" if exact else f"{host} {want.type} differs from the plan"
+            changes.append(record_change(keep, want, note=note))
+        for other in same_type:
+            if other is not keep:
+                changes.append(record_change(other, None, note=f"surplus {other.type} at {host}"))
+    for rec in current:
+        if rec.type in want_types:
+            continue
+        if rec.type == "CNAME" or rec.owned:
+            why = (
+                f"a CNAME at {host} conflicts with the planned {'/'.join(sorted(want_types))}"
+                if rec.type == "CNAME"
+                else f"created by polaris-tui; {rec.type} is no longer planned"
+            )
+            changes.append(record_change(rec, None, note=why))
+        elif rec.type in ("A", "AAAA") and "CNAME" in want_types:
+            changes.append(record_change(rec, None, note="conflicts with the planned CNAME"))
+        else:
+            changes.append(
+                Change(
+                    Action.NOOP,
+                    RECORD_KIND,
+                    rec.display(),
+                    rec.to_json(),
+                    rec.to_json(),
+                    "not managed: remove it if it does not point at Traefik",
+                    owned=False,
+                )
+            )
+    return changes
+
+
+class DnsStep(Step):
+    id = "dns"
+    title = "DNS records"
+    purpose = (
+        "Point the apex, manage. and mail. at the Traefik entry; mail. is proxied so a "
+        "Worker Route can intercept it."
+    )
+
+    def plan(self, ctx: Context) -> list[Change]:
+        wants, notes = wanted(ctx)
+        changes: list[Change] = []
+        for host in dict.fromkeys(w.record.name for w in wants):
+            existing = list_records(ctx, name=host)
+            changes += plan_host(host, existing, [w.record for w in wants if w.record.name == host])
+        if ctx.config.assets_origin == "r2":
+            for rec in list_records(ctx, name=ctx.config.assets_host, rtype="CNAME"):
+                if rec.content.endswith(".r2.cloudflarestorage.com"):
+                    notes = [
+                        Change(
+                            Action.NOOP,
+                            RECORD_KIND,
+                            rec.display(),
+                            rec.to_json(),
+                            note="CNAME to the R2 S3 API host serves nothing publicly; "
+                            "the assets step replaces it with the R2 custom domain",
+                            owned=rec.owned,
+                        )
+                        if n.target == ctx.config.assets_host
+                        else n
+                        for n in notes
+                    ]
+        return changes + notes
+
+    def inspect(self, ctx: Context) -> Inspection:
+        changes = self.plan(ctx)
+        todo = [c for c in changes if c.action is not Action.NOOP]
+        managed = [c for c in changes if c.kind == RECORD_KIND and c.before is not None]
+        if not todo:
+            return Inspection(StepState.DONE, "records as planned", {"changes": 0})
+        if not managed:
+            return Inspection(StepState.PENDING, f"{len(todo)} record(s) to create")
+        return Inspection(
+            StepState.DRIFT,
+            f"{len(todo)} change(s): " + ", ".join(c.target for c in todo),
+            {"changes": len(todo)},
+        )
+
+    def apply(
+        self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
+    ) -> ApplyResult:
+        records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
+        progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
+        apply_record_changes(ctx, records)
+        wants, _ = wanted(ctx)
+        touched = {(c.after["name"], c.after["type"]) for c in records if c.after}
+        expects = [
+            Expect(w.record.name, w.record.type, _accept(w.record), w.record.display())
+            for w in wants
+            if (w.record.name, w.record.type) in touched
+        ]
+        missing = wait_until_served(
+            ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress
+        )
+        if missing:
+            return ApplyResult(
+                False,
+                records,
+                "applied, but not served yet by every authoritative nameserver: "
+                + ", ".join(e.label for e in missing),
+            )
+        return ApplyResult(True, records, f"{len(records)} change(s) applied and served")
+
+    async def verify(self, ctx: Context) -> list[Check]:
+        wants, _ = wanted(ctx)
+        timeout = ctx.config.dns_timeout_seconds * 3
+        checks = list(
+            await asyncio.gather(
+                *(timed_check(self.id, w.check_id, _served_check(ctx, w), timeout) for w in wants)
+            )
+        )
+        failed = [(c, w) for c, w in zip(checks, wants, strict=True) if not c.ok]
+        await asyncio.gather(*(proxied_guidance(ctx, c, w.record) for c, w in failed))
+        return checks
+
+
+def judge(values: tuple[str, ...], want: Record) -> tuple[bool, str]:
+    """Is an authoritative answer right for ``want``? A proxied record answers with
+    Cloudflare's edge addresses, not the origin: that is correct and said so."""
+    shown = ", ".join(values) or "no records"
+    if not values:
+        return False, "no records"
+    if want.proxied and want.type in ("A", "AAAA"):
+        if want.content in values:
+            return False, f"{shown}: the origin address, so the record is not proxied"
+        return True, f"{shown}: Cloudflare's edge (proxied, as planned; origin {want.content})"
+    if set(values) == {want.content}:
+        return True, shown
+    return False, f"{shown}, expected {want.content}"
+
+
+def _accept(want: Record):  # type: ignore[no-untyped-def]
+    return lambda values: judge(values, want)[0]
+
+
+def describe(answers: list[DnsAnswer]) -> str:
+    """``server: values`` for each answer, the way an operator would read several digs."""
+    parts = []
+    for a in answers:
+        body = ", ".join(a.records) if a.ok and a.records else (a.rcode if not a.ok else "empty")
+        parts.append(f"{a.server} {body}")
+    return "; ".join(parts)
+
+
+async def ask_both(ctx: Context, name: str, rtype: str) -> tuple[list[DnsAnswer], list[DnsAnswer]]:
+    """Authoritative and public answers, all queried concurrently."""
+    auth, public = await asyncio.gather(
+        ctx.dns.ask_authoritative(name, rtype), ctx.dns.ask_public(name, rtype)
+    )
+    return auth, public
+
+
+def public_note(public: list[DnsAnswer]) -> str:
+    if not public:
+        return "public resolvers: none configured"
+    return "public resolvers (may lag behind caches): " + describe(public)
+
+
+def _served_check(ctx: Context, want: Want):  # type: ignore[no-untyped-def]
+    rec = want.record
+
+    async def run() -> tuple[bool, str]:
+        auth, public = await ask_both(ctx, rec.name, rec.type)
+        if not auth:
+            return False, "no authoritative nameserver found for the zone"
+        verdicts = [judge(a.records, rec) if a.ok else (False, a.rcode) for a in auth]
+        ok = all(v[0] for v in verdicts)
+        detail = (
+            f"{rec.type} {rec.name}: authoritative "
+            + "; ".join(f"{a.server} {v[1]}" for a, v in zip(auth, verdicts, strict=True))
+            + f" | {public_note(public)}"
+        )
+        return ok, detail
+
+    return run
+
+
+async def proxied_guidance(ctx: Context, check: Check, want: Record) -> None:
+    """A DNS-only host that answers Cloudflare's address is proxied in the zone: say so."""
+    if want.proxied:
+        return
+    try:
+        records = await asyncio.to_thread(list_records, ctx, name=want.name, rtype=want.type)
+    except Exception:  # guidance is a bonus; the failed check already says what is wrong
+        return
+    if any(r.proxied for r in records):
+        entry = troubleshooting.lookup(
+            "dns",
+            values=troubleshooting.config_values(ctx.config),
+            check_id="dns.proxied-unplanned",
+        )
+        if entry is not None:
+            check.guidance = entry.text()
