@@ -9,9 +9,12 @@ if TYPE_CHECKING:
 
 
 def make_client(
-    token: str, base_url: str | None = None, *, timeout: float = 30.0, max_retries: int = 2
+    token: str, base_url: str | None = None, *, timeout: float = 30.0, max_retries: int = 3
 ) -> cloudflare.Cloudflare:
-    """A client with the SDK's own retries (408/409/429/5xx with backoff, Retry-After)."""
+    """A client with the SDK's own retries (408/409/429/5xx with backoff, Retry-After).
+
+    Three retries ride out a short burst of errors on one endpoint (two 5xx then a 429).
+    """
     import cloudflare
 
     kwargs: dict[str, object] = {"api_token": token, "timeout": timeout, "max_retries": max_retries}

@@ -6,7 +6,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,28 +16,7 @@ from polaris_tui.fsutil import atomic_write
 from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE
 from polaris_tui.relay.engine import RelaySettings
 
-BINDING_RE = re.compile(r"SEND_([A-Z0-9_]+)")
 EXIT_USAGE = 2
-
-
-def settings_vars(settings: RelaySettings) -> dict[str, str]:
-    """Worker plain_text vars for ``settings``: the limits, and SENDER_<X> per SEND_<X> binding."""
-    plain = {
-        "TS_WINDOW_MS": str(settings.ts_window_ms),
-        "NONCE_TTL_SECONDS": str(settings.nonce_ttl_seconds),
-        "RATE_LIMIT_MAX": str(settings.rate_limit_max),
-        "RATE_LIMIT_WINDOW_SECONDS": str(settings.rate_limit_window_seconds),
-        "MAX_BODY_BYTES": str(settings.max_body_bytes),
-    }
-    for address, binding in settings.senders.items():
-        match = BINDING_RE.fullmatch(binding)
-        if match is None:
-            raise ValueError(
-                f"senders: binding {binding!r} for {address} must be named SEND_<NAME> "
-                "(upper case), e.g. SEND_CUSTOMER"
-            )
-        plain[f"SENDER_{match.group(1)}"] = address
-    return plain
 
 
 def _is_loopback(host: str) -> bool:
@@ -131,11 +109,8 @@ def dev_config(settings: RelaySettings, extra_vars: dict[str, str]) -> dict[str,
         "main": str(WORKER_DIR / "src" / WORKER_MAIN_MODULE),
         "compatibility_date": WORKER_COMPATIBILITY_DATE,
         "kv_namespaces": [{"binding": "EMAIL_NONCE_DEDUP", "id": "local"}],
-        "send_email": [
-            {"name": binding, "allowed_sender_addresses": [address]}
-            for address, binding in settings.senders.items()
-        ],
-        "vars": {**settings_vars(settings), **extra_vars},
+        "send_email": settings.send_email_bindings(),
+        "vars": {**settings.worker_vars(), **extra_vars},
     }
 
 
@@ -150,10 +125,10 @@ def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict
     """`wrangler dev` on the shipped Worker; secrets go through a 0600 .dev.vars, never argv."""
     from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
 
+    config = dev_config(settings, extra_vars)
     try:
-        config = dev_config(settings, extra_vars)
         ensure_node_modules()
-    except (ValueError, NodeMissingError) as error:
+    except NodeMissingError as error:
         return _fail(str(error))
     with tempfile.TemporaryDirectory(prefix="polaris-relay-") as private:
         os.chmod(private, 0o700)

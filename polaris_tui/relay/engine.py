@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import math
 import re
@@ -34,6 +35,7 @@ KV_MIN_TTL_SECONDS = 60
 MAX_RECIPIENTS = 10
 MAX_SUBJECT_CHARS = 900
 FIELDS = ("from", "to", "subject", "text", "html", "reply_to", "dry_run")
+BINDING_RE = re.compile(r"SEND_([A-Z0-9_]+)")
 ADDRESS_RE = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
@@ -52,6 +54,44 @@ class RelaySettings:
     rate_limit_max: int = 10
     rate_limit_window_seconds: int = 3600
     max_body_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        """Refuse settings the Worker would refuse: an empty secret would verify anything."""
+        if not self.secret_a:
+            raise ValueError("secret_a is empty: set POLARIS_SECRET_A")
+        for name in ("ts_window_ms", "nonce_ttl_seconds", "rate_limit_max",
+                     "rate_limit_window_seconds", "max_body_bytes"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        for address, binding in self.senders.items():
+            if not ADDRESS_RE.fullmatch(address):
+                raise ValueError(f"senders: {address!r} is not a bare address like a@example.com")
+            if not BINDING_RE.fullmatch(binding):
+                raise ValueError(
+                    f"senders: binding {binding!r} for {address} must be named SEND_<NAME> "
+                    "(upper case), e.g. SEND_CUSTOMER"
+                )
+
+    def worker_vars(self) -> dict[str, str]:
+        """The Worker's plain_text vars: the limits, and SENDER_<X> for each SEND_<X> binding."""
+        plain = {
+            "TS_WINDOW_MS": str(self.ts_window_ms),
+            "NONCE_TTL_SECONDS": str(self.nonce_ttl_seconds),
+            "RATE_LIMIT_MAX": str(self.rate_limit_max),
+            "RATE_LIMIT_WINDOW_SECONDS": str(self.rate_limit_window_seconds),
+            "MAX_BODY_BYTES": str(self.max_body_bytes),
+        }
+        for address, binding in self.senders.items():
+            plain[binding.replace("SEND_", "SENDER_", 1)] = address
+        return plain
+
+    def send_email_bindings(self) -> list[dict[str, object]]:
+        """One send_email binding per sender, restricted to that sender (wrangler's shape)."""
+        return [
+            {"name": binding, "allowed_sender_addresses": [address]}
+            for address, binding in self.senders.items()
+        ]
 
     @property
     def effective_nonce_ttl_seconds(self) -> int:
@@ -128,6 +168,15 @@ def _has_line_break(value: str) -> bool:
     return "\r" in value or "\n" in value
 
 
+def _is_well_formed(value: str) -> bool:
+    """False for a lone surrogate, which JSON escapes allow but UTF-8 cannot carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_address(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise BadField(field, f"{field} must be a string e-mail address")
@@ -157,7 +206,7 @@ def parse_payload(payload: object) -> tuple[OutgoingMessage, bool]:
             raise BadField("to", f"to lists {address} twice")
         seen.add(address.lower())
     subject = payload.get("subject")
-    if not isinstance(subject, str) or not subject.strip():
+    if not isinstance(subject, str) or not subject:
         raise BadField("subject", "subject must be a non-empty string")
     if _has_line_break(subject):
         raise BadField("subject", "subject must not contain CR or LF")
@@ -166,6 +215,11 @@ def parse_payload(payload: object) -> tuple[OutgoingMessage, bool]:
     for field in ("text", "html"):
         if field in payload and not isinstance(payload[field], str):
             raise BadField(field, f"{field} must be a string")
+    for field in ("subject", "text", "html"):
+        if not _is_well_formed(payload.get(field, "")):
+            raise BadField(
+                field, f"{field} contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
+            )
     if not payload.get("text") and not payload.get("html"):
         raise BadField("text", "give text or html (or both), non-empty")
     reply_to = payload.get("reply_to")
@@ -198,26 +252,32 @@ class RelayEngine:
         self.settings = settings
         self.delivery = delivery
         self.clock = clock
-        self._nonces: dict[str, float] = {}  # nonce -> expiry (s)
-        self._counts: dict[tuple[str, int], int] = {}  # (recipient hash, window) -> count
+        self._nonces: set[str] = set()
+        self._nonce_expiry: list[tuple[float, str]] = []  # heap of (expiry s, nonce)
+        self._window = -1
+        self._counts: dict[str, int] = {}  # recipient hash -> sends in self._window
 
     def update(self, settings: RelaySettings) -> None:
         """Swap secrets/limits (rotation) while keeping the replay and rate state."""
         self.settings = settings
 
     def _claim_nonce(self, nonce: str, now_s: float) -> bool:
-        self._nonces = {n: exp for n, exp in self._nonces.items() if exp > now_s}
+        while self._nonce_expiry and self._nonce_expiry[0][0] <= now_s:
+            self._nonces.discard(heapq.heappop(self._nonce_expiry)[1])
         if nonce in self._nonces:
             return False
-        self._nonces[nonce] = now_s + self.settings.effective_nonce_ttl_seconds
+        self._nonces.add(nonce)
+        expiry = now_s + self.settings.effective_nonce_ttl_seconds
+        heapq.heappush(self._nonce_expiry, (expiry, nonce))
         return True
 
     def _rate_limit(self, recipients: tuple[str, ...], now_ms: int) -> int:
         """Seconds to wait when any recipient is at the limit, else count the send and return 0."""
         window_ms = self.settings.rate_limit_window_seconds * 1000
         window = now_ms // window_ms
-        self._counts = {k: c for k, c in self._counts.items() if k[1] >= window}
-        keys = [(hashlib.sha256(r.lower().encode()).hexdigest(), window) for r in recipients]
+        if window != self._window:
+            self._window, self._counts = window, {}
+        keys = [hashlib.sha256(r.lower().encode()).hexdigest() for r in recipients]
         if any(self._counts.get(k, 0) >= self.settings.rate_limit_max for k in keys):
             return max(1, math.ceil(((window + 1) * window_ms - now_ms) / 1000))
         for key in keys:
@@ -254,6 +314,7 @@ class RelayEngine:
     async def handle(
         self, method: str, path: str, host: str, headers: Mapping[str, str], body: bytes
     ) -> RelayResponse:
+        """Answer one request; ``body`` is the raw bytes, already capped by the server."""
         settings = self.settings
         if method != "POST":
             return _json(405, {"error": "method_not_allowed"}, allow="POST")
@@ -268,7 +329,7 @@ class RelayEngine:
             return UNAUTHORIZED
         try:
             payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return _bad_request("body", "the body must be UTF-8 JSON")
         try:
             message, dry_run = parse_payload(payload)

@@ -42,12 +42,7 @@ if TYPE_CHECKING:
 MODULE_TYPE = "application/javascript+module"
 REDACTED = "(redacted)"
 SENDERS = {"CUSTOMER": "sender_customer", "ADMIN": "sender_admin"}  # suffix -> config field
-TUNING = {
-    "TS_WINDOW_MS": "ts_window_ms",
-    "NONCE_TTL_SECONDS": "nonce_ttl_seconds",
-    "RATE_LIMIT_MAX": "rate_limit_max",
-    "RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
-}
+SECRETS_ARE_SEPARATE = "(secret_text bindings are uploaded separately)"
 COMPARED_KEYS = (
     "namespace_id",
     "allowed_sender_addresses",
@@ -64,18 +59,26 @@ class MetadataError(ValueError):
 
 
 def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
-    """Every non-secret binding the Worker reads (see the Worker's loadSettings)."""
+    """Every non-secret binding the Worker reads, derived like the local relay's settings."""
+    from polaris_tui.relay.engine import RelaySettings
+
+    settings = RelaySettings(
+        secret_a=SECRETS_ARE_SEPARATE,
+        secret_b=None,
+        senders={getattr(config, field): f"SEND_{suffix}" for suffix, field in SENDERS.items()},
+        ts_window_ms=config.ts_window_ms,
+        nonce_ttl_seconds=config.nonce_ttl_seconds,
+        rate_limit_max=config.rate_limit_max,
+        rate_limit_window_seconds=config.rate_limit_window_seconds,
+    )
     bindings: list[dict[str, Any]] = [
         {"type": "kv_namespace", "name": KV_BINDING, "namespace_id": kv_id}
     ]
-    for suffix, field in SENDERS.items():
-        address = getattr(config, field)
-        bindings.append(
-            {"type": "send_email", "name": f"SEND_{suffix}", "allowed_sender_addresses": [address]}
-        )
-        bindings.append({"type": "plain_text", "name": f"SENDER_{suffix}", "text": address})
-    for name, field in TUNING.items():
-        bindings.append({"type": "plain_text", "name": name, "text": str(getattr(config, field))})
+    bindings += [{"type": "send_email", **b} for b in settings.send_email_bindings()]
+    bindings += [
+        {"type": "plain_text", "name": name, "text": text}
+        for name, text in settings.worker_vars().items()
+    ]
     return bindings
 
 

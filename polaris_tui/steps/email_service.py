@@ -475,7 +475,11 @@ class EmailServiceStep(Step):
         found = await asyncio.to_thread(survey, ctx)
         checks = [
             timed_check(STEP_ID, f"{STEP_ID}.{name}", make(ctx, found), CHECK_TIMEOUT_SECONDS)
-            for name, make in (("routing", _routing_check), ("sending-domain", _sending_check))
+            for name, make in (
+                ("routing", _routing_check),
+                ("mx", _mx_check),
+                ("sending-domain", _sending_check),
+            )
         ]
         if found.sending is not None:
             dkim = found.dkim_records
@@ -512,11 +516,20 @@ CheckRun = Callable[[], Awaitable[tuple[bool, str]]]
 
 def _routing_check(ctx: Context, found: Survey) -> CheckRun:
     async def run() -> tuple[bool, str]:
-        if found.foreign_mx and not found.routing_enabled:
-            return False, str(foreign_mx_error(ctx, found.foreign_mx))
         if not found.routing_enabled:
             return False, "Email Routing is not enabled on the zone"
         return True, f"Email Routing enabled (status {found.routing_status})"
+
+    return run
+
+
+def _mx_check(ctx: Context, found: Survey) -> CheckRun:
+    """Inbound mail stays with one provider: no other MX beside Email Routing's."""
+
+    async def run() -> tuple[bool, str]:
+        if found.foreign_mx:
+            return False, str(foreign_mx_error(ctx, found.foreign_mx))
+        return True, f"no MX records of another provider at {ctx.config.domain}"
 
     return run
 

@@ -34,12 +34,28 @@ SLOTS = {"id": TITLE, "preview_id": PREVIEW_TITLE}  # state key -> namespace tit
 STATE_KEY = "kv"
 OWNED_KIND = "kv_namespace"
 CHECK_TIMEOUT = 10.0
+TITLE_EXISTS = 10014  # Cloudflare: a namespace with this title already exists
 
 
 def list_namespaces(ctx: Context) -> dict[str, str]:
     """Every namespace of the account as title -> id (all pages)."""
     pages = ctx.cf.kv.namespaces.list(account_id=ctx.config.account_id, per_page=100)
     return {ns.title: ns.id for ns in pages}
+
+
+def create_namespace(ctx: Context, title: str) -> str:
+    """Create a namespace; if a retried create already made it (title clash), use that one."""
+    import cloudflare
+
+    from polaris_tui.troubleshooting import error_codes
+
+    try:
+        return ctx.cf.kv.namespaces.create(account_id=ctx.config.account_id, title=title).id
+    except cloudflare.APIStatusError as exc:
+        existing = list_namespaces(ctx).get(title)
+        if TITLE_EXISTS in error_codes(exc) and existing:
+            return existing
+        raise
 
 
 def kv_ids(ctx: Context) -> dict[str, str]:
@@ -97,7 +113,8 @@ class KvStep(Step):
         assert ctx.config.worker_dir is not None
         path = wrangler_path(ctx.config.worker_dir)
         current = read_kv_ids(path).to_json()
-        action = Action.NOOP if current == found else Action.UPDATE
+        creating = any(ident is None for ident in found.values())
+        action = Action.NOOP if current == found and not creating else Action.UPDATE
         after: dict[str, Any] = {
             slot: ident or f"(id of the new {SLOTS[slot]})" for slot, ident in found.items()
         }
@@ -115,12 +132,10 @@ class KvStep(Step):
             if change.kind == "wrangler_config":
                 continue
             if change.kind == OWNED_KIND and change.action is Action.CREATE:
-                result = ctx.cf.kv.namespaces.create(
-                    account_id=ctx.config.account_id, title=change.target
-                )
-                ids[by_title[change.target]] = result.id
-                ctx.state.mark_owned(OWNED_KIND, result.id)
-                messages.append(f"created {change.target}: {result.id}")
+                ident = create_namespace(ctx, change.target)
+                ids[by_title[change.target]] = ident
+                ctx.state.mark_owned(OWNED_KIND, ident)
+                messages.append(f"created {change.target}: {ident}")
             elif change.kind == "tool_state":
                 ids[change.target.split(".", 1)[1]] = change.after
             else:

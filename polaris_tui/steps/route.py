@@ -9,6 +9,7 @@ A/AAAA/CNAME exists there; those records are shown and deleted only with --allow
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,6 +47,7 @@ ADDRESS_TYPES = ("A", "AAAA", "CNAME")
 ROUTE_KIND = "worker_route"
 DOMAIN_KIND = "worker_custom_domain"
 CHECK_TIMEOUT = 10.0
+REACHABLE = (405, 401)  # the Worker answers: GET is not allowed, or unsigned
 
 
 class HostnameTaken(Exception):
@@ -85,6 +87,26 @@ def _taken(ctx: Context, holder: str) -> HostnameTaken:
         f"{ctx.config.mail_host} is a Custom Domain of the Worker {holder!r}, not "
         f"{ctx.config.worker_name!r}"
     )
+
+
+def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
+    """Poll ``GET /send`` until the Worker answers (405/401) or the propagation timeout."""
+
+    async def run() -> int | None:
+        started, delay, status = time.monotonic(), 0.2, None
+        while True:
+            try:
+                status = await unsigned_request(ctx, "GET")
+            except Exception:  # not reachable yet is what we are waiting out
+                status = None
+            elapsed = time.monotonic() - started
+            progress(f"GET https://{ctx.config.mail_host}/send -> {status} ({elapsed:.0f}s)", None)
+            if status in REACHABLE or elapsed >= ctx.config.propagation_timeout_seconds:
+                return status
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    return asyncio.run(run())
 
 
 class RouteStep(Step):
@@ -200,8 +222,17 @@ class RouteStep(Step):
                         ) from None
                     raise
                 messages.append(f"custom domain {change.target} -> {change.after}")
-        progress(f"{ctx.config.mail_host} bound", 1.0)
         applied = [c for c in changes if c.action is not Action.NOOP]
+        status = wait_until_reachable(ctx, progress)
+        if status not in REACHABLE:
+            return ApplyResult(
+                False,
+                applied,
+                f"bound, but GET https://{ctx.config.mail_host}/send still answers {status} "
+                f"after {ctx.config.propagation_timeout_seconds}s",
+                messages,
+            )
+        progress(f"{ctx.config.mail_host} reaches the Worker", 1.0)
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
@@ -231,7 +262,7 @@ class RouteStep(Step):
 
         async def get_send() -> tuple[bool, str, int | None]:
             status = await unsigned_request(ctx, "GET")
-            return status in (405, 401), f"GET /send -> {status} (405 or 401 expected)", status
+            return status in REACHABLE, f"GET /send -> {status} (405 or 401 expected)", status
 
         async def unsigned_post() -> tuple[bool, str, int | None]:
             status = await unsigned_request(ctx, "POST")

@@ -128,6 +128,14 @@ class SecretStep(Step):
         "keyring and put it on the Worker."
     )
 
+    def __init__(self) -> None:
+        self._generated: str | None = None
+
+    def reveal_once(self) -> str | None:
+        """The secret this step object just generated, once (for the TUI's masked view)."""
+        value, self._generated = self._generated, None
+        return value
+
     def inspect(self, ctx: Context) -> Inspection:
         value = ctx.vault.get(VAULT_A)
         names = worker_secret_names(ctx)
@@ -195,11 +203,13 @@ class SecretStep(Step):
                     )
                 value = generate_secret()
                 ctx.vault.set(VAULT_A, value)
+                self._generated = value
                 progress(f"generated {VAULT_A} ({fingerprint(value)})", 0.5)
                 messages.append(
                     f"New signing secret {fingerprint(value)} stored in the keyring as {VAULT_A}. "
-                    f"Set the same value as {APP_VARIABLE} on the app (the TUI's secret screen "
-                    "shows it once, masked until revealed, with copy)."
+                    f"Set the same value as {APP_VARIABLE} on the app: the TUI's secret screen "
+                    "shows it once (masked until revealed, with copy); from a shell, "
+                    f"`python -m keyring get {ctx.vault.service} {VAULT_A}` prints it."
                 )
                 applied.append(change)
             elif change.kind == "worker_secret" and change.action is not Action.NOOP:

@@ -46,7 +46,7 @@ function intVar(env, name) {
 }
 
 /** Read the relay settings from the Worker env; a bad value fails closed with a 500. */
-export function loadSettings(env) {
+function loadSettings(env) {
   const secretA = env.POLARIS_SECRET_A;
   if (typeof secretA !== "string" || secretA === "") {
     throw new ConfigError("POLARIS_SECRET_A is not set");
@@ -95,11 +95,11 @@ async function sha256Hex(data) {
 }
 
 /** host[:port] lowercased, with :80 and :443 dropped, as the signer does. */
-export function canonicalHost(host) {
+function canonicalHost(host) {
   return host.toLowerCase().replace(/:(80|443)$/, "");
 }
 
-export async function canonicalString(method, host, path, ts, nonce, body) {
+async function canonicalString(method, host, path, ts, nonce, body) {
   return [SCHEME, method, canonicalHost(host), path, ts, nonce, await sha256Hex(body)].join("\n");
 }
 
@@ -148,7 +148,7 @@ function checkAddress(field, value) {
 }
 
 /** Validate the parsed JSON body; returns {field, message} or the normalised message. */
-export function validatePayload(payload) {
+function validatePayload(payload) {
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     return { error: ["body", "the body must be a JSON object"] };
   }
@@ -169,7 +169,7 @@ export function validatePayload(payload) {
     seen.add(address.toLowerCase());
   }
   const subject = payload.subject;
-  if (typeof subject !== "string" || subject.trim() === "") {
+  if (typeof subject !== "string" || subject === "") {
     return { error: ["subject", "subject must be a non-empty string"] };
   }
   if (hasLineBreak(subject)) return { error: ["subject", "subject must not contain CR or LF"] };
@@ -179,6 +179,11 @@ export function validatePayload(payload) {
   for (const field of ["text", "html"]) {
     if (payload[field] !== undefined && typeof payload[field] !== "string") {
       return { error: [field, `${field} must be a string`] };
+    }
+  }
+  for (const field of ["subject", "text", "html"]) {
+    if (typeof payload[field] === "string" && !payload[field].isWellFormed()) {
+      return { error: [field, `${field} contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)`] };
     }
   }
   if (!payload.text && !payload.html) {
@@ -220,7 +225,7 @@ function base64Lines(text) {
 }
 
 /** RFC 2047: printable ASCII stays as is; otherwise B-encoded words of at most 45 UTF-8 bytes. */
-export function encodeSubject(subject) {
+function encodeSubject(subject) {
   if (/^[\x20-\x7e]*$/.test(subject)) return subject;
   const words = [];
   let chunk = [];
@@ -242,7 +247,7 @@ export function encodeSubject(subject) {
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-export function rfc5322Date(ms) {
+function rfc5322Date(ms) {
   const d = new Date(ms);
   const p = (n) => String(n).padStart(2, "0");
   return `${DAYS[d.getUTCDay()]}, ${p(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} `
@@ -259,7 +264,7 @@ function part(contentType, content) {
 }
 
 /** The message as sent: same header set and order as the Python relay builds. */
-export function buildMime(message, messageId, ms, boundary) {
+function buildMime(message, messageId, ms, boundary) {
   const lines = [`From: ${message.from}`, `To: ${message.to.join(", ")}`];
   if (message.replyTo) lines.push(`Reply-To: ${message.replyTo}`);
   lines.push(

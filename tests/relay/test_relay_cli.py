@@ -10,12 +10,12 @@ import stat
 import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
+from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
 
 from polaris_tui.relay.cli import cmd_relay, dev_config
 from polaris_tui.relay.client import send_signed
@@ -38,12 +38,6 @@ def test_usage_errors_exit_2_with_a_clear_message(
 ) -> None:
     assert cmd_relay(settings=SETTINGS, **kwargs) == 2
     assert message in capsys.readouterr().err
-
-
-def test_workerd_refuses_a_binding_name_it_cannot_map(capsys: pytest.CaptureFixture[str]) -> None:
-    settings = replace(SETTINGS, senders={"hello@polaris.test": "customer"})
-    assert cmd_relay(settings=settings, outbox=None, smtp=None, engine="workerd") == 2
-    assert "must be named SEND_<NAME>" in capsys.readouterr().err
 
 
 def test_dev_config_derives_the_allow_list_from_the_bindings() -> None:

@@ -1,0 +1,142 @@
+"""route step: Worker Route on a proxied record (default) or a Custom Domain, verified over
+HTTP at the sandbox edge with the runbook's checks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from polaris_tui import runner
+from polaris_tui.context import Context
+from polaris_tui.steps.base import Action
+from polaris_tui.steps.records import list_records
+from polaris_tui.steps.route import DOMAIN_KIND, ROUTE_KIND, find_route
+from tests.runtime_helpers import apply_step, pending, verify
+
+pytest_plugins = ["tests.runtime_fixtures"]
+
+
+@pytest.fixture
+def deployed_ctx(ctx: Context) -> Context:
+    for step_id in ("kv", "secret", "deploy"):
+        apply_step(ctx, step_id)
+    return ctx
+
+
+def _record(ctx: Context, *, proxied: bool) -> str:
+    rec = ctx.cf.dns.records.create(
+        zone_id=ctx.zone_id,
+        type="A",
+        name=ctx.config.mail_host,
+        content=ctx.config.traefik_ipv4,
+        proxied=proxied,
+        ttl=1,
+    )
+    return rec.id
+
+
+def _other_worker(ctx: Context, name: str) -> None:
+    ctx.cf.workers.scripts.update(
+        name,
+        account_id=ctx.config.account_id,
+        metadata={"main_module": "w.js", "compatibility_date": "2026-04-26"},
+        files=[
+            (
+                "w.js",
+                b"export default {fetch() {return new Response('x')}}",
+                "application/javascript+module",
+            )
+        ],
+    )
+
+
+def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    changes = pending(ctx, "route")
+    assert [(c.action, c.kind) for c in changes] == [
+        (Action.CREATE, "dns_record"),
+        (Action.CREATE, ROUTE_KIND),
+    ]
+    assert changes[0].after["proxied"] is True
+    assert apply_step(ctx, "route").ok
+    assert pending(ctx, "route") == []
+    checks = verify(ctx, "route")
+    assert all(c.ok for c in checks.values()), checks
+    assert checks["route.get-send"].data["status"] == 405
+    assert checks["route.unsigned-post"].data["status"] == 401
+    assert checks["route.signed-probe"].data["status"] == 200
+    assert "key A" in checks["route.signed-probe"].detail
+
+
+def test_dns_only_record_is_planned_proxied(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    record_id = _record(ctx, proxied=False)
+    [fix, _route] = pending(ctx, "route")
+    assert fix.action is Action.UPDATE and fix.after["proxied"] is True
+    assert "proxied" in fix.note
+    apply_step(ctx, "route")
+    [rec] = list_records(ctx, name=ctx.config.mail_host)
+    assert rec.id == record_id and rec.proxied
+    assert all(c.ok for c in verify(ctx, "route").values())
+
+
+def test_unbound_host_maps_522_and_404_to_propagation_guidance(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    checks = verify(ctx, "route")
+    assert checks["route.get-send"].data["status"] == 404  # no record: Traefik/none answers
+    assert "hasn't propagated" in checks["route.get-send"].guidance
+    _record(ctx, proxied=True)
+    checks = verify(ctx, "route")
+    get_send = checks["route.get-send"]
+    assert not get_send.ok and get_send.data["status"] == 522
+    assert "522" in get_send.guidance and "verify dns" in get_send.guidance
+    assert not checks["route.bound"].ok
+
+
+def test_route_to_another_worker_is_repointed(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    _other_worker(ctx, "someone-else")
+    ctx.cf.workers.routes.create(
+        zone_id=ctx.zone_id, pattern=f"{ctx.config.mail_host}/*", script="someone-else"
+    )
+    route_change = next(c for c in pending(ctx, "route") if c.kind == ROUTE_KIND)
+    assert (route_change.action, route_change.before) == (Action.UPDATE, "someone-else")
+    apply_step(ctx, "route")
+    assert find_route(ctx).script == ctx.config.worker_name
+
+
+def test_custom_domain_deletes_conflicts_only_when_allowed(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    ctx.config = dataclasses.replace(ctx.config, route_mode="custom_domain")
+    _record(ctx, proxied=False)
+    changes = pending(ctx, "route")
+    assert [(c.action, c.kind, c.owned) for c in changes] == [
+        (Action.DELETE, "dns_record", False),
+        (Action.CREATE, DOMAIN_KIND, True),
+    ]
+    assert "100117" in changes[0].note
+    with pytest.raises(runner.StepFailure, match="--allow-delete"):
+        apply_step(ctx, "route")
+    assert apply_step(ctx, "route", allow_delete=True).ok
+    assert pending(ctx, "route") == []
+    checks = verify(ctx, "route")
+    assert set(checks) == {"route.bound", "route.get-send", "route.unsigned-post",
+                           "route.signed-probe"}  # fmt: skip
+    assert all(c.ok for c in checks.values()), checks
+
+
+def test_custom_domain_held_by_another_worker_names_it(deployed_ctx: Context) -> None:
+    ctx = deployed_ctx
+    ctx.config = dataclasses.replace(ctx.config, route_mode="custom_domain")
+    _other_worker(ctx, "legacy-mailer")
+    ctx.cf.workers.domains.update(
+        account_id=ctx.config.account_id,
+        hostname=ctx.config.mail_host,
+        service="legacy-mailer",
+        zone_id=ctx.zone_id,
+    )
+    with pytest.raises(runner.StepFailure) as caught:
+        runner.plan(ctx, runner.select("route")[0])
+    assert "legacy-mailer" in caught.value.message
+    assert caught.value.entry is not None and caught.value.entry.id == "custom-domain-taken"

@@ -1,0 +1,81 @@
+"""secret step: generated once into the keyring, pushed to the Worker, verified by a probe."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+from polaris_tui import runner
+from polaris_tui.context import Context, fingerprint
+from polaris_tui.steps.base import Action, StepState
+from polaris_tui.steps.secret import (
+    BINDING_A,
+    PUSHED_KEY,
+    VAULT_A,
+    SecretStep,
+    generate_secret,
+    worker_secret_names,
+)
+from tests.runtime_helpers import apply_step, assert_not_on_disk, pending, verify
+
+pytest_plugins = ["tests.runtime_fixtures"]
+
+
+def test_generate_secret_is_32_random_bytes_base64() -> None:
+    values = {generate_secret() for _ in range(20)}
+    assert len(values) == 20
+    for value in values:
+        assert len(value) == 44 and len(base64.b64decode(value, validate=True)) == 32
+
+
+def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None:
+    changes = SecretStep().plan(ctx)
+    assert (changes[0].action, changes[0].kind) == (Action.CREATE, "signing_secret")
+    assert changes[1].action is Action.NOOP and "first deploy" in changes[1].note
+    step = SecretStep()
+    result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
+    value = ctx.vault.get(VAULT_A)
+    assert step.reveal_once() == value and step.reveal_once() is None
+    assert value and len(base64.b64decode(value)) == 32
+    shown = json.dumps([*result.messages, result.detail])
+    assert value not in shown and fingerprint(value) in shown
+    assert "CF_EMAIL_WORKER_SECRET" in shown
+    assert_not_on_disk(ctx, value)
+
+
+def test_rerun_never_regenerates(ctx: Context) -> None:
+    apply_step(ctx, "secret")
+    first = ctx.vault.get(VAULT_A)
+    assert pending(ctx, "secret") == []
+    assert apply_step(ctx, "secret").detail == "nothing to do"
+    assert ctx.vault.get(VAULT_A) == first
+
+
+def test_keyring_change_is_pushed_to_the_worker(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    assert worker_secret_names(ctx) == {BINDING_A}
+    replacement = generate_secret()
+    ctx.vault.set(VAULT_A, replacement)  # e.g. restored from a backup
+    insp = SecretStep().inspect(ctx)
+    assert insp.state is StepState.DRIFT and "differs" in insp.summary
+    checks = verify(ctx, "secret")
+    assert not checks["secret.relay-accepts"].ok
+    assert checks["secret.relay-accepts"].data["status"] == 401
+    assert "rotate" in checks["secret.relay-accepts"].guidance.lower()
+    [change] = pending(ctx, "secret")
+    assert (change.action, change.target) == (Action.UPDATE, BINDING_A)
+    apply_step(ctx, "secret")
+    assert ctx.state.get(PUSHED_KEY)[BINDING_A] == fingerprint(replacement)
+    checks = asyncio.run(SecretStep().verify(ctx))
+    assert all(c.ok for c in checks), checks
+
+
+def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
+    apply_step(ctx, "secret")
+    checks = verify(ctx, "secret")
+    assert checks["secret.in-keyring"].ok
+    assert not checks["secret.on-worker"].ok and "deploy" in checks["secret.on-worker"].detail
+    probe = checks["secret.relay-accepts"]
+    assert not probe.ok and probe.data["status"] == 404
+    assert "route" in probe.guidance.lower()

@@ -1,0 +1,69 @@
+"""The sandbox demo: its stages on a ready relay, and the full `--sandbox demo --json` run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from polaris_tui import demo
+from polaris_tui.context import Context
+from polaris_tui.steps.registry import all_steps
+from tests.runtime_helpers import run_cli
+
+pytest_plugins = ["tests.runtime_fixtures"]
+
+STAGES = [
+    "apply",
+    "verify",
+    "send-test",
+    "rotate-graceful",
+    "rotate-promote",
+    "rotate-emergency",
+    "verify-again",
+]
+
+
+def test_send_test_reaches_the_inbox_with_headers_and_logos(relay_ctx: Context) -> None:
+    ok, detail = demo.mail_test(relay_ctx)
+    assert ok, detail
+    assert "4 logo URLs" in detail
+
+
+def test_inbox_check_fails_for_a_message_that_never_arrived(relay_ctx: Context) -> None:
+    assert relay_ctx.sandbox is not None
+    inbox = Path(relay_ctx.sandbox.inbox)
+    assert demo.find_in_inbox(inbox, "no such subject", timeout=0.3) is None
+
+
+def test_rotation_stages_hide_secrets(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    for mode in ("graceful", "promote"):
+        ok, detail = demo.rotation_stage(ctx, mode)
+        assert ok, detail
+    ok, detail = demo.emergency_with_sends(ctx)
+    assert ok, detail
+    assert "previous secret -> 401" in detail and "new secret -> 202" in detail
+    value = ctx.vault.get("polaris-secret-a")
+    assert value and value not in detail
+
+
+def test_demo_needs_the_sandbox(tmp_path: Path, config_file: Path) -> None:
+    from polaris_tui.cli import main
+
+    assert main(["--config", str(config_file), "demo"]) == 2
+
+
+def test_demo_json_in_a_fresh_sandbox(tmp_path: Path) -> None:
+    out = run_cli(tmp_path / "fresh", "demo", "--json", timeout=600)
+    report = json.loads(out.stdout)
+    missing = [s.id for s in all_steps() if not s.implemented]
+    if missing:  # the demo is honest about steps whose automation is not merged yet
+        assert out.returncode == 1
+        [stage] = report["stages"]
+        assert stage["name"] == "apply" and not stage["ok"]
+        assert f"{missing[0]}: not implemented yet" in stage["detail"]
+        return
+    assert out.returncode == 0, json.dumps(report, indent=1)
+    assert report["ok"] is True
+    assert [s["name"] for s in report["stages"]] == STAGES
+    assert all(s["ok"] and s["detail"] for s in report["stages"])

@@ -1,0 +1,144 @@
+"""Secret rotation against the sandbox: graceful, promote, emergency, resume after a failure,
+and the `rotate --emergency` CLI with real signed sends at the edge afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from polaris_tui import rotation
+from polaris_tui.context import Context, fingerprint, sandbox_context
+from polaris_tui.demo import send
+from polaris_tui.sandbox import Sandbox
+from polaris_tui.steps.base import StepState
+from polaris_tui.steps.relay_probe import signed_probe
+from polaris_tui.steps.secret import (
+    BINDING_A,
+    BINDING_B,
+    ROTATION_KEY,
+    VAULT_A,
+    VAULT_B,
+    SecretStep,
+    worker_secret_names,
+)
+from tests.runtime_helpers import RELAY_STEPS, assert_not_on_disk, run_cli, verify
+
+pytest_plugins = ["tests.runtime_fixtures"]
+
+
+def _slot(ctx: Context, secret: str) -> tuple[int | None, str | None]:
+    probe = asyncio.run(signed_probe(ctx, secret))
+    return probe.status, probe.key
+
+
+def test_graceful_then_promote(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    old = ctx.vault.get(VAULT_A)
+    report = rotation.graceful(ctx)
+    new = ctx.vault.get(VAULT_B)
+    assert report.ok and report.new_secret == new and new != old
+    assert report.probes == {
+        "old": "old secret: accepted as key A",
+        "new": "new secret: accepted as key B",
+    }
+    assert worker_secret_names(ctx) == {BINDING_A, BINDING_B}
+    assert all(c.ok for c in verify(ctx, "secret").values())
+    assert all(c.ok for c in verify(ctx, "deploy").values())  # both secret names expected
+    assert new not in str(report.to_json()) and new not in repr(report)
+
+    again = rotation.graceful(ctx)
+    assert again.ok and again.new_secret is None and "already staged" in again.lines[0]
+
+    promoted = rotation.promote(ctx)
+    assert promoted.ok, promoted
+    assert ctx.vault.get(VAULT_A) == new and ctx.vault.get(VAULT_B) is None
+    assert worker_secret_names(ctx) == {BINDING_A}
+    assert _slot(ctx, old) == (401, None)
+    assert _slot(ctx, new) == (200, "A")
+    assert ctx.state.get(ROTATION_KEY)["stage"] == "done"
+    assert_not_on_disk(ctx, new)
+
+
+def test_promote_needs_a_graceful_rotation_first(relay_ctx: Context) -> None:
+    with pytest.raises(rotation.RotationError, match="--graceful"):
+        rotation.promote(relay_ctx)
+
+
+def test_emergency_replaces_the_leaked_secret(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    rotation.graceful(ctx)  # an unfinished graceful rotation is superseded too
+    leaked = ctx.vault.get(VAULT_A)
+    report = rotation.emergency(ctx)
+    new = ctx.vault.get(VAULT_A)
+    assert report.ok and report.new_secret == new and new != leaked
+    assert ctx.vault.get(VAULT_B) is None
+    assert worker_secret_names(ctx) == {BINDING_A}
+    assert report.probes["old"] == "leaked secret: rejected (401)"
+    assert any("CF_EMAIL_WORKER_SECRET" in a for a in report.next_actions)
+    assert send(ctx, leaked, "someone@example.com", "after rotation").status == 401
+    assert send(ctx, new, "someone@example.com", "after rotation").status == 202
+    assert ctx.sandbox is not None
+    for path in Path(ctx.sandbox.directory).rglob("*"):  # the old value is purged everywhere
+        if path.is_file() and path.suffix != ".eml":
+            assert leaked.encode() not in path.read_bytes(), path
+
+
+def test_interrupted_emergency_is_reported_and_resumes(
+    relay_ctx: Context, sandbox_server: tuple[Sandbox, object]
+) -> None:
+    ctx = relay_ctx
+    box, _ = sandbox_server
+    leaked = ctx.vault.get(VAULT_A)
+    box.set_faults("PATCH:*secrets-bulk:500")
+    try:
+        with pytest.raises(Exception, match="500"):
+            rotation.emergency(ctx)
+    finally:
+        box.set_faults("")
+    pending = ctx.vault.get(VAULT_B)
+    assert pending and ctx.vault.get(VAULT_A) == leaked  # keyring untouched but for the new B
+    assert ctx.state.get(ROTATION_KEY)["stage"] == "vault-new"
+    insp = SecretStep().inspect(ctx)
+    assert insp.state is StepState.DRIFT and "emergency rotation stopped" in insp.summary
+    assert not verify(ctx, "secret")["secret.on-worker"].ok
+
+    report = rotation.emergency(ctx)
+    assert report.ok and report.new_fingerprint == fingerprint(pending)
+    assert ctx.vault.get(VAULT_A) == pending and ctx.vault.get(VAULT_B) is None
+    assert _slot(ctx, leaked) == (401, None)
+    assert SecretStep().inspect(ctx).state is StepState.DONE
+
+
+def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path: Path) -> None:
+    box_dir = tmp_path / "sandbox"
+    for step_id in RELAY_STEPS:
+        done = run_cli(box_dir, "apply", step_id, "--yes")
+        assert done.returncode == 0, done.stderr
+    with Sandbox(box_dir) as endpoints:
+        pass
+    from polaris_tui.vault import Vault
+
+    vault = Vault(endpoints.domain, backend=Sandbox(box_dir).keyring())
+    previous = vault.get(VAULT_A)
+
+    out = run_cli(box_dir, "rotate", "--emergency", "--yes")
+    assert out.returncode == 0, out.stderr
+    new = vault.get(VAULT_A)
+    assert new != previous
+    assert out.stdout.count(new) == 1 and new not in out.stderr
+    assert re.search(r"emergency rotation done in \d+\.\d+s", out.stdout)
+    assert "CF_EMAIL_WORKER_SECRET" in out.stdout
+
+    box = Sandbox(box_dir)
+    ctx = sandbox_context(box, box.start())
+    try:
+        assert send(ctx, previous, "someone@example.com", "old").status == 401
+        assert send(ctx, new, "someone@example.com", "new").status == 202
+        for path in box_dir.rglob("*"):
+            if path.is_file() and path.name != "keyring.json" and path.suffix != ".eml":
+                assert new.encode() not in path.read_bytes(), path
+    finally:
+        box.stop()

@@ -1,0 +1,71 @@
+"""verify-all: every step's checks concurrently, in the foundation's JSON shape, with guidance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+
+from polaris_tui import runner
+from polaris_tui.adapters.http_probe import HttpProber
+from polaris_tui.context import Context
+from polaris_tui.sandbox import Sandbox
+from tests.runtime_helpers import RELAY_STEPS, run_cli
+
+pytest_plugins = ["tests.runtime_fixtures"]
+
+
+class CountingProber(HttpProber):
+    """Counts HTTP requests in flight at once: concurrency shows as overlap, not timing."""
+
+    in_flight = 0
+    peak = 0
+
+    async def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        CountingProber.in_flight += 1
+        CountingProber.peak = max(CountingProber.peak, CountingProber.in_flight)
+        try:
+            return await super().request(method, url, **kwargs)  # type: ignore[arg-type]
+        finally:
+            CountingProber.in_flight -= 1
+
+
+def test_runtime_checks_pass_and_run_concurrently(
+    relay_ctx: Context, sandbox_server: tuple[Sandbox, object]
+) -> None:
+    ctx = relay_ctx
+    box, _ = sandbox_server
+    ctx.__dict__["http"] = CountingProber(ctx.endpoints.edge)
+    CountingProber.peak = 0
+    box.set_latency(150)  # every edge answer takes a while, so sequential probes cannot overlap
+    try:
+        report = asyncio.run(runner.verify_async(ctx, runner.select("all")))
+    finally:
+        box.set_latency(0)
+    ours = [c for c in report.checks if c.step in RELAY_STEPS]
+    assert ours and all(c.ok for c in ours), [c for c in ours if not c.ok]
+    # route: GET, unsigned POST, signed probe; secret: signed probe — all at the same time
+    assert CountingProber.peak >= 4
+    data = report.to_json()
+    assert set(data) == {"ok", "elapsed_ms", "checks"}
+    assert set(data["checks"][0]) == {"id", "step", "ok", "detail", "guidance", "ms"}
+    ids = [c["id"] for c in data["checks"]]
+    assert len(ids) == len(set(ids))
+    assert {"kv.namespace", "secret.relay-accepts", "deploy.bindings", "route.signed-probe"} <= set(
+        ids
+    )
+
+
+def test_cli_verify_json_reports_failures_with_guidance(tmp_path: Path) -> None:
+    out = run_cli(tmp_path / "fresh", "verify", "--json")
+    assert out.returncode == 1
+    data = json.loads(out.stdout)
+    assert data["ok"] is False
+    by_id = {c["id"]: c for c in data["checks"]}
+    route = by_id["route.get-send"]
+    assert not route["ok"] and "404" in route["detail"]
+    assert "propagated" in route["guidance"]
+    assert "apply kv" in by_id["kv.namespace"]["guidance"]
+    assert all(c["guidance"] for c in data["checks"] if not c["ok"] and c["step"] in RELAY_STEPS)
