@@ -6,6 +6,7 @@ Update after a deliberate UI change with ``uv run pytest tests/tui/test_snapshot
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,10 @@ def test_verify_all(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-un
         await settle(pilot)
         panel = pilot.app.query_one(VerifyPanel)
         assert panel.report is not None
-        for check in panel.report.checks:  # timings vary run to run; the layout does not
+        for check in panel.report.checks:  # timings and ports vary run to run; layout does not
             check.ms = 0.0
+            check.detail = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", check.detail)
+            check.guidance = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", check.guidance)
         panel.report.elapsed_ms = 0.0
         panel.post_message(VerifyPanel.Finished(panel.report))
         await settle(pilot)

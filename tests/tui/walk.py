@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from polaris_tui.steps.registry import STEP_IDS
+from screens.app import StepItem
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
 from screens.step_panel import StepPanel
@@ -29,29 +30,56 @@ async def apply_current(pilot: Pilot[object], seen: list[str]) -> None:
 
 
 async def walk_runbook(pilot: Pilot[object], seen: list[str]) -> tuple[list[str], list[str]]:
-    """From the first step down the sidebar, applying each step; returns (applied, blocked)."""
+    """Down the sidebar applying each step, then back up to any step a later one changed
+    (Email Routing adds its own SPF record, so auth shows drift); returns (applied, blocked).
+
+    Like the operator, it first adds the one thing done by hand in the dashboard: a verified
+    destination mailbox for DMARC reports.
+    """
+    from polaris_tui.demo import ensure_operator_mailbox
+
     app = pilot.app
+    ensure_operator_mailbox(app.ctx)  # type: ignore[attr-defined]
     applied: list[str] = []
     blocked: list[str] = []
     for index, step_id in enumerate(STEP_IDS):
         if index:
             await pilot.press("down")
             await settle(pilot)
-        panel = app.query_one(f"#panel-{step_id}", StepPanel)
-        assert app.current_panel is panel  # type: ignore[attr-defined]
-        seen.append(screen_text(app))
-        if not panel.step.implemented:
-            blocked.append(step_id)
-            assert "Blocked" in seen[-1]
+        await _apply_here(pilot, step_id, seen, applied, blocked)
+    position = len(STEP_IDS) - 1
+    for index, step_id in enumerate(STEP_IDS):
+        if app.query_one(f"#step-{step_id}", StepItem).state == "done" or step_id in blocked:
             continue
-        assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
-        if panel.pending_changes:
-            await apply_current(pilot, seen)
-            applied.append(step_id)
-        if isinstance(app.screen, SecretScreen):
-            assert step_id == "secret"
-            await pilot.press("escape")
-            await settle(pilot)
-        assert panel.pending_changes == [], f"{step_id}: re-plan after apply is not empty"
-        assert "✘ Not applied" not in screen_text(app)
+        await pilot.press(*(["up"] * (position - index) if position > index else []))
+        await pilot.press(*(["down"] * (index - position) if index > position else []))
+        position = index
+        await settle(pilot)
+        await _apply_here(pilot, step_id, seen, applied, blocked)
+    for step_id in STEP_IDS:
+        state = app.query_one(f"#step-{step_id}", StepItem).state
+        assert state == ("blocked" if step_id in blocked else "done"), (step_id, state)
     return applied, blocked
+
+
+async def _apply_here(
+    pilot: Pilot[object], step_id: str, seen: list[str], applied: list[str], blocked: list[str]
+) -> None:
+    app = pilot.app
+    panel = app.query_one(f"#panel-{step_id}", StepPanel)
+    assert app.current_panel is panel  # type: ignore[attr-defined]
+    seen.append(screen_text(app))
+    if not panel.step.implemented:
+        blocked.append(step_id)
+        assert "Blocked" in seen[-1]
+        return
+    assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
+    if panel.pending_changes:
+        await apply_current(pilot, seen)
+        applied.append(step_id)
+    if isinstance(app.screen, SecretScreen):
+        assert step_id == "secret"
+        await pilot.press("escape")
+        await settle(pilot)
+    assert panel.pending_changes == [], f"{step_id}: re-plan after apply is not empty"
+    assert "✘ Not applied" not in screen_text(app)
