@@ -230,6 +230,7 @@ class PolarisApp(App[int]):
                     self._sandbox_handle = (box, box.start())
                 box, endpoints = self._sandbox_handle
                 ctx = sandbox_context(box, endpoints)
+                self._sandbox_mailbox(ctx)
             else:
                 from polaris_tui.context import build_context
 
@@ -241,6 +242,21 @@ class PolarisApp(App[int]):
             self.post_message(self.ContextFailed("Start-up", f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(self.ContextReady(ctx))
+
+    def _sandbox_mailbox(self, ctx: Context) -> None:
+        """The sandbox has no dashboard: stand in for the operator's one manual act there,
+        a verified destination mailbox for DMARC reports, and say so."""
+        from polaris_tui.demo import ensure_operator_mailbox
+
+        added = ensure_operator_mailbox(ctx)
+        if added:
+            self.call_from_thread(
+                self.notify,
+                f"{added} added as the verified mailbox for DMARC reports (in a real account "
+                "you add and verify it under Email → Email Routing → Destination addresses).",
+                title="Sandbox",
+                markup=False,
+            )
 
     def on_polaris_app_context_ready(self, message: ContextReady) -> None:
         self.ctx = message.ctx

@@ -35,6 +35,8 @@ async def to_step(pilot: Pilot[object], downs: int) -> None:
 def test_step_with_pending_plan(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[object]) -> None:
         await to_step(pilot, 4)  # kv
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -43,6 +45,8 @@ def test_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: igno
     async def run_before(pilot: Pilot[object]) -> None:
         await to_step(pilot, 4)
         await pilot.press("a")
+        await pilot.pause()
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
         await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
@@ -55,6 +59,8 @@ def test_failure_with_inline_guidance(snap_compare, tmp_path: Path) -> None:  # 
         box.set_faults("GET:*/storage/kv/namespaces*:403")
         await pilot.press("p")
         await settle(pilot)
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -73,6 +79,8 @@ def test_verify_all(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-un
         panel.report.elapsed_ms = 0.0
         panel.post_message(VerifyPanel.Finished(panel.report))
         await settle(pilot)
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -81,6 +89,8 @@ def test_secret_screen_masked(snap_compare, tmp_path: Path) -> None:  # type: ig
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.app.push_screen(SecretScreen(SNAPSHOT_SECRET))
+        await pilot.pause()
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
         await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
@@ -93,6 +103,8 @@ def test_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[
         await settle(pilot)
         await pilot.press("ctrl+r")
         await pilot.pause()
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -102,6 +114,8 @@ def test_history_empty(snap_compare, tmp_path: Path) -> None:  # type: ignore[no
         await settle(pilot)
         await pilot.press("h")
         await settle(pilot)
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
@@ -110,6 +124,8 @@ def test_help(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("f1")
+        await pilot.pause()
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
         await pilot.pause()
 
     assert snap_compare(sandbox_app(tmp_path), terminal_size=SIZE, run_before=run_before)
@@ -132,6 +148,8 @@ def test_settings_first_run(snap_compare, first_run: Path) -> None:  # type: ign
         await settle(pilot)  # no config file yet: the settings form opens by itself
         await pilot.press(*"Example.com", "tab")  # invalid: upper case
         await settle(pilot)
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(
         create_app(config_path=first_run), terminal_size=SIZE, run_before=run_before
@@ -145,6 +163,8 @@ def test_settings_filled(snap_compare, first_run: Path) -> None:  # type: ignore
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
+        pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        await pilot.pause()
 
     assert snap_compare(
         create_app(config_path=first_run), terminal_size=SIZE, run_before=run_before

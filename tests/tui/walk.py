@@ -32,14 +32,8 @@ async def apply_current(pilot: Pilot[object], seen: list[str]) -> None:
 async def walk_runbook(pilot: Pilot[object], seen: list[str]) -> tuple[list[str], list[str]]:
     """Down the sidebar applying each step, then back up to any step a later one changed
     (Email Routing adds its own SPF record, so auth shows drift); returns (applied, blocked).
-
-    Like the operator, it first adds the one thing done by hand in the dashboard: a verified
-    destination mailbox for DMARC reports.
     """
-    from polaris_tui.demo import ensure_operator_mailbox
-
     app = pilot.app
-    ensure_operator_mailbox(app.ctx)  # type: ignore[attr-defined]
     applied: list[str] = []
     blocked: list[str] = []
     for index, step_id in enumerate(STEP_IDS):
