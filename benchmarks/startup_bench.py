@@ -1,8 +1,10 @@
 """Start-up to first frame: polaris-tui versus a bare Textual app with the same layout.
 
-Both run as fresh processes in a pseudo-terminal, alternately, in one batch, and exit right
-after their first frame (polaris-tui through POLARIS_TUI_EXIT_AFTER_FIRST_FRAME=1, in sandbox
-mode, so it also proves the sandbox is not started before the first frame). Bytecode caches
+Both run as fresh processes in a pseudo-terminal, alternately, in one batch; the time is from
+spawning the process until its first frame appears on the terminal (read from the pty).
+Each exits right after that frame (polaris-tui through POLARIS_TUI_EXIT_AFTER_FIRST_FRAME=1,
+in sandbox mode, so it also proves the sandbox is not started before the first frame); exit
+time is not counted, since Textual's input thread makes it vary by up to 0.1 s. Bytecode caches
 are allowed (as for an installed package) and a warm-up run of each comes first. Prints the
 median wall time of each and the ratio; the target is <= 1.2.
 
@@ -35,7 +37,8 @@ class Bare(App):
         yield Header()
         yield Static("SANDBOX")
         with Horizontal():
-            yield ListView(*(ListItem(Label(f"step {i}")) for i in range(10)))
+            items = [f"step {i}" for i in range(8)] + ["Verify all", "History"]
+            yield ListView(*(ListItem(Label(text)) for text in items))
             with ContentSwitcher(initial="p0"):
                 yield from (Static(f"panel {i}", id=f"p{i}") for i in range(10))
         yield Footer()
@@ -47,15 +50,25 @@ Bare().run()
 """
 
 
-def run_in_pty(argv: list[str], env: dict[str, str]) -> float:
-    """Wall time of one process run in a 120x40 pseudo-terminal; its output is drained."""
+# The sidebar's last row: both apps draw it in their first frame, at the same place.
+FIRST_FRAME_MARKER = b"History"
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], marker: bytes | None = None) -> float:
+    """Run one process in a 120x40 pseudo-terminal and return seconds until ``marker`` first
+    appears in what it draws (its first frame), or until it exits when there is no marker."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    seen: list[float] = []
 
     def drain() -> None:
+        screen = b""
         try:
-            while os.read(master, 65536):
-                pass
+            while chunk := os.read(master, 65536):
+                if marker is not None and not seen:
+                    screen += chunk
+                    if marker in screen:
+                        seen.append(time.perf_counter())
         except OSError:
             pass
 
@@ -65,12 +78,17 @@ def run_in_pty(argv: list[str], env: dict[str, str]) -> float:
     proc = subprocess.run(
         argv, stdin=slave, stdout=slave, stderr=slave, env=env, check=False, timeout=60
     )
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
     os.close(slave)
+    reader.join(timeout=5)
     os.close(master)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} exited {proc.returncode}")
-    return elapsed
+    if marker is None:
+        return ended - started
+    if not seen:
+        raise SystemExit(f"{argv[0]} never drew {marker!r}")
+    return seen[0] - started
 
 
 def main() -> None:
@@ -93,13 +111,16 @@ def main() -> None:
         run_in_pty(ours, env)
         times: dict[str, list[float]] = {"bare": [], "polaris-tui": []}
         for _ in range(args.runs):
-            times["bare"].append(run_in_pty(bare, env))
-            times["polaris-tui"].append(run_in_pty(ours, env))
-    bare_s = statistics.median(times["bare"])
-    ours_s = statistics.median(times["polaris-tui"])
-    print(f"bare Textual app, same layout: median {bare_s * 1000:.0f} ms over {args.runs} runs")
-    print(f"polaris-tui --sandbox:         median {ours_s * 1000:.0f} ms over {args.runs} runs")
-    print(f"ratio {ours_s / bare_s:.2f} (target <= 1.2)")
+            times["bare"].append(run_in_pty(bare, env, FIRST_FRAME_MARKER))
+            times["polaris-tui"].append(run_in_pty(ours, env, FIRST_FRAME_MARKER))
+    for name, values in times.items():
+        print(
+            f"{name:<12} first frame: median {statistics.median(values) * 1000:4.0f} ms, "
+            f"min {min(values) * 1000:4.0f} ms over {args.runs} runs"
+        )
+    median_ratio = statistics.median(times["polaris-tui"]) / statistics.median(times["bare"])
+    min_ratio = min(times["polaris-tui"]) / min(times["bare"])
+    print(f"ratio (median) {median_ratio:.2f}, ratio (min) {min_ratio:.2f}  (target <= 1.2)")
 
 
 if __name__ == "__main__":

@@ -320,6 +320,8 @@ class PolarisApp(App[int]):
     async def _open(self, panel_id: str) -> None:
         """Show a panel, mounting it the first time it is needed."""
         switcher = self.query_one(ContentSwitcher)
+        if switcher.current == panel_id and self.ctx is None:
+            return  # the start-up highlight: nothing to change before the first frame
         if not switcher.query_children(f"#{panel_id}"):
             await switcher.mount(self._make_panel(panel_id))
         switcher.current = panel_id
