@@ -85,12 +85,25 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+def _hostname(change: Change, domain: str) -> str:
+    """The host a change is about: the record's ``name``, else the target's first token at or
+    under the domain (targets read like ``TXT mail.example.com v=spf1 ...``)."""
+    for value in (change.before, change.after):
+        if isinstance(value, dict) and isinstance(value.get("name"), str):
+            return value["name"].rstrip(".")
+    for token in change.target.split():
+        name = token.rstrip(".")
+        if name == domain or name.endswith("." + domain):
+            return name
+    return change.target
+
+
 def deletion_hostname(changes: list[Change], domain: str) -> str | None:
-    """The name the operator must type before deletions: the one target, else the domain."""
-    targets = {c.target.rstrip(".") for c in changes if c.action is Action.DELETE}
-    if not targets:
+    """The name the operator must type before deletions: the one host, else the domain."""
+    hosts = {_hostname(c, domain) for c in changes if c.action is Action.DELETE}
+    if not hosts:
         return None
-    return targets.pop() if len(targets) == 1 else domain
+    return hosts.pop() if len(hosts) == 1 else domain
 
 
 def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:

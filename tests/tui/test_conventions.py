@@ -67,6 +67,16 @@ def test_deletion_hostname_rules() -> None:
     assert deletion_hostname([create], "example.com") is None
     assert deletion_hostname([create, delete], "example.com") == "mail.example.com"
     assert deletion_hostname([delete, other], "example.com") == "example.com"
+    spf = Change(
+        Action.DELETE,
+        "dns_record",
+        "TXT example.com v=spf1 include:_spf.mx.cloudflare.net ~all",
+        before={"type": "TXT", "name": "example.com", "content": "v=spf1 ..."},
+        owned=False,
+    )
+    assert deletion_hostname([spf], "example.com") == "example.com"
+    bare = Change(Action.DELETE, "dns_record", "MX cf-bounce.example.com route1.mx.cloudflare.net")
+    assert deletion_hostname([bare], "example.com") == "cf-bounce.example.com"
 
 
 async def test_deleting_needs_the_hostname_typed(config_path: Path) -> None:

@@ -22,6 +22,7 @@ async def apply_current(pilot: Pilot[object], seen: list[str]) -> None:
     assert isinstance(confirm, ConfirmScreen)
     seen.append(screen_text(app))
     if confirm.require_text:
+        assert " " not in confirm.require_text, "the operator types a hostname, not a record"
         await pilot.press(*confirm.require_text, "enter")
     else:
         await pilot.press("y")
