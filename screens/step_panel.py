@@ -65,12 +65,11 @@ class StepPanel(VerticalScroll):
             self.report = report
 
     class StateChanged(Message):
-        """Bubbles to the app so the sidebar icon follows, and dependants re-inspect."""
+        """Bubbles to the app so the sidebar icon follows the step's state."""
 
-        def __init__(self, status: StepStatus, applied: bool = False) -> None:
+        def __init__(self, status: StepStatus) -> None:
             super().__init__()
             self.status = status
-            self.applied = applied
 
     def __init__(self, step: Step) -> None:
         super().__init__(id=f"panel-{step.id}", classes="panel")
