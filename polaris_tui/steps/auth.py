@@ -10,6 +10,7 @@ confirmation). Verification asks the authoritative nameservers and validates wit
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -169,11 +170,15 @@ class AuthStep(Step):
         ]
         return spfs, dmarcs
 
-    def _record_changes(self, ctx: Context) -> list[Change]:
+    def _record_changes(
+        self, ctx: Context, spfs: list[Record], dmarcs: list[Record], *, count: bool = True
+    ) -> list[Change]:
+        """Record changes; ``count`` adds the SPF lookup count (DNS queries, so only for plans)."""
         cfg = ctx.config
-        spfs, dmarcs = self._records(ctx)
-        merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
-        lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
+        lookups = ""
+        if count:
+            merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
+            lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
         return [
             *plan_spf(spfs, cfg.domain, cfg.spf_qualifier, lookups),
             *plan_dmarc(
@@ -182,7 +187,7 @@ class AuthStep(Step):
         ]
 
     def plan(self, ctx: Context) -> list[Change]:
-        changes = self._record_changes(ctx)
+        changes = self._record_changes(ctx, *self._records(ctx))
         rua = ctx.config.dmarc_rua
         if _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone):
             changes += plan_routing(rua, routing_status(ctx))
@@ -190,7 +195,8 @@ class AuthStep(Step):
 
     def inspect(self, ctx: Context) -> Inspection:
         spfs, dmarcs = self._records(ctx)
-        todo = [c for c in self._record_changes(ctx) if c.action is not Action.NOOP]
+        changes = self._record_changes(ctx, spfs, dmarcs, count=False)
+        todo = [c for c in changes if c.action is not Action.NOOP]
         facts = {"spf_records": len(spfs), "dmarc_records": len(dmarcs)}
         if len(spfs) > 1:
             return Inspection(StepState.DRIFT, f"{len(spfs)} SPF records: must be one", facts)
@@ -208,7 +214,7 @@ class AuthStep(Step):
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
         rules = [c for c in changes if c.kind == RULE_KIND and c.action is Action.CREATE]
-        messages = [c.note for c in records if c.note.startswith("WARNING")]
+        messages = [c.note for c in records if "WARNING" in c.note]
         if records:
             progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
             apply_record_changes(ctx, records)
@@ -238,25 +244,28 @@ class AuthStep(Step):
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied and served", messages)
 
     def _expects(self, ctx: Context, records: list[Change]) -> list[Expect]:
-        """The one SPF / one DMARC record the changes produce, as the servers must answer."""
+        """For each name the changes touched: the servers must answer exactly the records the
+        zone now holds there (read back, so a delete-only merge is waited for too)."""
+        touched = {(c.after or c.before)["name"] for c in records}
+        spfs, dmarcs = self._records(ctx)
         expects = []
-        for name, is_kind in (
-            (ctx.config.domain, spf.is_spf),
-            (self._dmarc_name(ctx), dmarc.is_dmarc),
+        for name, is_kind, now in (
+            (ctx.config.domain, spf.is_spf, spfs),
+            (self._dmarc_name(ctx), dmarc.is_dmarc, dmarcs),
         ):
-            final = [c.after["content"] for c in records if c.after and c.after["name"] == name]
-            if final:
-                want = final[-1]
-                expects.append(
-                    Expect(
-                        name,
-                        "TXT",
-                        lambda values, want=want, is_kind=is_kind: (
-                            [v for v in values if is_kind(v)] == [want]
-                        ),
-                        f"TXT {name} {want}",
-                    )
+            if name not in touched:
+                continue
+            want = sorted(r.content for r in now)
+            expects.append(
+                Expect(
+                    name,
+                    "TXT",
+                    lambda values, want=want, is_kind=is_kind: (
+                        sorted(v for v in values if is_kind(v)) == want
+                    ),
+                    f"TXT {name} " + " | ".join(want),
                 )
+            )
         return expects
 
     async def verify(self, ctx: Context) -> list[Check]:
@@ -387,7 +396,7 @@ def _single(answers: list[Any], is_kind: Any) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
-def _spf_resolver(ctx: Context):  # type: ignore[no-untyped-def]
+def _spf_resolver(ctx: Context) -> Callable[[str], str | None]:
     """target -> its SPF record, for counting nested lookups before publishing.
 
     Names in the zone are asked of the authoritative servers, others of the public

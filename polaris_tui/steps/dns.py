@@ -13,6 +13,7 @@ Existing records are read first: a conflicting record we did not create is updat
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,42 +58,70 @@ class Want:
         return f"dns.{self.label}-{self.record.type.lower()}"
 
 
-def wanted(ctx: Context) -> tuple[list[Want], list[Change]]:
-    """The records to publish, plus notes for hosts another step owns."""
+def wanted(ctx: Context) -> list[Want]:
+    """The address records this step publishes."""
     cfg = ctx.config
     hosts = [
         ("apex", cfg.domain, cfg.proxied_apex),
         (cfg.host_manage, cfg.manage_host, cfg.proxied_manage),
     ]
-    notes: list[Change] = []
-    if cfg.route_mode == "custom_domain":
-        notes.append(
-            Change(
-                Action.NOOP,
-                RECORD_KIND,
-                cfg.mail_host,
-                note="belongs to the Worker Custom Domain (route step): Cloudflare creates it",
-            )
-        )
-    else:
+    if cfg.route_mode != "custom_domain":
         hosts.append((cfg.host_mail, cfg.mail_host, True))
     wants: list[Want] = []
     for label, host, proxied in hosts:
         wants.append(Want(label, Record("A", host, cfg.traefik_ipv4, proxied=proxied)))
         if cfg.traefik_ipv6:
             wants.append(Want(label, Record("AAAA", host, cfg.traefik_ipv6, proxied=proxied)))
-    if cfg.assets_origin == "r2":
+    if cfg.assets_origin != "r2":
+        wants.append(Want(cfg.host_assets, Record("CNAME", cfg.assets_host, cfg.assets_origin)))
+    return wants
+
+
+def _note(target: str, note: str, before: Record | None = None) -> Change:
+    """A no-op line in the plan that tells the operator who owns a host."""
+    return Change(
+        Action.NOOP,
+        RECORD_KIND,
+        target,
+        before.to_json() if before else None,
+        note=note,
+        owned=before.owned if before else True,
+    )
+
+
+def other_owners(ctx: Context) -> list[Change]:
+    """Hosts another step owns: mail. under a Worker Custom Domain, assets. under R2."""
+    cfg = ctx.config
+    notes: list[Change] = []
+    if cfg.route_mode == "custom_domain":
         notes.append(
-            Change(
-                Action.NOOP,
-                RECORD_KIND,
-                cfg.assets_host,
-                note="belongs to the R2 custom domain: the assets step attaches it",
+            _note(
+                cfg.mail_host,
+                "belongs to the Worker Custom Domain (route step): Cloudflare creates it",
             )
         )
-    else:
-        wants.append(Want(cfg.host_assets, Record("CNAME", cfg.assets_host, cfg.assets_origin)))
-    return wants, notes
+    if cfg.assets_origin == "r2":
+        private = [
+            r
+            for r in list_records(ctx, name=cfg.assets_host, rtype="CNAME")
+            if r.content.endswith(".r2.cloudflarestorage.com")
+        ]
+        for rec in private:
+            notes.append(
+                _note(
+                    rec.display(),
+                    "a CNAME to the R2 S3 API host serves nothing publicly; the assets step "
+                    "replaces it with the R2 custom domain",
+                    rec,
+                )
+            )
+        if not private:
+            notes.append(
+                _note(
+                    cfg.assets_host, "belongs to the R2 custom domain: the assets step attaches it"
+                )
+            )
+    return notes
 
 
 def plan_host(host: str, existing: list[Record], wants: list[Record]) -> list[Change]:
@@ -153,29 +182,12 @@ class DnsStep(Step):
     )
 
     def plan(self, ctx: Context) -> list[Change]:
-        wants, notes = wanted(ctx)
+        wants = wanted(ctx)
         changes: list[Change] = []
         for host in dict.fromkeys(w.record.name for w in wants):
             existing = list_records(ctx, name=host)
             changes += plan_host(host, existing, [w.record for w in wants if w.record.name == host])
-        if ctx.config.assets_origin == "r2":
-            for rec in list_records(ctx, name=ctx.config.assets_host, rtype="CNAME"):
-                if rec.content.endswith(".r2.cloudflarestorage.com"):
-                    notes = [
-                        Change(
-                            Action.NOOP,
-                            RECORD_KIND,
-                            rec.display(),
-                            rec.to_json(),
-                            note="CNAME to the R2 S3 API host serves nothing publicly; "
-                            "the assets step replaces it with the R2 custom domain",
-                            owned=rec.owned,
-                        )
-                        if n.target == ctx.config.assets_host
-                        else n
-                        for n in notes
-                    ]
-        return changes + notes
+        return changes + other_owners(ctx)
 
     def inspect(self, ctx: Context) -> Inspection:
         changes = self.plan(ctx)
@@ -197,7 +209,7 @@ class DnsStep(Step):
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
         progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
         apply_record_changes(ctx, records)
-        wants, _ = wanted(ctx)
+        wants = wanted(ctx)
         touched = {(c.after["name"], c.after["type"]) for c in records if c.after}
         expects = [
             Expect(w.record.name, w.record.type, _accept(w.record), w.record.display())
@@ -217,7 +229,7 @@ class DnsStep(Step):
         return ApplyResult(True, records, f"{len(records)} change(s) applied and served")
 
     async def verify(self, ctx: Context) -> list[Check]:
-        wants, _ = wanted(ctx)
+        wants = wanted(ctx)
         timeout = ctx.config.dns_timeout_seconds * 3
         checks = list(
             await asyncio.gather(
@@ -244,7 +256,7 @@ def judge(values: tuple[str, ...], want: Record) -> tuple[bool, str]:
     return False, f"{shown}, expected {want.content}"
 
 
-def _accept(want: Record):  # type: ignore[no-untyped-def]
+def _accept(want: Record) -> Callable[[tuple[str, ...]], bool]:
     return lambda values: judge(values, want)[0]
 
 
@@ -271,7 +283,7 @@ def public_note(public: list[DnsAnswer]) -> str:
     return "public resolvers (may lag behind caches): " + describe(public)
 
 
-def _served_check(ctx: Context, want: Want):  # type: ignore[no-untyped-def]
+def _served_check(ctx: Context, want: Want) -> Callable[[], Awaitable[tuple[bool, str]]]:
     rec = want.record
 
     async def run() -> tuple[bool, str]:

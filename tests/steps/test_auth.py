@@ -138,7 +138,14 @@ def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) ->
     assert "auth.spf-single" in failed
     assert "More than one SPF record" in failed["auth.spf-single"].guidance
 
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    (delete,) = runner.pending(runner.plan(ctx, AuthStep()))  # ours already right
+    assert delete.action is Action.DELETE and not delete.needs_delete_permission
+    progress: list[str] = []
+    fixed = runner.apply(
+        ctx, AuthStep(), confirm=_yes, progress=lambda m, f=None: progress.append(m)
+    )
+    assert fixed.ok
+    assert "1/1 records served by the authoritative nameservers" in progress[-1]
     assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
     assert runner.step_status(ctx, AuthStep()).state is StepState.DONE
 
@@ -244,3 +251,36 @@ def test_cli_done_when(tmp_path: Path) -> None:
             r.content.strip('"') for r in cf.dns.records.list(zone_id=ep.zone_id, type="TXT")
         )
     assert txt == sorted([MERGED, UNRELATED, RUNBOOK_DMARC])
+
+
+@pytest.mark.parametrize(
+    ("check_id", "entry"),
+    [
+        ("auth.spf-single", "two-spf-records"),
+        ("auth.spf-planned", "two-spf-records"),
+        ("auth.spf-valid", "spf-invalid"),
+        ("auth.dmarc-planned", "dmarc-missing"),
+        ("auth.dmarc-valid", "dmarc-missing"),
+        ("auth.dmarc-rua-routed", "dmarc-reports-missing"),
+        ("auth.dmarc-rua-authorized", "dmarc-external-rua"),
+        ("dns.apex-a", "dns-record-mismatch"),
+        ("dns.manage-aaaa", "dns-record-mismatch"),
+        ("dns.assets-cname", "dns-record-mismatch"),
+        ("dns.proxied-unplanned", "dns-unplanned-proxy"),
+    ],
+)
+def test_every_check_has_its_troubleshooting_entry(check_id: str, entry: str) -> None:
+    from polaris_tui import troubleshooting
+
+    found = troubleshooting.lookup(check_id.split(".")[0], check_id=check_id)
+    assert found is not None and found.id == entry
+
+
+def test_plan_warns_before_the_merge_exceeds_ten_lookups(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    ctx = sandbox_ctx
+    hosts = " ".join(f"a:h{i}.polaris.test" for i in range(10))
+    _txt(ctx, ctx.config.domain, f"v=spf1 {hosts} ~all")
+    (spf_change,) = [c for c in runner.plan(ctx, AuthStep()) if c.target.startswith("TXT polaris")]
+    assert spf_change.note.startswith("WARNING: 11 DNS lookups")
+    result = runner.apply(ctx, AuthStep(), confirm=_yes)
+    assert any(m.startswith("WARNING: 11 DNS lookups") for m in result.messages)

@@ -180,3 +180,27 @@ def test_other_assets_origin_gets_a_cname(sandbox_ctx) -> None:  # type: ignore[
 def test_r2_assets_host_is_left_to_the_assets_step(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     (note,) = [c for c in runner.plan(sandbox_ctx, DnsStep()) if "assets" in c.target]
     assert note.action is Action.NOOP and "R2 custom domain" in note.note
+
+
+def test_private_r2_cname_is_pointed_out_not_deleted(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    ctx, cfg = sandbox_ctx, sandbox_ctx.config
+    ctx.cf.dns.records.create(
+        zone_id=ctx.zone_id,
+        type="CNAME",
+        name=cfg.assets_host,
+        content="polaris-assets.r2.cloudflarestorage.com",
+        ttl=1,
+    )
+    (note,) = [c for c in runner.plan(ctx, DnsStep()) if "assets" in c.target]
+    assert note.action is Action.NOOP and "serves nothing publicly" in note.note
+    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
+    assert [r.type for r in list_records(ctx, name=cfg.assets_host)] == ["CNAME"]
+
+
+def test_custom_domain_mode_leaves_mail_to_the_route_step(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    cfg = dataclasses.replace(sandbox_ctx.config, route_mode="custom_domain")
+    ctx = dataclasses.replace(sandbox_ctx, config=cfg)
+    changes = runner.plan(ctx, DnsStep())
+    (note,) = [c for c in changes if c.target == cfg.mail_host]
+    assert note.action is Action.NOOP and "Worker Custom Domain" in note.note
+    assert not any(c.target.startswith(("A mail.", "AAAA mail.")) for c in changes)
