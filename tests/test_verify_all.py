@@ -69,3 +69,27 @@ def test_cli_verify_json_reports_failures_with_guidance(tmp_path: Path) -> None:
     assert "propagated" in route["guidance"]
     assert "apply kv" in by_id["kv.namespace"]["guidance"]
     assert all(c["guidance"] for c in data["checks"] if not c["ok"] and c["step"] in RELAY_STEPS)
+
+
+def test_every_runtime_check_id_has_guidance() -> None:
+    from polaris_tui import troubleshooting
+
+    ids = {
+        "kv": ["kv.namespace", "kv.preview-namespace", "kv.wrangler-config"],
+        "secret": ["secret.in-keyring", "secret.on-worker", "secret.relay-accepts",
+                   "secret.relay-accepts-b"],
+        "deploy": ["deploy.script", "deploy.bindings", "deploy.secret-names"],
+        "route": ["route.bound", "route.mail-record", "route.get-send", "route.unsigned-post",
+                  "route.signed-probe"],
+    }  # fmt: skip
+    for step, check_ids in ids.items():
+        for check_id in check_ids:
+            for status in (None, 401, 404, 500, 522):
+                entry = troubleshooting.lookup(step, check_id=check_id, status=status)
+                assert entry is not None, (check_id, status)
+    assert troubleshooting.lookup("route", check_id="route.get-send", status=200).id == (
+        "route-other-answer"
+    )
+    assert troubleshooting.lookup("secret", check_id="secret.relay-accepts", status=401).id == (
+        "secret-rejected"
+    )

@@ -109,6 +109,15 @@ def disagreements(ctx: Context, names: set[str] | None) -> list[str]:
     return problems
 
 
+def probe_now(ctx: Context, secret: str) -> ProbeResult | None:
+    """A signed dry-run probe from synchronous code; None when called inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(signed_probe(ctx, secret))
+    return None
+
+
 def push_secret(ctx: Context, binding: str, value: str) -> None:
     ctx.cf.workers.scripts.secrets.update(
         ctx.config.worker_name,
@@ -151,7 +160,17 @@ class SecretStep(Step):
                 f"secret {fingerprint(value)} in the keyring; the first deploy carries it",
                 facts,
             )
-        return Inspection(StepState.DONE, f"secret {fingerprint(value)} on the Worker", facts)
+        probe = probe_now(ctx, value)
+        label = f"secret {fingerprint(value)} on the Worker"
+        if probe is None or probe.status in (None, 404, 522):
+            return Inspection(StepState.DONE, f"{label}; relay not reachable to probe yet", facts)
+        if not probe.accepted:
+            return Inspection(
+                StepState.DRIFT, f"{label}, but {describe(probe, 'the relay')}", facts
+            )
+        return Inspection(
+            StepState.DONE, f"{label}; the relay accepts it as key {probe.key}", facts
+        )
 
     def plan(self, ctx: Context) -> list[Change]:
         value = ctx.vault.get(VAULT_A)

@@ -23,7 +23,7 @@ from polaris_tui.steps.deploy import (
     wrangler_config,
 )
 from polaris_tui.steps.secret import VAULT_A
-from tests.runtime_helpers import RELAY_STEPS, apply_step, pending
+from tests.runtime_helpers import RELAY_STEPS, apply_step, assert_not_on_disk, pending
 
 pytest_plugins = ["tests.runtime_fixtures"]
 
@@ -86,6 +86,7 @@ def test_plan_redacts_secrets_and_first_upload_carries_them(ctx: Context) -> Non
     assert secret == [{"type": "secret_text", "name": "POLARIS_SECRET_A", "text": REDACTED}]
     result = apply_step(ctx, "deploy")
     assert result.ok and any("wrangler" in m for m in result.messages)
+    assert_not_on_disk(ctx, ctx.vault.get(VAULT_A))  # request log, state, journal: no value
     assert pending(ctx, "deploy") == []
     checks = asyncio.run(DeployStep().verify(ctx))
     assert all(c.ok for c in checks), checks

@@ -79,3 +79,18 @@ def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
     probe = checks["secret.relay-accepts"]
     assert not probe.ok and probe.data["status"] == 404
     assert "route" in probe.guidance.lower()
+
+
+def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    insp = SecretStep().inspect(ctx)
+    assert insp.state is StepState.DONE and "accepts it as key A" in insp.summary
+    ctx.cf.workers.scripts.secrets.update(
+        ctx.config.worker_name,
+        account_id=ctx.config.account_id,
+        name=BINDING_A,
+        text=generate_secret(),  # changed behind the tool's back
+        type="secret_text",
+    )
+    insp = SecretStep().inspect(ctx)
+    assert insp.state is StepState.DRIFT and "rejected (401)" in insp.summary
