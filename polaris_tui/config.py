@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import tomlkit
+from typing import TYPE_CHECKING, Any
 
 from polaris_tui.fsutil import atomic_write
 from polaris_tui.paths import shipped_assets_dir
+
+if TYPE_CHECKING:
+    import tomlkit
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$"
@@ -434,6 +436,8 @@ def validate(raw: Mapping[str, Any]) -> Config:
 
 def read_document(path: Path) -> tomlkit.TOMLDocument:
     """The config file as a comment-preserving document (empty when it does not exist)."""
+    import tomlkit
+
     if not path.exists():
         return tomlkit.document()
     try:
@@ -451,7 +455,11 @@ def load_config(path: Path) -> Config:
             "create it with `polaris-tui config set domain "
             "example.com` (and account_id, traefik_ipv4), or open the TUI",
         )
-    return validate(read_document(path).unwrap())
+    # Reading needs no comment-preserving document: the stdlib parser keeps start-up quick.
+    try:
+        return validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
 
 
 def set_value(path: Path, key: str, value: Any) -> Config | None:
@@ -463,6 +471,8 @@ def set_value(path: Path, key: str, value: Any) -> Config | None:
     if spec is None:
         raise ConfigError(key, value, "use one of: " + ", ".join(FIELD_BY_NAME))
     if isinstance(value, str) and spec.kind is dict:
+        import tomlkit
+
         try:
             value = tomlkit.parse(f"v = {value}")["v"].unwrap()
         except tomlkit.exceptions.ParseError:
@@ -480,7 +490,7 @@ def set_value(path: Path, key: str, value: Any) -> Config | None:
         if exc.value is not None:  # a real conflict, not just a required field still unset
             raise
         config = None
-    atomic_write(path, tomlkit.dumps(doc).encode("utf-8"), mode=0o644)
+    atomic_write(path, doc.as_string().encode("utf-8"), mode=0o644)
     return config
 
 
@@ -497,7 +507,7 @@ def update_values(path: Path, values: Mapping[str, Any]) -> Config:
             raise ConfigError(key, value, "use one of: " + ", ".join(FIELD_BY_NAME))
         doc[key] = _coerce(spec, value)
     config = validate(doc.unwrap())
-    atomic_write(path, tomlkit.dumps(doc).encode("utf-8"), mode=0o644)
+    atomic_write(path, doc.as_string().encode("utf-8"), mode=0o644)
     return config
 
 
