@@ -231,20 +231,32 @@ def cmd_apply(args: argparse.Namespace) -> int:
         pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
         print(f"  ..{pct} {message}", file=sys.stderr)
 
+    def apply_one(ctx: Context, step: Any) -> bool:
+        try:
+            result = runner.apply(
+                ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
+            )
+        except runner.StepFailure as failure:
+            _print_failure(failure)
+            return False
+        print(f"{step.id}: {result.detail or ('ok' if result.ok else 'failed')}")
+        for m in result.messages:
+            print(f"  {m}")
+        return result.ok
+
     with _context(args) as ctx:
-        for step in steps:
+        if not all(apply_one(ctx, step) for step in steps):
+            return Exit.FAILURE
+        if len(steps) > 1:
             try:
-                result = runner.apply(
-                    ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
-                )
+                again = runner.changed_again(ctx, steps)
             except runner.StepFailure as failure:
                 _print_failure(failure)
                 return Exit.FAILURE
-            print(f"{step.id}: {result.detail or ('ok' if result.ok else 'failed')}")
-            for m in result.messages:
-                print(f"  {m}")
-            if not result.ok:
-                return Exit.FAILURE
+            for step in again:
+                print(f"{step.id}: a later step changed what it manages; applying it again")
+                if not apply_one(ctx, step):
+                    return Exit.FAILURE
     return Exit.OK
 
 
@@ -391,12 +403,93 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return Exit.OK if report.ok else Exit.FAILURE
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        print(f"polaris-tui {name}: not implemented yet", file=sys.stderr)
-        return Exit.FAILURE
+NO_SECRET_A = (
+    "create it with `polaris-tui apply secret` (or store the app's value with "
+    "`polaris-tui secrets set polaris-secret-a`)"
+)
 
-    return handler
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from polaris_tui.sandbox.cli import cmd_reset, cmd_serve
+
+    directory = args.sandbox_dir_sub or args.sandbox_dir
+    return cmd_serve(directory) if args.action == "serve" else cmd_reset(directory)
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from polaris_tui.relay.cli import cmd_relay as run_relay
+    from polaris_tui.steps.deploy import relay_settings
+
+    with _context(args) as ctx:
+        secret_a = ctx.vault.require("polaris-secret-a", NO_SECRET_A)
+        try:
+            settings = relay_settings(ctx.config, secret_a, ctx.vault.get("polaris-secret-b"))
+        except ValueError as exc:
+            raise UsageError(f"relay settings: {exc}") from None
+        return run_relay(
+            settings=settings,
+            host=args.host,
+            port=args.port,
+            outbox=args.outbox,
+            smtp=args.smtp,
+            engine=args.engine,
+            public=args.public,
+        )
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    """Sign with secret A and POST one message, as the app does; report status, id, key slot."""
+    import httpx
+
+    from polaris_tui import troubleshooting
+    from polaris_tui.relay.client import send_signed
+    from polaris_tui.relay.signing import SigningError
+    from polaris_tui.steps.relay_probe import relay_url
+
+    with _context(args) as ctx:
+        secret = ctx.vault.require("polaris-secret-a", NO_SECRET_A)
+        config = ctx.config
+        sender = config.sender_customer if args.sender == "customer" else config.sender_admin
+        payload: dict[str, Any] = {
+            "from": sender,
+            "to": args.to,
+            "subject": f"polaris-tui test message from {config.mail_host}",
+            "text": f"This test message was signed with the relay secret and sent by {sender}.",
+        }
+        if args.dry_run:
+            payload["dry_run"] = True
+        url = args.url or relay_url(config)
+        # The default URL is the public one; under --sandbox the connection goes to the edge.
+        connect_to = None if args.url else ctx.endpoints.edge
+        try:
+            result = send_signed(url, secret, payload, connect_to=connect_to)
+        except SigningError as exc:
+            raise UsageError(f"--url: {exc}") from None
+        except httpx.HTTPError as exc:
+            print(f"error: no answer from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(
+                "Is the relay running? Locally: `polaris-tui relay --outbox DIR`, then "
+                "--url http://127.0.0.1:8787/send",
+                file=sys.stderr,
+            )
+            return Exit.FAILURE
+        values = troubleshooting.config_values(config)
+    ok = 200 <= result.status < 300
+    print(f"status   {result.status}")
+    print(f"message  {result.message_id or '-'}")
+    print(f"key slot {result.key_slot or '-'}")
+    if args.dry_run and ok:
+        print("dry run: the relay checked the request and sent nothing")
+    if not ok:
+        detail = result.body.get("error") if isinstance(result.body, dict) else result.body
+        print(f"error: the relay answered {result.status}: {detail}", file=sys.stderr)
+        check = {401: "route.signed-probe", 404: "route.bound", 522: "route.bound"}.get(
+            result.status, "route.unsigned-post"
+        )
+        entry = troubleshooting.lookup("route", values=values, check_id=check, status=result.status)
+        if entry is not None and result.status not in (400, 403, 413, 429):
+            print("\n" + entry.text(), file=sys.stderr)
+    return Exit.OK if ok else Exit.FAILURE
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -408,9 +501,9 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "config": cmd_config,
     "secrets": cmd_secrets,
     "rotate": cmd_rotate,
-    "relay": _not_yet("relay"),
-    "send-test": _not_yet("send-test"),
-    "sandbox": _not_yet("sandbox"),
+    "relay": cmd_relay,
+    "send-test": cmd_send_test,
+    "sandbox": cmd_sandbox,
     "demo": cmd_demo,
 }
 

@@ -85,18 +85,12 @@ def ensure_operator_mailbox(ctx: Context) -> str | None:
 
 
 def apply_all(ctx: Context) -> tuple[bool, str]:
-    """Apply every step in runbook order, then once more for steps an earlier run changed.
-
-    A second pass is needed when a later step changes what an earlier one manages: enabling
-    Email Routing adds its own SPF record, which the auth step then merges into one.
-    """
+    """Apply every step in runbook order, then once more those a later step changed."""
     added = ensure_operator_mailbox(ctx)
     done = [f"sandbox: {added} added as the verified mailbox for DMARC reports"] if added else []
     steps = runner.select("all")
     for second_pass in (False, True):
-        for step in steps:
-            if second_pass and not runner.pending(runner.plan(ctx, step)):
-                continue
+        for step in runner.changed_again(ctx, steps) if second_pass else steps:
             try:
                 result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
             except runner.StepFailure as failure:
@@ -105,7 +99,7 @@ def apply_all(ctx: Context) -> tuple[bool, str]:
                 return False, f"{step.id}: {result.detail}"
             label = f"{step.id} (again, after later steps)" if second_pass else step.id
             done.append(f"{label}: {result.detail or 'ok'}")
-    left = [s.id for s in steps if runner.pending(runner.plan(ctx, s))]
+    left = [s.id for s in runner.changed_again(ctx, steps)]
     if left:
         return False, f"still pending after two passes: {', '.join(left)}"
     return True, "; ".join(done)

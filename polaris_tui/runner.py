@@ -132,6 +132,15 @@ def pending(changes: list[Change]) -> list[Change]:
     return [c for c in changes if c.action is not Action.NOOP]
 
 
+def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
+    """Steps with pending changes after a run over all of them.
+
+    A later step can change what an earlier one manages: enabling Email Routing adds its own
+    SPF record, which the auth step then merges into one. Applying these once more converges.
+    """
+    return [s for s in steps if pending(plan(ctx, s))]
+
+
 Confirm = Callable[[Step, list[Change]], bool]
 
 

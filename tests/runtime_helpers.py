@@ -28,15 +28,16 @@ def pending(ctx: Context, step_id: str) -> list[Any]:
     return runner.pending(runner.plan(ctx, get_step(step_id)))
 
 
-def run_cli(sandbox_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    sandbox_dir: Path, *args: str, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """The console script against a sandbox folder, as an operator runs it."""
-    env = {**os.environ, "POLARIS_SANDBOX_ACTIVATION_MS": "300"}
     return subprocess.run(
         [str(CLI), "--sandbox", "--sandbox-dir", str(sandbox_dir), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env={**os.environ, "POLARIS_SANDBOX_ACTIVATION_MS": "300", **(env or {})},
         check=False,
     )
 

@@ -1,8 +1,7 @@
-"""``polaris-tui sandbox serve|reset`` handlers (also runnable as a module)."""
+"""``polaris-tui sandbox serve|reset`` handlers."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import sys
@@ -49,18 +48,3 @@ def cmd_reset(sandbox_dir: Path | None) -> int:
         return 1
     print(f"sandbox reset: {directory}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m polaris_tui.sandbox.cli", description="Run or reset the embedded sandbox."
-    )
-    parser.add_argument("command", choices=["serve", "reset"])
-    parser.add_argument("--sandbox-dir", type=Path, default=None)
-    args = parser.parse_args(argv)
-    handler = cmd_serve if args.command == "serve" else cmd_reset
-    return handler(args.sandbox_dir)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -38,6 +38,7 @@ from polaris_tui.steps.secret import SLOTS, record_pushed
 if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
+    from polaris_tui.relay.engine import RelaySettings
 
 MODULE_TYPE = "application/javascript+module"
 REDACTED = "(redacted)"
@@ -58,19 +59,24 @@ class MetadataError(ValueError):
     """The upload metadata does not match the SDK's types; names the field."""
 
 
-def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
-    """Every non-secret binding the Worker reads, derived like the local relay's settings."""
+def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -> RelaySettings:
+    """The relay's settings from the config: one derivation for the deploy and `relay`."""
     from polaris_tui.relay.engine import RelaySettings
 
-    settings = RelaySettings(
-        secret_a=SECRETS_ARE_SEPARATE,
-        secret_b=None,
+    return RelaySettings(
+        secret_a=secret_a,
+        secret_b=secret_b,
         senders={getattr(config, field): f"SEND_{suffix}" for suffix, field in SENDERS.items()},
         ts_window_ms=config.ts_window_ms,
         nonce_ttl_seconds=config.nonce_ttl_seconds,
         rate_limit_max=config.rate_limit_max,
         rate_limit_window_seconds=config.rate_limit_window_seconds,
     )
+
+
+def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
+    """Every non-secret binding the Worker reads, derived like the local relay's settings."""
+    settings = relay_settings(config, SECRETS_ARE_SEPARATE)
     bindings: list[dict[str, Any]] = [
         {"type": "kv_namespace", "name": KV_BINDING, "namespace_id": kv_id}
     ]

@@ -1,4 +1,4 @@
-"""``python -m polaris_tui.sandbox.cli serve`` as a real process: the JSON line, a clean
+"""``polaris-tui sandbox serve`` as a real process: the JSON line, a clean
 SIGTERM, and state that survives SIGKILL."""
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
 import cloudflare
 import dns.message
 import dns.query
+
+from tests.runtime_helpers import CLI
 
 KEYS = {
     "api",
@@ -34,7 +35,7 @@ KEYS = {
 
 def serve(directory: Path) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polaris_tui.sandbox.cli", "serve", "--sandbox-dir", str(directory)],
+        [str(CLI), "sandbox", "serve", "--sandbox-dir", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

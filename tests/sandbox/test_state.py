@@ -13,6 +13,7 @@ from keyring.backend import KeyringBackend
 
 from polaris_tui.sandbox import Sandbox, default_sandbox_dir, reset
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
+from tests.runtime_helpers import CLI
 
 SERVICE = "polaris-tui:polaris.test"
 
@@ -117,7 +118,7 @@ def test_corrupt_state_gives_a_clear_error_and_reset_recovers(tmp_path):
     with pytest.raises(RuntimeError, match="sandbox reset"):
         Sandbox(directory).start()
     proc = subprocess.run(
-        [sys.executable, "-m", "polaris_tui.sandbox.cli", "reset", "--sandbox-dir", str(directory)],
+        [str(CLI), "sandbox", "reset", "--sandbox-dir", str(directory)],
         capture_output=True,
         text=True,
     )

@@ -1,0 +1,54 @@
+"""`apply all --yes` through the console script: it converges, a second run changes nothing,
+and it still converges when every write endpoint it used answers 500, 500, 429 first."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.runtime_helpers import run_cli
+
+ID_SEGMENT = re.compile(r"/[0-9a-f]{32}(?=/|$)")
+
+
+def write_endpoints(sandbox_dir: Path) -> set[str]:
+    """`METHOD:PATH_GLOB` for each write the run sent, ids made globs (from the request log)."""
+    out = set()
+    for line in (sandbox_dir / "requests.jsonl").read_text().splitlines():
+        request = json.loads(line)
+        if request["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            out.add(f"{request['method']}:{ID_SEGMENT.sub('/*', request['path'])}")
+    return out
+
+
+def test_apply_all_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
+    sandbox_dir = tmp_path / "sbx"
+    first = run_cli(sandbox_dir, "apply", "all", "--yes", timeout=600)
+    assert first.returncode == 0, first.stderr
+    # Enabling Email Routing adds a second SPF record after auth ran: auth converges it.
+    assert "auth: a later step changed what it manages; applying it again" in first.stdout
+
+    second = run_cli(sandbox_dir, "apply", "all", "--yes", timeout=600)
+    assert second.returncode == 0, second.stderr
+    lines = second.stdout.splitlines()
+    assert len(lines) == 8 and all(line.endswith(": nothing to do") for line in lines), lines
+
+    plan = run_cli(sandbox_dir, "plan", "all")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+
+    # The same run with two 500s and a 429 on each write endpoint the first run used.
+    endpoints = write_endpoints(sandbox_dir)
+    assert {"POST:/zones/*/dns_records/batch", "PUT:/accounts/*/workers/scripts/*"} <= {
+        e.replace("polaris-email-worker", "*") for e in endpoints
+    }
+    faults = ";".join(f"{ep}:500:2;{ep}:429:1" for ep in sorted(endpoints))
+    faulty_dir = tmp_path / "faulty"
+    faulty = run_cli(
+        faulty_dir, "apply", "all", "--yes", timeout=600, env={"POLARIS_SANDBOX_FAULTS": faults}
+    )
+    assert faulty.returncode == 0, faulty.stderr
+    log = [json.loads(line) for line in (faulty_dir / "requests.jsonl").read_text().splitlines()]
+    assert sum(r["status"] == 429 for r in log) >= len(endpoints)
+    assert sum(r["status"] == 500 for r in log) >= 2 * len(endpoints)
+    assert run_cli(faulty_dir, "plan", "all").returncode == 0

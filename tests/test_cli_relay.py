@@ -1,0 +1,137 @@
+"""`polaris-tui relay` and `send-test` as an operator runs them, over real HTTP.
+
+The relay runs as the console script in its own process (`--sandbox`, so its secret comes
+from the sandbox's keyring file); send-test runs in-process against it.
+"""
+
+from __future__ import annotations
+
+import email
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polaris_tui import cli
+from polaris_tui.config import load_config
+from polaris_tui.sandbox import Sandbox
+from polaris_tui.vault import Vault
+from tests.runtime_helpers import CLI
+
+SECRET = "cli-test-signing-secret-0123456789abcdef"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _store_secret(directory: Path, value: str | None) -> None:
+    """Put (or remove) polaris-secret-a in the sandbox's keyring, as `apply secret` would."""
+    box = Sandbox(directory)
+    with box as endpoints:
+        vault = Vault(endpoints.domain, backend=box.keyring())
+        if value is None:
+            vault.delete("polaris-secret-a")
+        else:
+            vault.set("polaris-secret-a", value)
+
+
+def _run(directory: Path, *argv: str) -> int:
+    return cli.main(["--sandbox", "--sandbox-dir", str(directory), *argv])
+
+
+@pytest.fixture
+def local_relay(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
+    """`polaris-tui --sandbox relay --outbox DIR` on a free loopback port."""
+    directory, outbox, port = tmp_path / "sbx", tmp_path / "outbox", _free_port()
+    _store_secret(directory, SECRET)
+    argv = [str(CLI), "--sandbox", "--sandbox-dir", str(directory), "relay"]
+    argv += ["--outbox", str(outbox), "--port", str(port)]
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    try:
+        assert "listening on http://127.0.0.1" in banner, proc.stderr.read() if proc.stderr else ""
+        yield directory, outbox, f"http://127.0.0.1:{port}/send"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_send_test_against_the_local_relay_writes_an_eml(
+    local_relay: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory, outbox, url = local_relay
+    assert _run(directory, "send-test", "--to", "ada@example.com", "--url", url) == 0
+    out, err = capsys.readouterr()
+    assert "status   202" in out and "key slot A" in out
+    files = list(outbox.glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes())
+    assert message["To"] == "ada@example.com"
+    assert load_config(directory / "config.toml").sender_customer in message["From"]
+    message_id = next(line.split()[1] for line in out.splitlines() if line.startswith("message"))
+    assert message_id != "-" and message_id in files[0].name + message["Message-ID"]
+    assert SECRET not in out + err
+
+    assert _run(directory, "send-test", "--to", "ada@example.com", "--from", "admin",
+                "--url", url, "--dry-run") == 0  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert "status   200" in out and "sent nothing" in out
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def test_send_test_with_a_secret_the_relay_does_not_hold_fails_with_guidance(
+    local_relay: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory, outbox, url = local_relay
+    _store_secret(directory, "a-different-secret-than-the-relay-holds")
+    assert _run(directory, "send-test", "--to", "ada@example.com", "--url", url) == 1
+    out, err = capsys.readouterr()
+    assert "status   401" in out
+    assert "rejects the keyring's secret" in err and "polaris-tui apply secret" in err
+    assert not list(outbox.glob("*.eml"))
+
+
+def test_send_test_defaults_to_mail_host_through_the_sandbox_edge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "sbx"
+    _store_secret(directory, SECRET)
+    # No record and no route at mail.polaris.test yet: the edge does not know the host.
+    assert _run(directory, "send-test", "--to", "ada@example.com") == 1
+    out, err = capsys.readouterr()
+    assert "status   404" in out
+    assert "mail host returns 522 / 404" in err and "polaris-tui verify route" in err
+
+
+def test_relay_and_send_test_without_a_secret_name_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "sbx"
+    _store_secret(directory, None)
+    for argv in (["send-test", "--to", "ada@example.com"], ["relay", "--outbox", "out"]):
+        assert _run(directory, *argv) == 1
+        err = capsys.readouterr().err
+        assert "polaris-secret-a" in err and "polaris-tui apply secret" in err
+
+
+def test_unreachable_url_is_a_clear_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "sbx"
+    _store_secret(directory, SECRET)
+    url = f"http://127.0.0.1:{_free_port()}/send"
+    assert _run(directory, "send-test", "--to", "ada@example.com", "--url", url) == 1
+    err = capsys.readouterr().err
+    assert f"no answer from {url}" in err and "polaris-tui relay" in err
+    assert SECRET not in err
