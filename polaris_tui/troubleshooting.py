@@ -14,12 +14,15 @@ from typing import Any
 STEP_PERMISSIONS: Mapping[str, str] = {
     "dns": "Zone · DNS · Edit",
     "auth": "Zone · DNS · Edit and Zone · Email Routing Rules · Edit",
-    "email-service": "Zone · Zone Settings · Edit (Email Routing) and Zone · Email Sending · Edit",
+    "email-service": (
+        "Zone · Zone Settings · Edit (Email Routing), Zone · Email Sending · Edit and "
+        "Zone · DNS · Edit (the records Email Sending asks for)"
+    ),
     "assets": "Account · Workers R2 Storage · Edit",
     "kv": "Account · Workers KV Storage · Edit",
     "secret": "Account · Workers Scripts · Edit",
     "deploy": "Account · Workers Scripts · Edit",
-    "route": "Zone · Workers Routes · Edit",
+    "route": "Zone · Workers Routes · Edit and Zone · DNS · Edit (the proxied mail record)",
 }
 
 
