@@ -159,7 +159,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _render_change(c: Any) -> str:
-    arrow = f"{c.before!r} -> {c.after!r}" if c.before is not None else f"{c.after!r}"
+    arrow = f"{c.before_text()} -> {c.after_text()}" if c.before is not None else c.after_text()
     note = f"  ({c.note})" if c.note else ""
     return f"  {c.action:<6} {c.kind:<14} {c.target}: {arrow}{note}"
 

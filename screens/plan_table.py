@@ -48,7 +48,7 @@ class PlanTable(DataTable[Text]):
                 Text(action, style=style),
                 Text(c.kind),
                 Text(c.target),
-                Text(short(c.before, 36), style="red" if action != "noop" else "dim"),
-                Text(short(c.after, 36), style="green" if action != "noop" else "dim"),
+                Text(short(c.before_text(), 36), style="red" if action != "noop" else "dim"),
+                Text(short(c.after_text(), 36), style="green" if action != "noop" else "dim"),
                 Text(note.strip(), style="italic"),
             )

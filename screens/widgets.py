@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from polaris_tui.steps.base import render_value
+
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
     from polaris_tui.troubleshooting import Entry
@@ -22,10 +24,7 @@ def escape(text: str) -> str:
 
 def short(value: Any, width: int = 48) -> str:
     """A one-line rendering of a before/after value for the diff table."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else repr(value)
-    text = " ".join(text.split())
+    text = render_value(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

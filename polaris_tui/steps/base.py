@@ -32,6 +32,29 @@ class StepState(StrEnum):
     BLOCKED = "blocked"
 
 
+HIDDEN_KEYS = ("id",)  # API ids mean nothing to the operator in a diff
+
+
+def render_value(value: Any, *, other: Any = None, shown: str = "") -> str:
+    """A before/after value as one readable line for the CLI and the TUI's plan table.
+
+    Mappings read ``key=value``; when the other side is a mapping too only the keys that differ
+    are shown, so an update says what changes (``proxied=False`` → ``proxied=True``); text
+    values already in ``shown`` (the change's target line) are not repeated.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        keys = [k for k in value if k not in HIDDEN_KEYS]
+        if isinstance(other, dict):
+            keys = [k for k in keys if other.get(k) != value[k]] or keys
+        keys = [k for k in keys if not (isinstance(value[k], str) and value[k] in shown)]
+        return ", ".join(f"{k}={render_value(value[k])}" for k in keys)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
+    return " ".join(str(value).split())
+
+
 @dataclass(frozen=True)
 class Change:
     """One planned change; ``owned`` is False for things the tool did not create."""
@@ -43,6 +66,12 @@ class Change:
     after: Any = None
     note: str = ""
     owned: bool = True
+
+    def before_text(self) -> str:
+        return render_value(self.before, other=self.after, shown=self.target)
+
+    def after_text(self) -> str:
+        return render_value(self.after, other=self.before, shown=self.target)
 
     @property
     def needs_delete_permission(self) -> bool:
