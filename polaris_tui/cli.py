@@ -150,6 +150,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     with _context(args) as ctx:
         rows = runner.status(ctx)
+        try:
+            ctx.vault.ensure_usable()
+        except VaultError as exc:
+            print(f"error: {exc}", file=sys.stderr)
     if args.json:
         _print_json({"steps": [r.to_json() for r in rows]})
     else:

@@ -26,6 +26,7 @@ from polaris_tui.steps.base import (
     no_progress,
 )
 from polaris_tui.steps.registry import all_steps
+from polaris_tui.vault import VaultError
 
 CHECK_TIMEOUT_SECONDS = 20.0
 
@@ -112,8 +113,17 @@ def step_status(ctx: Context, step: Step) -> StepStatus:
     return StepStatus(step.id, step.title, state, insp.summary)
 
 
+KEYRING_BLOCKED = "the keyring cannot hold secrets (see `polaris-tui secrets status`)"
+
+
 def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
-    return [step_status(ctx, s) for s in (steps if steps is not None else all_steps())]
+    """Every step's state; an unusable keyring blocks them all, said once rather than per step."""
+    chosen = list(steps if steps is not None else all_steps())
+    try:
+        ctx.vault.ensure_usable()
+    except VaultError:
+        return [StepStatus(s.id, s.title, StepState.BLOCKED, KEYRING_BLOCKED) for s in chosen]
+    return [step_status(ctx, s) for s in chosen]
 
 
 def plan(ctx: Context, step: Step) -> list[Change]:

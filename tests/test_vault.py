@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +91,21 @@ def test_cli_secrets_set_fails_closed_and_writes_nothing(tmp_path: Path) -> None
     assert "keyring.backends.fail.Keyring" in proc.stderr
     assert "tok-should-not-land" not in proc.stderr + proc.stdout
     assert list(home.rglob("*")) == []
+
+
+def test_cli_status_with_an_unusable_keyring_blocks_every_step_and_says_why_once(
+    config_file: Path,
+) -> None:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    proc = subprocess.run(
+        [str(CLI), "--config", str(config_file), "status", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0
+    steps = json.loads(proc.stdout)["steps"]
+    assert len(steps) == 8 and {s["state"] for s in steps} == {"blocked"}
+    assert all("polaris-tui secrets status" in s["summary"] for s in steps)
+    assert proc.stderr.count("keyring.backends.fail.Keyring cannot hold secrets") == 1
