@@ -137,8 +137,9 @@ async def create_custom(request: Request) -> Response:
     with context.store.change() as state:
         bucket = _bucket(state, request.path_params["bucket"])
         if not zone.in_zone(domain, state["zone"]["name"]):
+            # A validation error like the 10041 above; never 10042, which is R2's NotEntitled.
             raise ApiError(
-                400, 10042, f"field 'domain': {domain} is not inside zone {state['zone']['name']}."
+                400, 10041, f"field 'domain': {domain} is not inside zone {state['zone']['name']}."
             )
         for other in state["r2_buckets"].values():
             if domain in other["custom_domains"]:
