@@ -185,7 +185,7 @@ class SecretStep(Step):
                     "signing_secret",
                     VAULT_A,
                     None,
-                    "32 random bytes, base64 (shown once)",
+                    "32 random bytes, base64, kept in the keyring",
                     note=f"set it as {APP_VARIABLE} on the app",
                 )
             )
