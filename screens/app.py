@@ -352,7 +352,7 @@ class PolarisApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         panel = self.current_panel
         if action in self.STEP_ACTIONS:
-            if not isinstance(panel, StepPanel) or not panel.step.implemented:
+            if not isinstance(panel, StepPanel):
                 return False
             if action == "cancel":
                 return bool(panel.busy)

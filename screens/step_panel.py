@@ -125,15 +125,14 @@ class StepPanel(VerticalScroll):
         assert ctx is not None
         status = runner.step_status(ctx, self.step)
         snap = Snapshot(status)
-        if self.step.implemented:
-            try:
-                snap.facts = dict(self.step.inspect(ctx).facts)
-            except Exception:  # the status row already carries the inspect error
-                snap.facts = {}
-            try:
-                snap.changes = runner.plan(ctx, self.step)
-            except runner.StepFailure as failure:
-                snap.failure = failure
+        try:
+            snap.facts = dict(self.step.inspect(ctx).facts)
+        except Exception:  # the status row already carries the inspect error
+            snap.facts = {}
+        try:
+            snap.changes = runner.plan(ctx, self.step)
+        except runner.StepFailure as failure:
+            snap.failure = failure
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 
@@ -145,12 +144,7 @@ class StepPanel(VerticalScroll):
         plan_area = self.query_one("#plan-area", Vertical)
         await plan_area.remove_children()
         pending = self.pending_changes
-        if not self.step.implemented:
-            summary.update(
-                "[b]Blocked:[/b] this step's automation is not available in this build yet. "
-                "Nothing can be planned or applied here; follow the runbook section by hand."
-            )
-        elif snap.failure is not None:
+        if snap.failure is not None:
             summary.update("[b red]Could not plan this step.[/b red]")
             self._show_outcome(
                 FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -96,10 +97,6 @@ class ApplyResult:
     messages: list[str] = field(default_factory=list)
 
 
-class StepNotImplemented(Exception):
-    """The step exists in the registry but its automation has not been written yet."""
-
-
 Progress = Callable[[str, float | None], None]
 """Progress callback: (message, fraction 0..1 or None when unknown)."""
 
@@ -108,27 +105,27 @@ def no_progress(message: str, fraction: float | None = None) -> None:
     """A progress sink for callers that do not display progress."""
 
 
-class Step:
-    """Base class: subclasses set the class attributes and override the four operations."""
+class Step(ABC):
+    """Base class: subclasses set the class attributes and implement all four operations
+    (abstract, so a step missing one fails when it is created, not halfway through a run)."""
 
     id: ClassVar[str]
     title: ClassVar[str]
     purpose: ClassVar[str]  # plain words from the runbook: what and why
-    implemented: ClassVar[bool] = True
 
-    def inspect(self, ctx: Context) -> Inspection:
-        raise StepNotImplemented(self.id)
+    @abstractmethod
+    def inspect(self, ctx: Context) -> Inspection: ...
 
-    def plan(self, ctx: Context) -> list[Change]:
-        raise StepNotImplemented(self.id)
+    @abstractmethod
+    def plan(self, ctx: Context) -> list[Change]: ...
 
+    @abstractmethod
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
-    ) -> ApplyResult:
-        raise StepNotImplemented(self.id)
+    ) -> ApplyResult: ...
 
-    async def verify(self, ctx: Context) -> list[Check]:
-        raise StepNotImplemented(self.id)
+    @abstractmethod
+    async def verify(self, ctx: Context) -> list[Check]: ...
 
 
 async def timed_check(
