@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from polaris_tui.config import ConfigError, describe, load_config, set_value
 from polaris_tui.paths import default_config_path
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS
 
 CLI = Path(sys.executable).parent / "polaris-tui"
 

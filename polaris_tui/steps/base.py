@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from polaris_tui.steps.catalog import STEP_INFO
+
 if TYPE_CHECKING:
     from polaris_tui.context import Context
 
@@ -106,12 +108,19 @@ def no_progress(message: str, fraction: float | None = None) -> None:
 
 
 class Step(ABC):
-    """Base class: subclasses set the class attributes and implement all four operations
-    (abstract, so a step missing one fails when it is created, not halfway through a run)."""
+    """Base class: subclasses set ``id`` and implement all four operations (abstract, so a
+    step missing one fails when it is created, not halfway through a run)."""
 
     id: ClassVar[str]
-    title: ClassVar[str]
-    purpose: ClassVar[str]  # plain words from the runbook: what and why
+
+    @property
+    def title(self) -> str:
+        """From the catalog, which the TUI reads before any step module is imported."""
+        return STEP_INFO[self.id].title
+
+    @property
+    def purpose(self) -> str:
+        return STEP_INFO[self.id].purpose
 
     @abstractmethod
     def inspect(self, ctx: Context) -> Inspection: ...

@@ -41,3 +41,6 @@ def test_no_heavy_import_before_first_frame(tmp_path: Path) -> None:
     assert "textual.app" in loaded and "screens.app" in loaded
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
     assert heavy == []
+    # the sidebar and first panel come from the catalog; step code loads after frame one
+    steps = [m for m in loaded if m.startswith("polaris_tui.steps.")]
+    assert steps == ["polaris_tui.steps.catalog"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS
 from screens.app import StepItem
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
