@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
-import json
 import sys
 from collections.abc import Callable, Iterator
 from enum import IntEnum
@@ -118,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_json(data: Any) -> None:
+    import json  # here, not at the top: the TUI opens through this module and never needs it
+
     print(json.dumps(data, indent=2, default=str))
 
 
@@ -339,6 +339,8 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         print(f"{args.name} removed from {vault.backend_name}")
         return Exit.OK
     if sys.stdin.isatty():
+        import getpass
+
         value = getpass.getpass(f"{args.name} (input hidden): ")
     else:
         value = sys.stdin.readline().strip()
