@@ -13,7 +13,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.config import ConfigError, describe, load_config, set_value
+from polaris_tui.errors import ConfigError
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
@@ -299,6 +299,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(path)
         return Exit.OK
+    from polaris_tui.config import describe, load_config, set_value
+
     if args.action == "show":
         _print_json(describe(load_config(path)))
         return Exit.OK
@@ -318,6 +320,8 @@ def _vault(args: argparse.Namespace) -> Vault:
         raise UsageError(
             "the sandbox keeps its own credentials; secrets commands are for the OS keyring"
         )
+    from polaris_tui.config import load_config
+
     probe = Vault("-")
     probe.ensure_usable()
     config = load_config(args.config or default_config_path())

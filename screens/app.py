@@ -21,7 +21,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
-from polaris_tui.config import ConfigError, load_config
+from polaris_tui.errors import ConfigError
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.catalog import STEPS, StepInfo
 from screens.step_panel import StepPanel
@@ -172,6 +172,8 @@ class PolarisApp(App[int]):
     def on_mount(self) -> None:
         self.sub_title = "SANDBOX" if self.sandbox else ""
         if not self.sandbox and self._effective_config_path().exists():
+            from polaris_tui.config import load_config  # the sandbox has its own, read later
+
             with contextlib.suppress(ConfigError):  # reported when the context loads
                 self._apply_preferences(load_config(self._effective_config_path()))
 
