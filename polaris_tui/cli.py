@@ -33,12 +33,7 @@ class UsageError(Exception):
     """Wrong arguments or config: exit 2 with the message."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="polaris-tui",
-        description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
-        "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
-    )
+def _add_global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         type=Path,
@@ -51,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run against the embedded sandbox (a local stand-in for Cloudflare)",
     )
     p.add_argument("--sandbox-dir", type=Path, help="sandbox state folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polaris-tui",
+        description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
+        "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
+    )
+    _add_global_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     steps_help = "step id (" + ", ".join(STEP_IDS) + ") or all"
 
@@ -514,11 +518,29 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _tui_args(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments when they are global options only (the TUI opens), parsed without
+    building the command parsers (2-4 ms of argparse before the first frame); None for
+    anything else, including help and mistakes, which the full parser handles and reports."""
+    p = argparse.ArgumentParser(
+        prog="polaris-tui", add_help=False, allow_abbrev=False, exit_on_error=False
+    )
+    _add_global_options(p)
+    try:
+        args, rest = p.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
 def main(
     argv: list[str] | None = None, open_tui: Callable[[argparse.Namespace], int] | None = None
 ) -> int:
     """Parse, dispatch and map errors to exit codes; ``open_tui`` runs when no command is given."""
-    args = build_parser().parse_args(argv)
+    args = _tui_args(sys.argv[1:] if argv is None else argv) or build_parser().parse_args(argv)
     try:
         if args.command is None:
             if open_tui is None:
