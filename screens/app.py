@@ -205,17 +205,20 @@ class PolarisApp(App[int]):
                 severity="warning",
                 markup=False,
             )
-        known = binding_ids()
-        unknown = sorted(set(config.keymap) - known)
-        if unknown:
-            self.notify(
-                f"config field 'keymap' names unknown binding id(s) {', '.join(unknown)}: "
-                f"use one of {', '.join(sorted(known))}",
-                title="Config",
-                severity="warning",
-                markup=False,
-            )
-        self.set_keymap({k: v for k, v in config.keymap.items() if k in known})
+        keymap = dict(config.keymap)
+        if keymap:  # naming every binding id imports every screen: only for a keymap to check
+            known = binding_ids()
+            unknown = sorted(set(keymap) - known)
+            if unknown:
+                self.notify(
+                    f"config field 'keymap' names unknown binding id(s) {', '.join(unknown)}: "
+                    f"use one of {', '.join(sorted(known))}",
+                    title="Config",
+                    severity="warning",
+                    markup=False,
+                )
+            keymap = {k: v for k, v in keymap.items() if k in known}
+        self.set_keymap(keymap)
 
     # ── engine context ───────────────────────────────────────────────────────────────────────
 
