@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
-import json
 import sys
 from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.config import ConfigError, describe, load_config, set_value
+from polaris_tui.errors import ConfigError
 from polaris_tui.paths import default_config_path
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 
 if TYPE_CHECKING:
@@ -35,12 +33,7 @@ class UsageError(Exception):
     """Wrong arguments or config: exit 2 with the message."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="polaris-tui",
-        description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
-        "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
-    )
+def _add_global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         type=Path,
@@ -53,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run against the embedded sandbox (a local stand-in for Cloudflare)",
     )
     p.add_argument("--sandbox-dir", type=Path, help="sandbox state folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polaris-tui",
+        description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
+        "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
+    )
+    _add_global_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     steps_help = "step id (" + ", ".join(STEP_IDS) + ") or all"
 
@@ -118,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_json(data: Any) -> None:
+    import json  # here, not at the top: the TUI opens through this module and never needs it
+
     print(json.dumps(data, indent=2, default=str))
 
 
@@ -303,6 +307,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "path":
         print(path)
         return Exit.OK
+    from polaris_tui.config import describe, load_config, set_value
+
     if args.action == "show":
         _print_json(describe(load_config(path)))
         return Exit.OK
@@ -322,6 +328,8 @@ def _vault(args: argparse.Namespace) -> Vault:
         raise UsageError(
             "the sandbox keeps its own credentials; secrets commands are for the OS keyring"
         )
+    from polaris_tui.config import load_config
+
     probe = Vault("-")
     probe.ensure_usable()
     config = load_config(args.config or default_config_path())
@@ -343,6 +351,8 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         print(f"{args.name} removed from {vault.backend_name}")
         return Exit.OK
     if sys.stdin.isatty():
+        import getpass
+
         value = getpass.getpass(f"{args.name} (input hidden): ")
     else:
         value = sys.stdin.readline().strip()
@@ -512,11 +522,29 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _tui_args(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments when they are global options only (the TUI opens), parsed without
+    building the command parsers (2-4 ms of argparse before the first frame); None for
+    anything else, including help and mistakes, which the full parser handles and reports."""
+    p = argparse.ArgumentParser(
+        prog="polaris-tui", add_help=False, allow_abbrev=False, exit_on_error=False
+    )
+    _add_global_options(p)
+    try:
+        args, rest = p.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
 def main(
     argv: list[str] | None = None, open_tui: Callable[[argparse.Namespace], int] | None = None
 ) -> int:
     """Parse, dispatch and map errors to exit codes; ``open_tui`` runs when no command is given."""
-    args = build_parser().parse_args(argv)
+    args = _tui_args(sys.argv[1:] if argv is None else argv) or build_parser().parse_args(argv)
     try:
         if args.command is None:
             if open_tui is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.errors import ConfigError
 from polaris_tui.fsutil import atomic_write
 from polaris_tui.paths import shipped_assets_dir
 
@@ -29,16 +30,6 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+)$")
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _WORKER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-class ConfigError(ValueError):
-    """A config value is wrong: names the field, the bad value and the fix."""
-
-    def __init__(self, field_name: str, value: object, fix: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.fix = fix
-        super().__init__(f"config field '{field_name}' = {value!r} is invalid: {fix}")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from polaris_tui.steps.base import (
     Check,
     Progress,
     Step,
-    StepNotImplemented,
     StepState,
     no_progress,
 )
@@ -99,8 +98,6 @@ def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailur
 
 
 def step_status(ctx: Context, step: Step) -> StepStatus:
-    if not step.implemented:
-        return StepStatus(step.id, step.title, StepState.BLOCKED, "not implemented yet")
     try:
         insp = step.inspect(ctx)
     except Exception as exc:
@@ -128,12 +125,8 @@ def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus
 
 def plan(ctx: Context, step: Step) -> list[Change]:
     """The step's changes; raises StepFailure (with guidance) when it cannot plan."""
-    if not step.implemented:
-        raise StepFailure(step.id, "not implemented yet")
     try:
         return step.plan(ctx)
-    except StepNotImplemented:
-        raise StepFailure(step.id, "not implemented yet") from None
     except Exception as exc:
         raise describe_error(ctx, step.id, exc) from None
 
@@ -207,8 +200,6 @@ def _with_guidance(ctx: Context, check: Check) -> Check:
 
 
 async def _verify_step(ctx: Context, step: Step) -> list[Check]:
-    if not step.implemented:
-        return [Check(f"{step.id}.implemented", step.id, False, "not implemented yet")]
     started = time.perf_counter()
     try:
         return await asyncio.wait_for(step.verify(ctx), CHECK_TIMEOUT_SECONDS)

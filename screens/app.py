@@ -2,7 +2,8 @@
 header with the active domain and footer with the keys that matter where the operator is.
 
 ``create_app`` is the one factory the console script and the tests share. Nothing heavy is
-imported before the first frame: the engine context (and the sandbox) start in a thread
+imported before the first frame: the sidebar and first panel are drawn from the step
+catalog, and the engine context, the step objects (and the sandbox) are built in a thread
 worker once the first frame is on screen.
 """
 
@@ -20,10 +21,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
-from polaris_tui.config import ConfigError, load_config
+from polaris_tui.errors import ConfigError
 from polaris_tui.paths import default_config_path
-from polaris_tui.steps.registry import all_steps
-from screens.confirm import ConfirmScreen
+from polaris_tui.steps.catalog import STEPS, StepInfo
 from screens.step_panel import StepPanel
 
 if TYPE_CHECKING:
@@ -109,9 +109,10 @@ class PolarisApp(App[int]):
     STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "rerun", "check", "cancel"})
 
     class ContextReady(Message):
-        def __init__(self, ctx: Context) -> None:
+        def __init__(self, ctx: Context, steps: list[Step]) -> None:
             super().__init__()
             self.ctx = ctx
+            self.steps = steps
 
     class ContextFailed(Message):
         def __init__(self, title: str, text: str) -> None:
@@ -141,7 +142,8 @@ class PolarisApp(App[int]):
         self.sandbox = sandbox
         self.sandbox_dir = sandbox_dir
         self.ctx: Context | None = None
-        self.steps: list[Step] = all_steps()
+        self.steps: tuple[StepInfo, ...] = STEPS
+        self._engine_steps: dict[str, Step] = {}  # built with the context, after frame one
         self._sandbox_handle: tuple[Sandbox, SandboxEndpoints] | None = None
         self._preferences: Config | None = None
         self._stale: set[str] = set()
@@ -170,6 +172,8 @@ class PolarisApp(App[int]):
     def on_mount(self) -> None:
         self.sub_title = "SANDBOX" if self.sandbox else ""
         if not self.sandbox and self._effective_config_path().exists():
+            from polaris_tui.config import load_config  # the sandbox has its own, read later
+
             with contextlib.suppress(ConfigError):  # reported when the context loads
                 self._apply_preferences(load_config(self._effective_config_path()))
 
@@ -201,23 +205,28 @@ class PolarisApp(App[int]):
                 severity="warning",
                 markup=False,
             )
-        known = binding_ids()
-        unknown = sorted(set(config.keymap) - known)
-        if unknown:
-            self.notify(
-                f"config field 'keymap' names unknown binding id(s) {', '.join(unknown)}: "
-                f"use one of {', '.join(sorted(known))}",
-                title="Config",
-                severity="warning",
-                markup=False,
-            )
-        self.set_keymap({k: v for k, v in config.keymap.items() if k in known})
+        keymap = dict(config.keymap)
+        if keymap:  # naming every binding id imports every screen: only for a keymap to check
+            known = binding_ids()
+            unknown = sorted(set(keymap) - known)
+            if unknown:
+                self.notify(
+                    f"config field 'keymap' names unknown binding id(s) {', '.join(unknown)}: "
+                    f"use one of {', '.join(sorted(known))}",
+                    title="Config",
+                    severity="warning",
+                    markup=False,
+                )
+            keymap = {k: v for k, v in keymap.items() if k in known}
+        self.set_keymap(keymap)
 
     # ── engine context ───────────────────────────────────────────────────────────────────────
 
     @work(thread=True, exclusive=True, group="context")
     def load_context(self) -> None:
-        """Build the engine context (and start the sandbox) off the UI thread."""
+        """Build the engine context and step objects (and start the sandbox) off the UI
+        thread: the step modules are imported here, after the first frame."""
+        from polaris_tui.steps.registry import all_steps
         from polaris_tui.vault import VaultError
 
         try:
@@ -235,13 +244,14 @@ class PolarisApp(App[int]):
                 from polaris_tui.context import build_context
 
                 ctx = build_context(self._effective_config_path())
+            steps = all_steps()
         except (ConfigError, VaultError) as exc:
             self.post_message(self.ContextFailed("Config", str(exc)))
             return
         except Exception as exc:  # a start-up failure is shown, never a crash
             self.post_message(self.ContextFailed("Start-up", f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.ContextReady(ctx))
+        self.post_message(self.ContextReady(ctx, steps))
 
     def _sandbox_mailbox(self, ctx: Context) -> None:
         """The sandbox has no dashboard: stand in for the operator's one manual act there,
@@ -260,6 +270,7 @@ class PolarisApp(App[int]):
 
     def on_polaris_app_context_ready(self, message: ContextReady) -> None:
         self.ctx = message.ctx
+        self._engine_steps = {s.id: s for s in message.steps}
         self.context_error = ""
         self.title = f"polaris-tui — {self.ctx.config.domain}"
         self._apply_preferences(self.ctx.config)
@@ -279,7 +290,7 @@ class PolarisApp(App[int]):
         from polaris_tui import runner
 
         assert self.ctx is not None
-        self.post_message(self.StatusesRead(runner.status(self.ctx, self.steps)))
+        self.post_message(self.StatusesRead(runner.status(self.ctx, self._engine_steps.values())))
 
     def on_polaris_app_statuses_read(self, message: StatusesRead) -> None:
         for row in message.rows:
@@ -288,11 +299,15 @@ class PolarisApp(App[int]):
     def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
         self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
 
-    def after_apply(self, step: Step) -> None:
+    def step(self, step_id: str) -> Step:
+        """The engine's step object; there is one only once the context is ready."""
+        return self._engine_steps[step_id]
+
+    def after_apply(self, step_id: str) -> None:
         """Other steps may depend on what just changed: re-inspect them when next shown."""
-        self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step.id}"}
+        self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step_id}"}
         self.refresh_statuses()
-        if step.id == "secret":
+        if step_id == "secret":
             self._read_secret()
 
     # ── navigation ───────────────────────────────────────────────────────────────────────────
@@ -352,14 +367,14 @@ class PolarisApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         panel = self.current_panel
         if action in self.STEP_ACTIONS:
-            if not isinstance(panel, StepPanel) or not panel.step.implemented:
+            if not isinstance(panel, StepPanel):
                 return False
             if action == "cancel":
                 return bool(panel.busy)
             if action == "apply":
                 return None if panel.busy or not panel.pending_changes else True
         if action == "secret":
-            return isinstance(panel, StepPanel) and panel.step.id == "secret"
+            return isinstance(panel, StepPanel) and panel.info.id == "secret"
         return True
 
     # ── actions ──────────────────────────────────────────────────────────────────────────────
@@ -383,7 +398,7 @@ class PolarisApp(App[int]):
     def action_cancel(self) -> None:
         panel = self._step_panel()
         if panel is not None and panel.cancel():
-            self.notify("Cancelling after the current call finishes.", title=panel.step.title)
+            self.notify("Cancelling after the current call finishes.", title=panel.info.title)
 
     async def run_step(self, step_id: str) -> None:
         """From the command palette: open the step and ask to apply its plan."""
@@ -468,10 +483,11 @@ class PolarisApp(App[int]):
             self.notify("No signing secret in the keyring yet: apply the secret step.")
 
     async def action_quit(self) -> None:
-        busy = [p.step.title for p in self.query(StepPanel) if p.busy]
+        busy = [p.info.title for p in self.query(StepPanel) if p.busy]
         if not busy:
             self.exit(0)
             return
+        from screens.confirm import ConfirmScreen
 
         def after(ok: bool | None) -> None:
             if ok:
@@ -495,6 +511,7 @@ class PolarisApp(App[int]):
 
 def binding_ids() -> set[str]:
     """Every binding id a user keymap may override."""
+    from screens.confirm import ConfirmScreen
     from screens.help import HelpScreen
     from screens.rotation import RotationScreen
     from screens.secret import SecretScreen

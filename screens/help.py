@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 ICONS_HELP = (
     "✔ done — applied and as planned     • pending — changes to make\n"
     "≠ drift — changed outside the tool  ✘ failed — last apply or inspect failed\n"
-    "⊘ blocked — cannot run yet (automation missing or an earlier step needed)"
+    "⊘ blocked — cannot run until something outside the tool is fixed"
 )
 
 

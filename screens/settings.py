@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Static
 
-from polaris_tui.config import FIELD_BY_NAME, ConfigError, FieldSpec, read_document, update_values
+from polaris_tui.config import FIELD_BY_NAME, FieldSpec, read_document, update_values
+from polaris_tui.errors import ConfigError
 from screens.widgets import escape
 
 if TYPE_CHECKING:

@@ -16,12 +16,12 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from polaris_tui.steps.base import ApplyResult, Change, Step
-from screens.confirm import confirm_apply
 from screens.widgets import ChecksView, FactsView, FailureView, escape
 
 if TYPE_CHECKING:
     from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
+    from polaris_tui.steps.base import ApplyResult, Change, Step
+    from polaris_tui.steps.catalog import StepInfo
     from screens.app import PolarisApp
 
 
@@ -71,9 +71,9 @@ class StepPanel(VerticalScroll):
             super().__init__()
             self.status = status
 
-    def __init__(self, step: Step) -> None:
-        super().__init__(id=f"panel-{step.id}", classes="panel")
-        self.step = step
+    def __init__(self, info: StepInfo) -> None:
+        super().__init__(id=f"panel-{info.id}", classes="panel")
+        self.info = info
         self.snapshot: Snapshot | None = None
         self.busy = ""
         self.loaded_once = False
@@ -83,11 +83,16 @@ class StepPanel(VerticalScroll):
     def polaris(self) -> PolarisApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def step(self) -> Step:
+        """The engine's step; only workers started once the context is ready use it."""
+        return self.polaris.step(self.info.id)
+
     def compose(self) -> ComposeResult:
         yield Static(
-            f"[b]{escape(self.step.title)}[/b]  [dim]({self.step.id})[/dim]", classes="title"
+            f"[b]{escape(self.info.title)}[/b]  [dim]({self.info.id})[/dim]", classes="title"
         )
-        yield Static(escape(self.step.purpose), classes="purpose")
+        yield Static(escape(self.info.purpose), classes="purpose")
         yield Static("Now", classes="heading")
         yield FactsView("Waiting for the connection…", id="facts")
         yield Static("Plan", classes="heading")
@@ -125,15 +130,14 @@ class StepPanel(VerticalScroll):
         assert ctx is not None
         status = runner.step_status(ctx, self.step)
         snap = Snapshot(status)
-        if self.step.implemented:
-            try:
-                snap.facts = dict(self.step.inspect(ctx).facts)
-            except Exception:  # the status row already carries the inspect error
-                snap.facts = {}
-            try:
-                snap.changes = runner.plan(ctx, self.step)
-            except runner.StepFailure as failure:
-                snap.failure = failure
+        try:
+            snap.facts = dict(self.step.inspect(ctx).facts)
+        except Exception:  # the status row already carries the inspect error
+            snap.facts = {}
+        try:
+            snap.changes = runner.plan(ctx, self.step)
+        except runner.StepFailure as failure:
+            snap.failure = failure
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 
@@ -145,12 +149,7 @@ class StepPanel(VerticalScroll):
         plan_area = self.query_one("#plan-area", Vertical)
         await plan_area.remove_children()
         pending = self.pending_changes
-        if not self.step.implemented:
-            summary.update(
-                "[b]Blocked:[/b] this step's automation is not available in this build yet. "
-                "Nothing can be planned or applied here; follow the runbook section by hand."
-            )
-        elif snap.failure is not None:
+        if snap.failure is not None:
             summary.update("[b red]Could not plan this step.[/b red]")
             self._show_outcome(
                 FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")
@@ -186,15 +185,17 @@ class StepPanel(VerticalScroll):
     def request_apply(self) -> None:
         """Show the confirmation with the exact plan; apply only what was confirmed."""
         if self.busy:
-            self.notify(f"{self.step.title}: still {self.busy}", severity="warning")
+            self.notify(f"{self.info.title}: still {self.busy}", severity="warning")
             return
         changes = self.pending_changes
         if not changes:
-            self.notify(f"{self.step.title}: nothing to apply", title="Apply")
+            self.notify(f"{self.info.title}: nothing to apply", title="Apply")
             return
         ctx = self.polaris.ctx
         assert ctx is not None
-        screen = confirm_apply(self.step.title, changes, ctx.config.domain)
+        from screens.confirm import confirm_apply
+
+        screen = confirm_apply(self.info.title, changes, ctx.config.domain)
 
         def after(confirmed: bool | None) -> None:
             if confirmed:
@@ -246,7 +247,7 @@ class StepPanel(VerticalScroll):
         self._end()
         if message.failure is not None:
             self._show_outcome(FailureView(message.failure.message, message.failure.entry))
-            self.notify(f"{self.step.title}: apply failed", severity="error")
+            self.notify(f"{self.info.title}: apply failed", severity="error")
         else:
             result = message.result
             assert result is not None
@@ -257,7 +258,7 @@ class StepPanel(VerticalScroll):
             lines += [f"  {escape(m)}" for m in result.messages]
             self._show_outcome(Static("\n".join(lines), classes="result"))
             if result.ok and result.applied:
-                self.polaris.after_apply(self.step)
+                self.polaris.after_apply(self.info.id)
         self.load()
         if message.result is not None and message.result.ok:
             self.run_checks()
@@ -300,7 +301,7 @@ class StepPanel(VerticalScroll):
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
 
-        self.query_one("#progress-area", Vertical).mount(ProgressLine(f"{what} {self.step.title}…"))
+        self.query_one("#progress-area", Vertical).mount(ProgressLine(f"{what} {self.info.title}…"))
 
     def _report(self, text: str, fraction: float | None) -> None:
         for line in self.query(".progress-line"):

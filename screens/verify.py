@@ -64,14 +64,10 @@ class VerifyPanel(VerticalScroll):
             self.post_message(self.Finished(report))
 
     def on_verify_panel_finished(self, message: Finished) -> None:
-        from polaris_tui.steps.registry import all_steps
-
         self.running = False
         report = self.report = message.report
-        blocked = {s.id for s in all_steps() if not s.implemented}
         passed = sum(c.ok for c in report.checks)
-        waiting = sum(not c.ok and c.step in blocked for c in report.checks)
-        failed = len(report.checks) - passed - waiting
+        failed = len(report.checks) - passed
         verdict = (
             "[b green]all checks passed[/b green]"
             if report.ok
@@ -80,8 +76,7 @@ class VerifyPanel(VerticalScroll):
             else "[b]no check failed[/b]"
         )
         self.query_one("#verify-summary", Static).update(
-            f"{verdict}: {passed} passed"
-            + (f", {waiting} blocked (steps not available yet)" if waiting else "")
-            + f" in {report.elapsed_ms / 1000:.1f}s — press [b]v[/b] to run again"
+            f"{verdict}: {passed} passed in {report.elapsed_ms / 1000:.1f}s"
+            " — press [b]v[/b] to run again"
         )
-        self.query_one(ChecksView).show(report.checks, blocked=blocked)
+        self.query_one(ChecksView).show(report.checks)

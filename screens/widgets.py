@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -72,21 +72,13 @@ class FailureView(Vertical):
 class ChecksView(Vertical):
     """Checks with pass/fail, time taken and detail; guidance under each failure."""
 
-    def show(
-        self,
-        checks: Iterable[Check],
-        *,
-        empty: str = "No checks ran yet.",
-        blocked: Collection[str] = (),
-    ) -> None:
-        """Render ``checks``; those of ``blocked`` steps are marked blocked, not failed."""
+    def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
+        """Render ``checks``, or ``empty`` when there are none."""
         self.remove_children()
         rows: list[Static] = []
         for c in checks:
             if c.ok:
                 mark, state = Text("✔ PASS   ", style="bold green"), "ok"
-            elif c.step in blocked:
-                mark, state = Text("⊘ BLOCKED", style="bold"), "blocked"
             else:
                 mark, state = Text("✘ FAIL   ", style="bold red"), "bad"
             line = Text.assemble(mark, f" {c.ms:6.0f} ms  ", (c.id, "bold"))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui import cli
+from polaris_tui.steps.catalog import STEP_IDS
 
 CLI = Path(sys.executable).parent / "polaris-tui"
 
@@ -38,6 +39,21 @@ def test_help_lists_every_command() -> None:
         "history",
     ):
         assert command in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv", [[], ["--sandbox"], ["--sandbox", "--sandbox-dir", "d"], ["--config=c.toml"]]
+)
+def test_tui_arguments_parse_as_the_full_parser_would(argv: list[str]) -> None:
+    assert cli._tui_args(argv) == cli.build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "argv", [["-h"], ["status"], ["--sand"], ["--con", "c.toml"], ["--config"], ["--sandbox=1"]]
+)
+def test_anything_else_is_left_to_the_full_parser(argv: list[str]) -> None:
+    """Help, commands, abbreviations and mistakes get the full parser's answer and usage."""
+    assert cli._tui_args(argv) is None
 
 
 def test_status_json_lists_the_eight_steps_in_order(config_file: Path) -> None:

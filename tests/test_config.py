@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from polaris_tui.config import ConfigError, load_config, set_value, update_values, validate
+from polaris_tui.config import load_config, set_value, update_values, validate
+from polaris_tui.errors import ConfigError
 
 BASE = {
     "domain": "example.com",

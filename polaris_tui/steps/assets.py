@@ -215,11 +215,6 @@ def plan_changes(ctx: Context, found: Survey) -> list[Change]:
 
 class AssetsStep(Step):
     id = STEP_ID
-    title = "Brand assets on R2"
-    purpose = (
-        "Upload the four brand PNGs the email templates reference and serve them "
-        "publicly at assets.<domain> through an R2 custom domain."
-    )
 
     def inspect(self, ctx: Context) -> Inspection:
         try:

@@ -151,11 +151,6 @@ def plan_routing(rua: str, routing: Routing) -> list[Change]:
 
 class AuthStep(Step):
     id = "auth"
-    title = "SPF and DMARC"
-    purpose = (
-        "Publish one SPF record that authorizes Cloudflare's outbound mail and a DMARC "
-        "policy, so receivers trust mail from the domain."
-    )
 
     def _dmarc_name(self, ctx: Context) -> str:
         return f"_dmarc.{ctx.config.domain}"

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from polaris_tui.steps.catalog import STEP_INFO
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -125,10 +128,6 @@ class ApplyResult:
     messages: list[str] = field(default_factory=list)
 
 
-class StepNotImplemented(Exception):
-    """The step exists in the registry but its automation has not been written yet."""
-
-
 Progress = Callable[[str, float | None], None]
 """Progress callback: (message, fraction 0..1 or None when unknown)."""
 
@@ -137,27 +136,34 @@ def no_progress(message: str, fraction: float | None = None) -> None:
     """A progress sink for callers that do not display progress."""
 
 
-class Step:
-    """Base class: subclasses set the class attributes and override the four operations."""
+class Step(ABC):
+    """Base class: subclasses set ``id`` and implement all four operations (abstract, so a
+    step missing one fails when it is created, not halfway through a run)."""
 
     id: ClassVar[str]
-    title: ClassVar[str]
-    purpose: ClassVar[str]  # plain words from the runbook: what and why
-    implemented: ClassVar[bool] = True
 
-    def inspect(self, ctx: Context) -> Inspection:
-        raise StepNotImplemented(self.id)
+    @property
+    def title(self) -> str:
+        """From the catalog, which the TUI reads before any step module is imported."""
+        return STEP_INFO[self.id].title
 
-    def plan(self, ctx: Context) -> list[Change]:
-        raise StepNotImplemented(self.id)
+    @property
+    def purpose(self) -> str:
+        return STEP_INFO[self.id].purpose
 
+    @abstractmethod
+    def inspect(self, ctx: Context) -> Inspection: ...
+
+    @abstractmethod
+    def plan(self, ctx: Context) -> list[Change]: ...
+
+    @abstractmethod
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
-    ) -> ApplyResult:
-        raise StepNotImplemented(self.id)
+    ) -> ApplyResult: ...
 
-    async def verify(self, ctx: Context) -> list[Check]:
-        raise StepNotImplemented(self.id)
+    @abstractmethod
+    async def verify(self, ctx: Context) -> list[Check]: ...
 
 
 async def timed_check(

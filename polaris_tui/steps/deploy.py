@@ -195,8 +195,6 @@ def _kv_id(ctx: Context) -> str | None:
 
 class DeployStep(Step):
     id = "deploy"
-    title = "Deploy the relay Worker"
-    purpose = "Upload the signed email relay Worker with its KV, send_email and variable bindings."
 
     def _metadata(self, ctx: Context, now: Deployed) -> dict[str, Any]:
         from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE

@@ -175,11 +175,6 @@ def plan_host(host: str, existing: list[Record], wants: list[Record]) -> list[Ch
 
 class DnsStep(Step):
     id = "dns"
-    title = "DNS records"
-    purpose = (
-        "Point the apex, manage. and mail. at the Traefik entry; mail. is proxied so a "
-        "Worker Route can intercept it."
-    )
 
     def plan(self, ctx: Context) -> list[Change]:
         wants = wanted(ctx)

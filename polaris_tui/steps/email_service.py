@@ -355,11 +355,6 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
 
 class EmailServiceStep(Step):
     id = STEP_ID
-    title = "Email Routing and Sending"
-    purpose = (
-        "Enable Email Routing and Email Sending on the zone and publish the DKIM "
-        "records Cloudflare asks for, then wait until DKIM is verified."
-    )
 
     def inspect(self, ctx: Context) -> Inspection:
         found = survey(ctx)

@@ -65,11 +65,6 @@ def kv_ids(ctx: Context) -> dict[str, str]:
 
 class KvStep(Step):
     id = "kv"
-    title = "KV nonce store"
-    purpose = (
-        "Create the KV namespaces (production and preview) the relay uses to reject "
-        "replayed requests."
-    )
 
     def _wanted(self, existing: dict[str, str]) -> dict[str, str | None]:
         return {slot: existing.get(title) for slot, title in SLOTS.items()}

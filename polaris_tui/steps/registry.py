@@ -1,31 +1,30 @@
-"""The eight steps in runbook order; the TUI sidebar and every CLI command read this list."""
+"""The eight step objects in runbook order; every CLI command and TUI worker gets them here.
+
+The step modules are imported on the first call, not with this module: their names and
+purposes are in ``catalog``, which is all the CLI parser and the TUI's first frame need.
+"""
 
 from __future__ import annotations
 
-from polaris_tui.steps.assets import AssetsStep
-from polaris_tui.steps.auth import AuthStep
-from polaris_tui.steps.base import Step
-from polaris_tui.steps.deploy import DeployStep
-from polaris_tui.steps.dns import DnsStep
-from polaris_tui.steps.email_service import EmailServiceStep
-from polaris_tui.steps.kv import KvStep
-from polaris_tui.steps.route import RouteStep
-from polaris_tui.steps.secret import SecretStep
+from typing import TYPE_CHECKING
 
-STEP_IDS: tuple[str, ...] = (
-    "dns",
-    "auth",
-    "email-service",
-    "assets",
-    "kv",
-    "secret",
-    "deploy",
-    "route",
-)
+from polaris_tui.steps.catalog import STEP_IDS
+
+if TYPE_CHECKING:
+    from polaris_tui.steps.base import Step
 
 
 def all_steps() -> list[Step]:
     """Fresh step objects in runbook order."""
+    from polaris_tui.steps.assets import AssetsStep
+    from polaris_tui.steps.auth import AuthStep
+    from polaris_tui.steps.deploy import DeployStep
+    from polaris_tui.steps.dns import DnsStep
+    from polaris_tui.steps.email_service import EmailServiceStep
+    from polaris_tui.steps.kv import KvStep
+    from polaris_tui.steps.route import RouteStep
+    from polaris_tui.steps.secret import SecretStep
+
     steps: list[Step] = [
         DnsStep(),
         AuthStep(),

@@ -111,8 +111,6 @@ def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
 
 class RouteStep(Step):
     id = "route"
-    title = "Bind mail.<domain>"
-    purpose = "Route mail.<domain>/* to the Worker so the app can reach POST /send."
 
     def inspect(self, ctx: Context) -> Inspection:
         pending = [c for c in self.plan(ctx) if c.action is not Action.NOOP]

@@ -131,11 +131,6 @@ def push_secret(ctx: Context, binding: str, value: str) -> None:
 
 class SecretStep(Step):
     id = "secret"
-    title = "Signing secret"
-    purpose = (
-        "Generate the HMAC secret the app signs requests with, keep it in the "
-        "keyring and put it on the Worker."
-    )
 
     def __init__(self) -> None:
         self._generated: str | None = None

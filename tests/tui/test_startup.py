@@ -6,7 +6,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.startup_bench import run_in_pty
+from tests.conftest import VALID_CONFIG
 
 HEAVY = ("cloudflare", "boto3", "botocore", "checkdmarc", "moto", "polaris_tui.sandbox", "dns")
 
@@ -27,12 +30,18 @@ def test_console_script_exits_zero_after_first_frame(tmp_path: Path) -> None:
     assert not (tmp_path / "sbx" / "config.toml").exists(), "the sandbox started before frame 1"
 
 
-def test_no_heavy_import_before_first_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sandbox", "config"])
+def test_no_heavy_import_before_first_frame(tmp_path: Path, mode: str) -> None:
     out = tmp_path / "modules.txt"
+    if mode == "sandbox":
+        args = ["--sandbox", "--sandbox-dir", str(tmp_path / "sbx")]
+    else:  # the operator's config is read before the first frame, for its theme
+        (tmp_path / "config.toml").write_text(VALID_CONFIG, encoding="utf-8")
+        args = ["--config", str(tmp_path / "config.toml")]
     code = (
         "import sys\n"
         "from screens.entry import main\n"
-        f"sys.argv = ['polaris-tui', '--sandbox', '--sandbox-dir', {str(tmp_path / 'sbx')!r}]\n"
+        f"sys.argv = ['polaris-tui', *{args!r}]\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         f"open({str(out)!r}, 'w').write('\\n'.join(sorted(sys.modules)))\n"
     )
@@ -41,3 +50,9 @@ def test_no_heavy_import_before_first_frame(tmp_path: Path) -> None:
     assert "textual.app" in loaded and "screens.app" in loaded
     heavy = [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
     assert heavy == []
+    # the sidebar and first panel come from the catalog; step code loads after frame one
+    steps = [m for m in loaded if m.startswith("polaris_tui.steps.")]
+    assert steps == ["polaris_tui.steps.catalog"]
+    # other screens (settings, rotation, help, ...) load when first opened
+    screens = [m for m in loaded if m.startswith("screens.")]
+    assert screens == ["screens.app", "screens.entry", "screens.step_panel", "screens.widgets"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from polaris_tui.steps.registry import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS
 from screens.app import StepItem
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
@@ -30,44 +30,39 @@ async def apply_current(pilot: Pilot[object], seen: list[str]) -> None:
     seen.append(screen_text(app))
 
 
-async def walk_runbook(pilot: Pilot[object], seen: list[str]) -> tuple[list[str], list[str]]:
+async def walk_runbook(pilot: Pilot[object], seen: list[str]) -> list[str]:
     """Down the sidebar applying each step, then back up to any step a later one changed
-    (Email Routing adds its own SPF record, so auth shows drift); returns (applied, blocked).
+    (Email Routing adds its own SPF record, so auth shows drift); returns the applied steps.
     """
     app = pilot.app
     applied: list[str] = []
-    blocked: list[str] = []
     for index, step_id in enumerate(STEP_IDS):
         if index:
             await pilot.press("down")
             await settle(pilot)
-        await _apply_here(pilot, step_id, seen, applied, blocked)
+        await _apply_here(pilot, step_id, seen, applied)
     position = len(STEP_IDS) - 1
     for index, step_id in enumerate(STEP_IDS):
-        if app.query_one(f"#step-{step_id}", StepItem).state == "done" or step_id in blocked:
+        if app.query_one(f"#step-{step_id}", StepItem).state == "done":
             continue
         await pilot.press(*(["up"] * (position - index) if position > index else []))
         await pilot.press(*(["down"] * (index - position) if index > position else []))
         position = index
         await settle(pilot)
-        await _apply_here(pilot, step_id, seen, applied, blocked)
+        await _apply_here(pilot, step_id, seen, applied)
     for step_id in STEP_IDS:
         state = app.query_one(f"#step-{step_id}", StepItem).state
-        assert state == ("blocked" if step_id in blocked else "done"), (step_id, state)
-    return applied, blocked
+        assert state == "done", (step_id, state)
+    return applied
 
 
 async def _apply_here(
-    pilot: Pilot[object], step_id: str, seen: list[str], applied: list[str], blocked: list[str]
+    pilot: Pilot[object], step_id: str, seen: list[str], applied: list[str]
 ) -> None:
     app = pilot.app
     panel = app.query_one(f"#panel-{step_id}", StepPanel)
     assert app.current_panel is panel  # type: ignore[attr-defined]
     seen.append(screen_text(app))
-    if not panel.step.implemented:
-        blocked.append(step_id)
-        assert "Blocked" in seen[-1]
-        return
     assert panel.snapshot is not None and panel.snapshot.failure is None, step_id
     if panel.pending_changes:
         await apply_current(pilot, seen)
