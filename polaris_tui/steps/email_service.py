@@ -501,9 +501,10 @@ class EmailServiceStep(Step):
         """The survey's reads overlap, and each check runs once its own reads are back.
 
         Routing, the apex MX and the sending domain are read at once; the required records
-        need the sending domain's tag, and their zone copies are listed while DNS is asked.
-        A failed read still fails the step's verify, as the one-piece survey did. Check times
-        count from the start, so a check that waited for its reads is not shown faster.
+        need the sending domain's tag; then DKIM verification is judged, and the records' zone
+        copies are listed while DNS is asked. A failed read still fails the step's verify, as
+        the one-piece survey did. Check times count from the start, so a check that waited
+        for its reads is not shown faster.
         """
         started = time.perf_counter()
         routing = asyncio.create_task(asyncio.to_thread(routing_settings, ctx))
@@ -534,17 +535,19 @@ class EmailServiceStep(Step):
             others = [r for r in required if not is_dkim(r)]
             groups = [dkim, *([rec] for rec in others)]
             served = [asyncio.create_task(published(ctx, group)) for group in groups]
-            pending.extend(served)
+            verified = asyncio.create_task(
+                check("dkim-verified", lambda: _verified_check(ctx, domain, dkim))
+            )
+            pending.extend([*served, verified])
             existing = await existing_for_async(ctx, required)
-            runs = [
-                ("dkim-published", _served_check(dkim, existing, served[0])),
-                ("dkim-verified", lambda: _verified_check(ctx, domain, dkim)),
-            ]
-            runs += [
-                (f"record-{i}", _served_check(group, existing, task))
-                for i, (group, task) in enumerate(zip(groups[1:], served[1:], strict=True), 1)
-            ]
-            return list(await asyncio.gather(*(check(name, run) for name, run in runs)))
+            dkim_published, *records = await asyncio.gather(
+                check("dkim-published", _served_check(dkim, existing, served[0])),
+                *(
+                    check(f"record-{i}", _served_check(group, existing, task))
+                    for i, (group, task) in enumerate(zip(groups[1:], served[1:], strict=True), 1)
+                ),
+            )
+            return [dkim_published, await verified, *records]
 
         try:
             groups = await asyncio.gather(
