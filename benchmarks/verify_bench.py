@@ -82,10 +82,10 @@ class Run:
 
 
 def verify(ctx: Context, only: tuple[str, ...] | None = None) -> Run:
-    """Verify all steps, or ``only`` these, as ``polaris-tui verify`` does."""
+    """Verify all steps, or ``only`` these, as ``polaris-tui verify`` does (``runner.verify``)."""
     steps = [s for s in runner.select("all") if only is None or s.id in only]
     started = time.perf_counter()
-    report = asyncio.run(runner.verify_async(ctx, steps))
+    report = runner.verify(ctx, steps)
     wall = (time.perf_counter() - started) * 1000
     return Run(wall, [c for c in report.checks if not c.id.endswith(".implemented")])
 
