@@ -98,7 +98,9 @@ class Context:
         cached = self.state.get("zone_id")
         if cached:
             return str(cached)
-        zones = list(self.cf.zones.list(name=self.config.zone))
+        from polaris_tui.adapters.cloudflare_api import all_items
+
+        zones = all_items(self.cf.zones.list(name=self.config.zone))
         if not zones:
             raise LookupError(
                 f"Zone {self.config.zone} not found in the account: add the "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
 
 CHECK_TIMEOUT_SECONDS = 20.0
+VERIFY_THREADS = 32
+"""Threads for one verify's blocking calls: SDK calls wait on the network, not the CPU, and a
+full verify has about two dozen in flight; asyncio's default pool (CPUs + 4, so 6 on two
+cores) queued them behind one another, up to a whole round trip."""
 
 
 @dataclass
@@ -225,4 +230,11 @@ async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
 
 
 def verify(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
-    return asyncio.run(verify_async(ctx, list(steps)))
+    """``verify_async`` on its own event loop, with a thread pool wide enough for its calls."""
+
+    async def run() -> VerifyReport:
+        pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
+        asyncio.get_running_loop().set_default_executor(pool)
+        return await verify_async(ctx, list(steps))
+
+    return asyncio.run(run())

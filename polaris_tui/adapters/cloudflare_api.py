@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import cloudflare
@@ -21,3 +21,28 @@ def make_client(
     if base_url:
         kwargs["base_url"] = base_url
     return cloudflare.Cloudflare(**kwargs)  # type: ignore[arg-type]
+
+
+def all_items(first: Any) -> list[Any]:
+    """Every item of a page-numbered SDK list, in one request when it fits on one page.
+
+    The SDK's own iteration asks for page n+1 until one comes back empty, so even a short
+    list costs two round trips in a row; ``result_info`` already says whether more exist.
+    """
+    items: list[Any] = []
+    page = first
+    while True:
+        batch = list(page.result or [])
+        items += batch
+        if not _more_pages(page.result_info, len(batch)) or not page.has_next_page():
+            return items
+        page = page.get_next_page()
+
+
+def _more_pages(info: Any, count: int) -> bool:
+    """Whether a page is not the last: ``total_pages`` if given, else a full page."""
+    total = getattr(info, "total_pages", None)
+    if total is not None:
+        return int(getattr(info, "page", None) or 1) < int(total)
+    per_page = getattr(info, "per_page", None)
+    return per_page is None or count >= int(per_page)

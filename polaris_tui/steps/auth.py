@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import dmarc, spf
+from polaris_tui.adapters.cloudflare_api import all_items
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -112,7 +113,7 @@ def _field(obj: Any, name: str) -> Any:
 def routing_status(ctx: Context) -> Routing:
     """Read Email Routing rules (zone) and verified destination addresses (account)."""
     rua = ctx.config.dmarc_rua.lower()
-    for rule in ctx.cf.email_routing.rules.list(zone_id=ctx.zone_id):
+    for rule in all_items(ctx.cf.email_routing.rules.list(zone_id=ctx.zone_id)):
         if _field(rule, "enabled") is False:
             continue
         actions = [_field(a, "type") for a in _field(rule, "actions") or []]
@@ -124,7 +125,7 @@ def routing_status(ctx: Context) -> Routing:
                 return Routing(True, f"rule {_field(rule, 'name') or _field(rule, 'id')!r}")
     verified = tuple(
         str(_field(a, "email"))
-        for a in ctx.cf.email_routing.addresses.list(account_id=ctx.config.account_id)
+        for a in all_items(ctx.cf.email_routing.addresses.list(account_id=ctx.config.account_id))
         if _field(a, "verified")
     )
     return Routing(False, f"no Email Routing rule forwards {rua}", verified)

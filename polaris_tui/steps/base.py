@@ -167,10 +167,20 @@ class Step(ABC):
 
 
 async def timed_check(
-    step: str, check_id: str, run: Callable[[], Awaitable[tuple[bool, str]]], timeout: float
+    step: str,
+    check_id: str,
+    run: Callable[[], Awaitable[tuple[bool, str]]],
+    timeout: float,
+    *,
+    started: float | None = None,
 ) -> Check:
-    """Run one check with a timeout and measure it; an exception is a failed check, not a crash."""
-    started = time.perf_counter()
+    """Run one check with a timeout and measure it; an exception is a failed check, not a crash.
+
+    ``started`` (a ``time.perf_counter()`` value) starts the clock when the check's inputs
+    were requested, so a check that first waited for a shared read is not shown as faster.
+    """
+    if started is None:
+        started = time.perf_counter()
     try:
         ok, detail = await asyncio.wait_for(run(), timeout)
     except TimeoutError:

@@ -152,16 +152,40 @@ class Deployed(typing.NamedTuple):
     bindings: tuple[dict[str, Any], ...] = ()
 
 
+def _script_settings(ctx: Context) -> Any:
+    settings = ctx.cf.workers.scripts.script_and_version_settings
+    return settings.get(ctx.config.worker_name, account_id=ctx.config.account_id)
+
+
+def _script_code(ctx: Context) -> Any:
+    return ctx.cf.workers.scripts.get(ctx.config.worker_name, account_id=ctx.config.account_id)
+
+
 def deployed(ctx: Context) -> Deployed:
     """What Cloudflare has now: code digest, compatibility date and bindings (no values)."""
     import cloudflare
 
-    name, account = ctx.config.worker_name, ctx.config.account_id
     try:
-        settings = ctx.cf.workers.scripts.script_and_version_settings.get(name, account_id=account)
-        code = ctx.cf.workers.scripts.get(name, account_id=account)
+        return _deployed(_script_settings(ctx), _script_code(ctx))
     except cloudflare.NotFoundError:
         return Deployed(False)
+
+
+async def deployed_async(ctx: Context) -> Deployed:
+    """``deployed`` with its two reads in flight at once (they are independent)."""
+    import cloudflare
+
+    try:
+        settings, code = await asyncio.gather(
+            asyncio.to_thread(_script_settings, ctx), asyncio.to_thread(_script_code, ctx)
+        )
+    except cloudflare.NotFoundError:
+        return Deployed(False)
+    return _deployed(settings, code)
+
+
+def _deployed(settings: Any, code: Any) -> Deployed:
+    """The script as the two reads describe it (settings: bindings and date; code)."""
     text = code if isinstance(code, str) else str(code)
     bindings = [
         _normalise(b.model_dump(exclude_none=True) if hasattr(b, "model_dump") else dict(b))
@@ -180,7 +204,7 @@ def _summary(code: str | None, date: str | None, bindings: list[dict[str, Any]])
 
 
 def _secret_bindings(ctx: Context) -> list[dict[str, Any]]:
-    """The keyring's secrets as bindings, for the upload that creates the script."""
+    """The keyring's secrets as bindings: the first upload carries them, verify names them."""
     out = []
     for binding, vault_name in SLOTS.items():
         value = ctx.vault.get(vault_name)
@@ -294,7 +318,7 @@ class DeployStep(Step):
         return ApplyResult(True, list(changes), f"deployed {ctx.config.worker_name}", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
-        now_task = asyncio.create_task(asyncio.to_thread(deployed, ctx))
+        now_task = asyncio.create_task(deployed_async(ctx))
         kv_task = asyncio.create_task(asyncio.to_thread(_kv_id, ctx))
 
         async def exists() -> tuple[bool, str]:
@@ -326,10 +350,7 @@ class DeployStep(Step):
         async def secrets() -> tuple[bool, str]:
             now = await now_task
             names = {b["name"] for b in now.bindings if b["type"] == "secret_text"}
-            expected = set()
-            for binding, vault_name in SLOTS.items():
-                if await asyncio.to_thread(ctx.vault.get, vault_name):
-                    expected.add(binding)
+            expected = {b["name"] for b in await asyncio.to_thread(_secret_bindings, ctx)}
             if names != expected:
                 return False, (
                     f"Worker secrets {sorted(names)} but the keyring implies {sorted(expected)}"

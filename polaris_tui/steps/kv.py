@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.adapters.cloudflare_api import all_items
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -40,7 +41,7 @@ TITLE_EXISTS = 10014  # Cloudflare: a namespace with this title already exists
 def list_namespaces(ctx: Context) -> dict[str, str]:
     """Every namespace of the account as title -> id (all pages)."""
     pages = ctx.cf.kv.namespaces.list(account_id=ctx.config.account_id, per_page=100)
-    return {ns.title: ns.id for ns in pages}
+    return {ns.title: ns.id for ns in all_items(pages)}
 
 
 def create_namespace(ctx: Context, title: str) -> str:

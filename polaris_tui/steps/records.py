@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.adapters.cloudflare_api import all_items
 from polaris_tui.steps.base import Action, Change
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def list_records(
         params["name"] = {"exact": name}
     if rtype:
         params["type"] = rtype
-    return [_from_api(r) for r in ctx.cf.dns.records.list(**params)]
+    return [_from_api(r) for r in all_items(ctx.cf.dns.records.list(**params))]
 
 
 def _body(rec: Record) -> dict[str, Any]:

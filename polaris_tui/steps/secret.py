@@ -266,23 +266,20 @@ class SecretStep(Step):
 
             return run
 
-        checks = [
+        async def b_checks() -> list[Check]:
+            """Secret B is probed only while it exists (a rotation in progress)."""
+            if not await asyncio.to_thread(ctx.vault.get, VAULT_B):
+                return []
+            return [
+                await status_check(
+                    self.id, "secret.relay-accepts-b", accepted(VAULT_B, "B"), CHECK_TIMEOUT
+                )
+            ]
+
+        keyring, worker, relay, relay_b = await asyncio.gather(
             timed_check(self.id, "secret.in-keyring", in_keyring, CHECK_TIMEOUT),
             timed_check(self.id, "secret.on-worker", on_worker, CHECK_TIMEOUT),
-            status_check(
-                self.id,
-                "secret.relay-accepts",
-                accepted(VAULT_A, "A"),
-                CHECK_TIMEOUT,
-            ),
-        ]
-        if await asyncio.to_thread(ctx.vault.get, VAULT_B):
-            checks.append(
-                status_check(
-                    self.id,
-                    "secret.relay-accepts-b",
-                    accepted(VAULT_B, "B"),
-                    CHECK_TIMEOUT,
-                )
-            )
-        return list(await asyncio.gather(*checks))
+            status_check(self.id, "secret.relay-accepts", accepted(VAULT_A, "A"), CHECK_TIMEOUT),
+            b_checks(),
+        )
+        return [keyring, worker, relay, *relay_b]
