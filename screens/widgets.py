@@ -10,8 +10,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from polaris_tui.steps.base import render_value
-
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
     from polaris_tui.troubleshooting import Entry
@@ -24,6 +22,8 @@ def escape(text: str) -> str:
 
 def short(value: Any, width: int = 48) -> str:
     """A one-line rendering of a before/after value for the diff table."""
+    from polaris_tui.steps.base import render_value  # step code loads after the first frame
+
     text = render_value(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
