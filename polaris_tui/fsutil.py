@@ -10,6 +10,15 @@ from pathlib import Path
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory, fsync, then rename."""
     path = Path(path)
+    write_and_rename(path, data, mode)
+    fsync_directory(path.parent)
+
+
+def write_and_rename(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """atomic_write without the final directory fsync, for callers that share one (group commit).
+
+    The rename is not durable until the directory has been fsynced.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -22,7 +31,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the entries renamed into ``directory`` so far durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
