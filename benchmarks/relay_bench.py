@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -181,6 +181,15 @@ async def run(base: str, count: int, concurrency: int, tag: str) -> Phase:
     )
 
 
+def client_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (about 25% less client CPU per request than asyncio's loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400, help="requests per phase (max 5000)")
@@ -192,7 +201,8 @@ def main() -> None:
             proc, base = start(engine, workdir)
             try:
                 for concurrency in (1, 16):
-                    phase = asyncio.run(run(base, count, concurrency, f"{engine}{concurrency}"))
+                    with asyncio.Runner(loop_factory=client_loop()) as runner:
+                        phase = runner.run(run(base, count, concurrency, f"{engine}{concurrency}"))
                     time.sleep(0.5)  # let wrangler finish writing the last messages
                     phase.lost = len(set(phase.ids) - stored_ids(workdir))
                     results[(engine, concurrency)] = phase
@@ -200,7 +210,8 @@ def main() -> None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=30)
     print(f"{count} signed POST /send per phase, 127.0.0.1, "
-          "client: keep-alive asyncio streams + polaris_tui.relay.sign")  # fmt: skip
+          f"client: keep-alive streams on {'uvloop' if client_loop() else 'asyncio'} "
+          "+ polaris_tui.relay.sign")  # fmt: skip
     print(f"{'engine':8} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'202':>5} {'other':>5} {'lost':>5}")  # fmt: skip
     for (engine, concurrency), r in results.items():
