@@ -6,6 +6,11 @@ sequentially and with 16 requests in flight, by the same lean keep-alive client 
 message is lost when a 202 came back but no stored .eml carries its Message-ID.
 
     uv run python benchmarks/relay_bench.py [--count 400]
+
+Figures are noisy when other work shares the cores. Each run deletes its outboxes on exit, and
+ext4 without a journal skips inodes freed in the last 1-5 minutes when it allocates new ones:
+a run started right after another (in the same TMPDIR) pays much more kernel time per stored
+message. Leave about five minutes between runs.
 """
 
 from __future__ import annotations
