@@ -85,7 +85,13 @@ def _run_python(
     from polaris_tui.relay.server import create_app
 
     app = create_app(RelayEngine(settings, delivery))
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # loop/http "auto": uvloop and httptools (dependencies) when installed, else asyncio and h11.
+    # No access log: at level "warning" it printed nothing, yet built its fields per request.
+    # No proxy-headers middleware: the relay reads neither the client address nor the scheme.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
+    server = uvicorn.Server(config)
     print(f"relay (python) listening on http://{host}:{port}/send; mail goes to {destination}")
     sys.stdout.flush()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the

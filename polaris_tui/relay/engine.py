@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import fsync_directory, write_and_rename
 from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
 from polaris_tui.relay.signing import (
     NONCE_RE,
@@ -114,14 +114,49 @@ class Delivery(Protocol):
 
 
 class OutboxDelivery:
-    """One ``.eml`` per accepted message, written atomically (temp, fsync, rename, fsync dir)."""
+    """One ``.eml`` per accepted message, written atomically (temp, fsync, rename, fsync dir).
+
+    Concurrent deliveries share directory fsyncs (group commit): each returns only after an
+    fsync of the directory that began after its own rename, so every answer still follows a
+    durable entry, but requests in flight together pay for one directory sync, not one each.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self._next_sync: asyncio.Future[None] | None = None  # settled by the next fsync to start
+        self._syncing: asyncio.Task[None] | None = None
 
     async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
         name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
-        await asyncio.to_thread(atomic_write, self.directory / name, message, 0o600)
+        await asyncio.to_thread(write_and_rename, self.directory / name, message, 0o600)
+        await self._directory_synced()
+
+    async def _directory_synced(self) -> None:
+        """Return once an fsync of the directory that began after this call has finished."""
+        if self._next_sync is None:
+            self._next_sync = asyncio.get_running_loop().create_future()
+        next_sync = self._next_sync
+        if self._syncing is None:
+            self._syncing = asyncio.create_task(self._sync_while_needed())
+        await asyncio.shield(next_sync)
+
+    async def _sync_while_needed(self) -> None:
+        """One directory fsync per round, for everyone who asked before the round began."""
+        batch: asyncio.Future[None] | None = None
+        try:
+            while self._next_sync is not None:
+                batch, self._next_sync = self._next_sync, None
+                try:
+                    await asyncio.to_thread(fsync_directory, self.directory)
+                except OSError as error:
+                    batch.set_exception(error)
+                else:
+                    batch.set_result(None)
+        finally:  # cancelled (loop shutting down): nobody may wait on a round that never runs
+            for waiting in (batch, self._next_sync):
+                if waiting is not None and not waiting.done():
+                    waiting.cancel()
+            self._syncing = self._next_sync = None
 
 
 class SmtpDelivery:

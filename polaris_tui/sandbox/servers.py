@@ -34,6 +34,10 @@ class UvicornThread:
         self._sock, self.port = sock, sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
+            # The stack the sandbox is tested on; "auto" would now pick uvloop and httptools,
+            # which are installed for the relay's throughput.
+            loop="asyncio",
+            http="h11",
             log_config=None,
             log_level=None,
             access_log=False,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
 
+from polaris_tui.relay import engine as engine_module
 from polaris_tui.relay import sign
 from polaris_tui.relay.client import send_signed
 from polaris_tui.relay.engine import (
@@ -181,3 +184,42 @@ def test_fuzzed_signed_bodies_never_get_a_5xx(fuzz_base, body):
     response = httpx.post(f"{fuzz_base}/send", headers=headers, content=body)
     assert response.status_code < 500, response.text
     assert isinstance(response.json(), dict)
+
+
+async def test_outbox_answers_after_a_directory_fsync_that_began_after_its_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: fewer directory fsyncs than messages, none answered before its own."""
+    synced: list[set[bytes]] = []  # the messages in the directory when each finished fsync began
+
+    def slow_fsync_directory(directory: Path) -> None:
+        present = {entry.read_bytes() for entry in directory.glob("*.eml")}
+        time.sleep(0.02)
+        synced.append(present)
+
+    monkeypatch.setattr(engine_module, "fsync_directory", slow_fsync_directory)
+    delivery = OutboxDelivery(tmp_path)
+
+    async def deliver(i: int) -> None:
+        message = f"message {i}".encode()
+        await delivery.deliver("hello@polaris.test", ["ada@example.com"], message)
+        assert any(message in present for present in synced), i
+
+    await asyncio.gather(*(deliver(i) for i in range(16)))
+    assert len(list(tmp_path.glob("*.eml"))) == 16
+    assert 1 <= len(synced) < 16
+
+
+async def test_outbox_directory_fsync_failure_fails_every_message_waiting_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_fsync_directory(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(engine_module, "fsync_directory", failing_fsync_directory)
+    delivery = OutboxDelivery(tmp_path)
+    results = await asyncio.gather(
+        *(delivery.deliver("hello@polaris.test", ["ada@example.com"], b"m") for _ in range(4)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(result, OSError) for result in results)
