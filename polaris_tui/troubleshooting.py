@@ -123,6 +123,8 @@ def lookup(
             s = 50
         elif check_id and any(fnmatch.fnmatchcase(check_id, g) for g in e.checks):
             s = 40 if status is None or not e.statuses or status in e.statuses else 0
+            if s and e.messages:  # the check's detail tells two entries for one check apart
+                s += 3 if any(m.lower() in text.lower() for m in e.messages) else -1
         elif exc_names & set(e.exceptions):
             s = 30
         elif text and any(m.lower() in text.lower() for m in e.messages):

@@ -94,3 +94,15 @@ def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Conte
     )
     insp = SecretStep().inspect(ctx)
     assert insp.state is StepState.DRIFT and "rejected (401)" in insp.summary
+
+
+def test_before_the_first_deploy_the_secret_check_says_to_deploy_not_to_rotate(
+    ctx: Context,
+) -> None:
+    apply_step(ctx, "kv")
+    apply_step(ctx, "secret")
+    checks = runner.verify(ctx, [SecretStep()]).checks
+    [on_worker] = [c for c in checks if c.id == "secret.on-worker"]
+    assert not on_worker.ok and "is not deployed" in on_worker.detail
+    assert on_worker.guidance.startswith("The secret waits for the first deploy")
+    assert "rotate" not in on_worker.guidance
