@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from polaris_tui.relay import sign
 from polaris_tui.relay.engine import RelaySettings
+from polaris_tui.sandbox.servers import free_port
 
 URL = "https://mail.polaris.test/send"
 SETTINGS = RelaySettings(
@@ -50,12 +51,6 @@ settings = RelaySettings(**args.pop("settings"))
 outbox = args.pop("outbox")
 sys.exit(cmd_relay(settings=settings, outbox=outbox and Path(outbox), **args))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(engine: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

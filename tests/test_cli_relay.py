@@ -7,7 +7,6 @@ from the sandbox's keyring file); send-test runs in-process against it.
 from __future__ import annotations
 
 import email
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,11 @@ import pytest
 from polaris_tui import cli
 from polaris_tui.config import load_config
 from polaris_tui.sandbox import Sandbox
+from polaris_tui.sandbox.servers import free_port
 from polaris_tui.vault import Vault
 from tests.runtime_helpers import CLI
 
 SECRET = "cli-test-signing-secret-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _store_secret(directory: Path, value: str | None) -> None:
@@ -47,7 +41,7 @@ def _run(directory: Path, *argv: str) -> int:
 @pytest.fixture
 def local_relay(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     """`polaris-tui --sandbox relay --outbox DIR` on a free loopback port."""
-    directory, outbox, port = tmp_path / "sbx", tmp_path / "outbox", _free_port()
+    directory, outbox, port = tmp_path / "sbx", tmp_path / "outbox", free_port()
     _store_secret(directory, SECRET)
     argv = [str(CLI), "--sandbox", "--sandbox-dir", str(directory), "relay"]
     argv += ["--outbox", str(outbox), "--port", str(port)]
@@ -130,7 +124,7 @@ def test_unreachable_url_is_a_clear_failure(
 ) -> None:
     directory = tmp_path / "sbx"
     _store_secret(directory, SECRET)
-    url = f"http://127.0.0.1:{_free_port()}/send"
+    url = f"http://127.0.0.1:{free_port()}/send"
     assert _run(directory, "send-test", "--to", "ada@example.com", "--url", url) == 1
     err = capsys.readouterr().err
     assert f"no answer from {url}" in err and "polaris-tui relay" in err

@@ -19,6 +19,7 @@ from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
 
 from polaris_tui.relay.cli import cmd_relay, dev_config
 from polaris_tui.relay.client import send_signed
+from polaris_tui.sandbox.servers import free_port
 
 
 @pytest.mark.parametrize(
@@ -50,12 +51,6 @@ def test_dev_config_derives_the_allow_list_from_the_bindings() -> None:
     assert config["vars"]["SENDER_ADMIN"] == "admin@polaris.test"
     assert config["vars"]["RATE_LIMIT_MAX"] == "3"
     assert SECRET_A not in json.dumps(config)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 LAUNCH = """
@@ -98,7 +93,7 @@ def _stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
 def test_python_engine_serves_and_writes_the_outbox(tmp_path: Path, stop_signal: int) -> None:
-    port = _free_port()
+    port = free_port()
     outbox = tmp_path / "outbox"
     proc, banner = _launch(
         tmp_path, settings=asdict(SETTINGS), port=port, outbox=str(outbox), smtp=None
@@ -129,7 +124,7 @@ def _cmdlines() -> list[bytes]:
 
 def test_workerd_engine_runs_the_shipped_worker(tmp_path: Path) -> None:
     """wrangler dev serves the Worker; secrets sit only in a 0600 file that is gone on exit."""
-    port = _free_port()
+    port = free_port()
     settings = asdict(SETTINGS)
     proc, banner = _launch(tmp_path, settings=settings, port=port, outbox=None, smtp=None,
                            engine="workerd")  # fmt: skip
