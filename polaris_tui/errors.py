@@ -1,18 +1,115 @@
-"""Errors the front ends catch, importable without the modules that raise them.
+"""The engine's errors: one base with a title, a message, an exit code and guidance.
 
-The console script maps ``ConfigError`` to an exit code before it knows whether it runs a
-command or opens the TUI; naming it must not import ``config`` (TOML parser, validators),
-which the TUI needs before its first frame only when there is an operator config to read.
+Every error the engine raises on purpose derives from ``PolarisError`` so that the CLI maps
+errors to exit codes in one place and the TUI shows any of them in its failure view. The
+port errors (``NotFound`` … ``Unavailable``) are what adapters raise instead of a vendor's
+exception classes; they keep Cloudflare's error codes so the troubleshooting catalog can
+match them.
+
+This module imports nothing heavy: the console script names these classes before it knows
+whether it runs a command or opens the TUI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-class ConfigError(ValueError):
+
+class PolarisError(Exception):
+    """An expected failure, said for an operator: what happened, and what to do about it."""
+
+    title: str = "Error"
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        guidance: str = "",
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+        if exit_code is not None:
+            self.exit_code = exit_code
+        self.guidance = guidance
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "message": self.message,
+            "guidance": self.guidance,
+            "exit_code": self.exit_code,
+        }
+
+
+class ConfigError(PolarisError, ValueError):
     """A config value is wrong: names the field, the bad value and the fix."""
+
+    title = "Invalid configuration"
+    exit_code = 2
 
     def __init__(self, field_name: str, value: object, fix: str) -> None:
         self.field = field_name
         self.value = value
         self.fix = fix
-        super().__init__(f"config field '{field_name}' = {value!r} is invalid: {fix}")
+        super().__init__(
+            f"config field '{field_name}' = {value!r} is invalid: {fix}", guidance=fix
+        )
+
+
+class ApiError(PolarisError):
+    """A provider API refused a request; ``codes`` are the provider's own error codes."""
+
+    title = "API error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        codes: Sequence[int] = (),
+        guidance: str = "",
+    ) -> None:
+        super().__init__(message, guidance=guidance)
+        self.status = status
+        self.codes = tuple(codes)
+
+
+class NotFound(ApiError):
+    title = "Not found"
+
+
+class Conflict(ApiError):
+    """The request clashes with what exists (a taken name, a record in the way)."""
+
+    title = "Conflict"
+
+
+class PermissionDenied(ApiError):
+    """The credential lacks a permission; ``permission`` names it when known."""
+
+    title = "Permission denied"
+
+    def __init__(self, message: str, *, permission: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.permission = permission
+
+
+class RateLimited(ApiError):
+    title = "Rate limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Unavailable(ApiError):
+    """The provider failed on its side (5xx, timeouts, dropped connections) after retries."""
+
+    title = "Service unavailable"
