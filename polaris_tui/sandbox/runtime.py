@@ -22,6 +22,7 @@ from polaris_tui.sandbox.state import (
     Settings,
     Store,
 )
+from polaris_tui.sandbox.workerd import Endpoints, WorkerdHost
 
 
 class Runtime:
@@ -43,18 +44,24 @@ class Runtime:
             create_bucket=self.s3.create_bucket,
             delete_bucket=self.s3.delete_bucket,
         )
-        self.edge = Edge(
-            self.store,
-            lambda: self.settings,
-            lambda: self.s3.url,
-            lambda: ("127.0.0.1", self.smtp.port),
-        )
         self.api_server = UvicornThread(
             create_api(self.context, directory / "requests.jsonl"), "api"
         )
+        self.workers = WorkerdHost(
+            lambda: Endpoints(
+                api=f"http://127.0.0.1:{self.api_server.port}/client/v4",
+                token=self.context.token,
+                account_id=self.store.account_id,
+                smtp_host="127.0.0.1",
+                smtp_port=self.smtp.port,
+            ),
+            directory / "workerd",
+        )
+        self.edge = Edge(self.store, lambda: self.settings, lambda: self.s3.url, self.workers)
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
     def start(self) -> SandboxEndpoints:
+        problem = self.workers.check()
         self.s3.start()
         with self.store.read() as state:
             self.s3.restore(sorted(state["r2_buckets"]))
@@ -80,11 +87,13 @@ class Runtime:
             inbox=self.directory / "inbox",
             directory=self.directory,
             config_path=self.directory / "config.toml",
+            edge_workers=f"unavailable: {problem}" if problem else "workerd (miniflare)",
         )
 
     def stop(self) -> None:
         """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
         stoppers = [
+            self.workers.stop,
             self.api_server.stop,
             self.edge_server.stop,
             self.dns.stop,
@@ -112,7 +121,7 @@ class Runtime:
         self.store.wipe()
         self.faults.replace(self.initial_settings.faults)
         self.set_latency(self.initial_settings.latency_ms)
-        self.edge.engines.clear()
+        self.workers.forget()
         log = self.directory / "requests.jsonl"
         if log.exists():
             log.unlink()
