@@ -23,7 +23,12 @@ from polaris_tui.sandbox.api.storage import domain_status
 from polaris_tui.sandbox.api.workers import match_route
 from polaris_tui.sandbox.s3 import INTERNAL_AUTH
 from polaris_tui.sandbox.state import Settings, Store, worker_secret_service
-from polaris_tui.sandbox.workerd import WorkerdHost, WorkerLoadError, worker_spec
+from polaris_tui.sandbox.workerd import (
+    RuntimeUnavailable,
+    WorkerdHost,
+    WorkerLoadError,
+    worker_spec,
+)
 
 PASS_HEADERS = (
     "content-type",
@@ -47,6 +52,16 @@ class Edge:
         workers: WorkerdHost,
     ) -> None:
         self.store, self.settings, self.s3_url, self.workers = store, settings, s3_url, workers
+        self._client: Any = None
+
+    def _http(self) -> Any:
+        """One loopback client for the edge's event loop (building one per request costs
+        tens of milliseconds)."""
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=60, trust_env=False)
+        return self._client
 
     def app(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -96,20 +111,17 @@ class Edge:
         return dict(script) if script else None
 
     async def _object(self, request: Request, bucket: str) -> Response:
-        import httpx
-
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("Method not allowed", status_code=405)
         key = request.url.path.lstrip("/")
         if not key:
             return PlainTextResponse("Not found", status_code=404)
         forwarded = {k: v for k, v in request.headers.items() if k.lower() in CONDITIONAL_HEADERS}
-        async with httpx.AsyncClient(timeout=30) as client:
-            upstream = await client.request(
-                request.method,
-                f"{self.s3_url()}/{bucket}/{quote(key)}",
-                headers={"Authorization": INTERNAL_AUTH, **forwarded},
-            )
+        upstream = await self._http().request(
+            request.method,
+            f"{self.s3_url()}/{bucket}/{quote(key)}",
+            headers={"Authorization": INTERNAL_AUTH, **forwarded},
+        )
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
         headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASS_HEADERS}
@@ -119,14 +131,15 @@ class Edge:
             headers=headers,
         )
 
-    async def _worker(self, request: Request, script: dict[str, Any]) -> Response:
-        import httpx
+    @staticmethod
+    def _unavailable(script: dict[str, Any], reason: str) -> Response:
+        return PlainTextResponse(
+            f"Worker {script['name']} cannot run in this sandbox: {reason}", status_code=503
+        )
 
+    async def _worker(self, request: Request, script: dict[str, Any]) -> Response:
         if self.workers.problem:
-            return PlainTextResponse(
-                f"Worker {script['name']} cannot run in this sandbox: {self.workers.problem}",
-                status_code=503,
-            )
+            return self._unavailable(script, self.workers.problem)
 
         def spec() -> dict[str, Any]:
             secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
@@ -136,6 +149,8 @@ class Edge:
             url = await asyncio.to_thread(
                 self.workers.url_for, script["name"], script["etag"], spec
             )
+        except RuntimeUnavailable as err:
+            return self._unavailable(script, str(err))
         except WorkerLoadError as err:  # what Cloudflare shows for a Worker that cannot start
             return PlainTextResponse(
                 f"error code: 1101 (Worker {script['name']} failed to start: {err})",
@@ -145,10 +160,9 @@ class Edge:
         target = url.rstrip("/") + request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        async with httpx.AsyncClient(timeout=60) as client:
-            upstream = await client.request(
-                request.method, target, headers=headers, content=await request.body()
-            )
+        upstream = await self._http().request(
+            request.method, target, headers=headers, content=await request.body()
+        )
         # httpx hands over the decoded body, so its content-encoding no longer applies.
         passed = [
             (k, v)

@@ -35,6 +35,10 @@ class WorkerLoadError(RuntimeError):
     """The uploaded Worker could not start in workerd (Cloudflare's error 1101 territory)."""
 
 
+class RuntimeUnavailable(RuntimeError):
+    """Node, npm or the pinned npm packages are missing: no Worker can run here."""
+
+
 @dataclass(frozen=True)
 class Endpoints:
     """Where the bridge sends KV calls (the sandbox API) and mail (the SMTP inbox)."""
@@ -105,7 +109,7 @@ def worker_spec(script: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
             {"name": n, "content_type": modules[n]["content_type"], "b64": modules[n]["b64"]}
             for n in names
         ],
-        "compatibility_date": script.get("compatibility_date") or "2026-04-26",
+        "compatibility_date": script.get("compatibility_date"),
         "compatibility_flags": script.get("compatibility_flags") or [],
         "vars": values,
         "kv": kv,
@@ -156,7 +160,7 @@ class WorkerdHost:
         try:
             ensure_node_modules()
         except NodeMissingError as err:
-            raise WorkerLoadError(str(err)) from None
+            raise RuntimeUnavailable(str(err)) from None
         self.work_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.work_dir / "workerd.log", "ab")  # noqa: SIM115 - the child owns it
         env = {**node_env(), "TMPDIR": str(self.work_dir)}

@@ -246,7 +246,7 @@ function options(worker) {
         name: worker.name,
         modules,
         modulesRoot: "/worker",
-        compatibilityDate: worker.compatibility_date,
+        compatibilityDate: worker.compatibility_date ?? undefined,
         compatibilityFlags: worker.compatibility_flags,
         bindings: worker.vars,
         serviceBindings,
