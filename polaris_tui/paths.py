@@ -24,6 +24,11 @@ def state_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME))
 
 
+def debug_log_path() -> Path:
+    """Where the TUI writes its debug log when none is named (stderr is the TUI's screen)."""
+    return Path(platformdirs.user_log_dir(APP_NAME)) / "debug.log"
+
+
 def shipped_assets_dir() -> Path:
     """The four default brand PNGs: ``assets/`` in a checkout, package data in a wheel."""
     here = Path(__file__).resolve().parent
