@@ -584,6 +584,35 @@ def _tui_args(argv: list[str]) -> argparse.Namespace | None:
     return args
 
 
+SANDBOX_EXTRA = "sandbox"
+
+
+def require_sandbox_extra() -> None:
+    """The sandbox's servers are the ``polaris-tui[sandbox]`` extra: say so before anything
+    fails to import. The extra's own requirements, as installed, are the list checked."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires, version
+
+    marker = re.compile(rf"""extra\s*==\s*["']{SANDBOX_EXTRA}["']""")
+    missing = []
+    for requirement in requires("polaris-tui") or ():
+        if marker.search(requirement):
+            name = re.match(r"[A-Za-z0-9._-]+", requirement)
+            distribution = name.group(0) if name else requirement
+            try:
+                version(distribution)
+            except PackageNotFoundError:
+                missing.append(distribution)
+    if missing:
+        raise UsageError(
+            f"the sandbox is an optional part of polaris-tui: install polaris-tui[{SANDBOX_EXTRA}] "
+            f"(missing: {', '.join(missing)})",
+            title="Sandbox not installed",
+            guidance=f'uv tool install "polaris-tui[{SANDBOX_EXTRA}]" '
+            f'(or pipx install "polaris-tui[{SANDBOX_EXTRA}]")',
+        )
+
+
 def error_document(exc: BaseException) -> dict[str, Any]:
     """The one mapping from an exception to what the operator reads and the exit code:
     ``{"title", "message", "guidance", "exit_code"}``, as a ``--json`` run prints it.
@@ -666,6 +695,8 @@ def main(
     as_json = "--json" in argv
     try:
         args = _tui_args(argv) or build_parser().parse_args(argv)
+        if args.sandbox or args.command in ("sandbox", "demo"):
+            require_sandbox_extra()
         with _debug_log(args):
             try:
                 if args.command is None:
