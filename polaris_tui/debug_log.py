@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-ENV = "POLARIS_TUI_LOG"
+from polaris_tui.paths import LOG_ENV
+
 LOGGERS = ("polaris_tui", "cloudflare", "httpx", "botocore", "urllib3.connectionpool")
 
 # Anything credential-shaped that could still reach a line: auth headers, bearer tokens,
@@ -105,9 +106,9 @@ class _ScrubbingFormatter(logging.Formatter):
 
 def wanted(verbose: bool) -> bool:
     """Whether this run logs: ``-v`` or ``POLARIS_TUI_LOG=debug``; a bad value is refused."""
-    value = os.environ.get(ENV, "").strip().lower()
+    value = os.environ.get(LOG_ENV, "").strip().lower()
     if value not in ("", "debug"):
-        raise ValueError(f"{ENV}={os.environ[ENV]!r}: set it to 'debug' or leave it unset")
+        raise ValueError(f"{LOG_ENV}={os.environ[LOG_ENV]!r}: set it to 'debug' or leave it unset")
     return verbose or value == "debug"
 
 

@@ -9,6 +9,7 @@ import platformdirs
 
 APP_NAME = "polaris-tui"
 CONFIG_ENV = "POLARIS_TUI_CONFIG"
+LOG_ENV = "POLARIS_TUI_LOG"  # "debug": the debug log, as -v gives it
 
 
 def default_config_path() -> Path:

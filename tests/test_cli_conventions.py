@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from polaris_tui import debug_log, rotation, runner, troubleshooting
-from polaris_tui.cli import UsageError, error_document
+from polaris_tui.cli import SANDBOX_EXTRA, SANDBOX_MODULES, UsageError, error_document
 from polaris_tui.errors import ConfigError, PermissionDenied
 from polaris_tui.relay.node import NodeMissingError
 from polaris_tui.steps.catalog import STEP_IDS
@@ -235,3 +236,29 @@ def test_completion_refuses_an_unknown_shell() -> None:
     assert proc.returncode == 2
     assert "invalid choice" in json.loads(proc.stdout)["error"]["message"]
 
+
+
+def test_the_sandbox_check_knows_every_package_of_the_extra() -> None:
+    """Each requirement of the extra (and of moto's s3 extra) provides a module the check
+    looks for, and each module it looks for comes from one of them."""
+    from importlib.metadata import packages_distributions, requires
+
+    def name(requirement: str) -> str:
+        match = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert match is not None
+        return match.group(0).lower().replace("_", "-")
+
+    def extra(dist: str, wanted: str) -> set[str]:
+        marker = re.compile(rf"""extra\s*==\s*["']{wanted}["']""")
+        return {name(r) for r in requires(dist) or () if marker.search(r)}
+
+    wanted = extra("polaris-tui", SANDBOX_EXTRA) | extra("moto", "s3")
+    providers = packages_distributions()
+    provided = {
+        module: {d.lower().replace("_", "-") for d in providers.get(module, [])}
+        for module in SANDBOX_MODULES
+    }
+    for module, dists in provided.items():
+        assert dists & wanted, (module, dists)
+    covered = set().union(*provided.values())
+    assert wanted <= covered, wanted - covered
