@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
+from polaris_tui.relay.node import NodeMissingError, ensure_node_modules, node_env
 
 HOST_SCRIPT = Path(__file__).with_name("workerd_host.mjs")
 MIN_NODE_MAJOR = 20
@@ -158,7 +158,7 @@ class WorkerdHost:
     def _start(self) -> None:
         self._stop_process()
         try:
-            ensure_node_modules()
+            tools = ensure_node_modules()
         except NodeMissingError as err:
             raise RuntimeUnavailable(str(err)) from None
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ class WorkerdHost:
         env = {**node_env(), "TMPDIR": str(self.work_dir)}
         try:
             self._process = subprocess.Popen(
-                ["node", str(HOST_SCRIPT), str(WORKER_DIR)],
+                [shutil.which("node") or "node", str(HOST_SCRIPT), str(tools)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -1,5 +1,6 @@
 // The sandbox edge's Worker runtime: each deployed script's uploaded modules run in workerd
-// through miniflare (the version pinned by the relay Worker's package-lock.json).
+// through miniflare (the version pinned by the relay Worker's package-lock.json, installed by
+// polaris_tui.relay.node.ensure_node_modules).
 //
 // The parent (polaris_tui/sandbox/workerd.py) writes one JSON request per line on stdin and
 // reads one JSON reply per line on stdout:
@@ -16,8 +17,9 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-const workerDir = process.argv[2];
-const { Miniflare, Log, LogLevel } = createRequire(join(workerDir, "package.json"))("miniflare");
+// The folder the pinned packages were installed in (polaris_tui.relay.node.tools_dir()).
+const toolsDir = process.argv[2];
+const { Miniflare, Log, LogLevel } = createRequire(join(toolsDir, "package.json"))("miniflare");
 
 const BRIDGE_DATE = "2026-04-26";
 const BRIDGE = String.raw`
@@ -302,5 +304,5 @@ lines.on("line", (line) => {
 });
 lines.on("close", () => queue.then(shutdown));
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(signal, shutdown);
-const manifest = JSON.parse(readFileSync(join(workerDir, "node_modules", "miniflare", "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(join(toolsDir, "node_modules", "miniflare", "package.json"), "utf8"));
 reply({ id: 0, ok: true, miniflare: manifest.version, node: process.version });

@@ -10,21 +10,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from polaris_tui.relay.node import WORKER_DIR, ensure_node_modules, node_env
+from polaris_tui.relay.node import ensure_node_modules, node_bin, node_env
 
-WRANGLER = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
 WORKER = "polaris-email-worker"
 
 
 @pytest.fixture(scope="module")
+def wrangler_bin() -> Path:
+    """The pinned wrangler, installed by the locked npm ci (a missing Node fails here)."""
+    return node_bin(ensure_node_modules(), "wrangler")
+
+
+@pytest.fixture(scope="module")
 def wrangler_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The pinned wrangler installed (locked npm ci); a HOME of its own for its files."""
-    ensure_node_modules()
+    """A HOME of wrangler's own for its config and logs."""
     return tmp_path_factory.mktemp("wrangler-home")
 
 
 @pytest.fixture
-def wrangler(ep, wrangler_home: Path):  # type: ignore[no-untyped-def]
+def wrangler(ep, wrangler_bin: Path, wrangler_home: Path):  # type: ignore[no-untyped-def]
     env = {
         **node_env(),
         "HOME": str(wrangler_home),
@@ -41,7 +45,7 @@ def wrangler(ep, wrangler_home: Path):  # type: ignore[no-untyped-def]
 
     def run(*args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(WRANGLER), *args],
+            [str(wrangler_bin), *args],
             input=stdin,
             capture_output=True,
             text=True,
