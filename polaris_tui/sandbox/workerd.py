@@ -127,8 +127,8 @@ class WorkerdHost:
         self._process: subprocess.Popen[str] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._loaded: dict[str, tuple[str, str]] = {}
+        self._failed: dict[str, tuple[str, str]] = {}
         self._next_id = 0
-        self.versions: dict[str, str] = {}
 
     def check(self) -> str | None:
         """Run at sandbox start: the reason Worker hosts will answer 503, if any."""
@@ -141,9 +141,19 @@ class WorkerdHost:
             loaded = self._loaded.get(name)
             if loaded is not None and loaded[0] == etag and self._alive():
                 return loaded[1]
+            failed = self._failed.get(name)
+            if failed is not None and failed[0] == etag:
+                raise WorkerLoadError(failed[1])
             if not self._alive():
                 self._start()
-            reply = self._call({"op": "load", "name": name, "worker": spec()})
+            try:
+                reply = self._call({"op": "load", "name": name, "worker": spec()})
+            except WorkerLoadError as err:
+                # The same version fails the same way: answer at once until a new upload.
+                message = f"{err} (workerd's output: {self.work_dir / 'workerd.log'})"
+                self._failed[name] = (etag, message)
+                self._loaded.pop(name, None)
+                raise WorkerLoadError(message) from None
             self._loaded[name] = (etag, reply["url"])
             return reply["url"]
 
@@ -151,6 +161,7 @@ class WorkerdHost:
         """Reload every script on its next request (the account was reset)."""
         with self._lock:
             self._loaded.clear()
+            self._failed.clear()
 
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -182,8 +193,7 @@ class WorkerdHost:
         threading.Thread(
             target=self._read, args=(self._process.stdout, self._replies), daemon=True
         ).start()
-        hello = self._wait(0)
-        self.versions = {"miniflare": hello["miniflare"], "node": hello["node"]}
+        self._wait(0)  # the host's hello: miniflare loaded
         self._loaded.clear()
 
     @staticmethod
@@ -203,7 +213,7 @@ class WorkerdHost:
             self._process.stdin.write(json.dumps(request) + "\n")
             self._process.stdin.flush()
         except OSError as err:
-            raise WorkerLoadError(f"the workerd host is gone ({err})") from None
+            raise RuntimeUnavailable(f"the workerd host is gone ({err})") from None
         return self._wait(self._next_id)
 
     def _wait(self, ident: int) -> dict[str, Any]:
@@ -212,11 +222,11 @@ class WorkerdHost:
                 reply = self._replies.get(timeout=LOAD_TIMEOUT_SECONDS)
             except queue.Empty:
                 self._stop_process()
-                raise WorkerLoadError(
+                raise RuntimeUnavailable(
                     f"workerd did not start within {LOAD_TIMEOUT_SECONDS:.0f} s"
                 ) from None
             if reply is None:
-                raise WorkerLoadError(
+                raise RuntimeUnavailable(
                     f"the workerd host exited; see {self.work_dir / 'workerd.log'}"
                 )
             if reply.get("id") == ident:

@@ -268,17 +268,18 @@ async function load(request) {
   endpoints = request.endpoints;
   const opts = options(request.worker);
   let mf = instances.get(request.name);
-  if (mf === undefined) {
-    mf = new Miniflare(opts);
-    instances.set(request.name, mf);
-  } else {
-    await mf.setOptions(opts);
-  }
   try {
+    if (mf === undefined) {
+      mf = new Miniflare(opts);
+      instances.set(request.name, mf);
+    } else {
+      await mf.setOptions(opts);
+    }
     return { url: (await mf.ready).href };
   } catch (error) {
+    // A Worker that cannot start leaves no half-configured workerd behind.
     instances.delete(request.name);
-    await mf.dispose().catch(() => {});
+    await mf?.dispose().catch(() => {});
     throw error;
   }
 }
