@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from pathlib import Path
 
 from polaris_tui.sandbox import SandboxEndpoints
-from polaris_tui.sandbox.api.app import create_api
+from polaris_tui.sandbox.api.app import PREFIX, create_api
 from polaris_tui.sandbox.api.common import ApiContext
+from polaris_tui.sandbox.api.kv_values import worker_backend
 from polaris_tui.sandbox.dns_server import ZoneDnsServer
 from polaris_tui.sandbox.edge import Edge
 from polaris_tui.sandbox.faults import FaultPlan
@@ -47,10 +49,14 @@ class Runtime:
         self.api_server = UvicornThread(
             create_api(self.context, directory / "requests.jsonl"), "api"
         )
+        backend_token = secrets.token_urlsafe(24)
+        self.backend_server = UvicornThread(
+            worker_backend(self.context, PREFIX, backend_token), "worker-backend"
+        )
         self.workers = WorkerdHost(
             lambda: Endpoints(
-                api=f"http://127.0.0.1:{self.api_server.port}/client/v4",
-                token=self.context.token,
+                api=f"http://127.0.0.1:{self.backend_server.port}{PREFIX}",
+                token=backend_token,
                 account_id=self.store.account_id,
                 smtp_host="127.0.0.1",
                 smtp_port=self.smtp.port,
@@ -68,6 +74,7 @@ class Runtime:
         self.dns.start()
         self.smtp.start()
         api_port = self.api_server.start()
+        self.backend_server.start()
         edge_port = self.edge_server.start()
         store = self.store
         return SandboxEndpoints(
@@ -95,6 +102,7 @@ class Runtime:
         stoppers = [
             self.workers.stop,
             self.api_server.stop,
+            self.backend_server.stop,
             self.edge_server.stop,
             self.dns.stop,
             self.s3.stop,

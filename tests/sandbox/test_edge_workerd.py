@@ -92,13 +92,22 @@ export default {
 """
 
 
-def test_the_kv_binding_reads_and_writes_the_store_the_kv_api_shows(cf, ep):
+def test_the_kv_binding_reads_and_writes_the_store_the_kv_api_shows(cf, ep, sandbox):
     ns = cf.kv.namespaces.create(account_id=ep.account_id, title="edge-kv")
     values = f"/storage/kv/namespaces/{ns.id}/values"
     assert api(ep, "PUT", f"{values}/from-api", content=b"put-through-the-api").status_code == 200
     upload(cf, ep, KV_SOURCE, [{"type": "kv_namespace", "name": "KV", "namespace_id": ns.id}])
     route(cf, ep)
-    assert call(ep).json() == {"before": "put-through-the-api", "keys": ["from-api", "from-worker"]}
+    log = Path(ep.directory) / "requests.jsonl"
+    logged = len(log.read_text().splitlines())
+    # API faults and the API request log are the API's: a binding's reads are not API calls.
+    sandbox.set_faults("*:/accounts/*/storage/kv/*:500")
+    try:
+        answer = call(ep)
+    finally:
+        sandbox.set_faults("")
+    assert answer.json() == {"before": "put-through-the-api", "keys": ["from-api", "from-worker"]}
+    assert len(log.read_text().splitlines()) == logged
     assert api(ep, "GET", f"{values}/from-worker").content == b"written-in-workerd"
     meta = api(ep, "GET", f"/storage/kv/namespaces/{ns.id}/metadata/from-worker").json()
     assert meta["result"] == {"by": "worker"}

@@ -7,18 +7,20 @@ epoch seconds, metadata); an expired key reads as absent, as on Cloudflare.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from polaris_tui.sandbox.api.common import check_account
+from polaris_tui.sandbox.api.common import ApiContext, check_account
 from polaris_tui.sandbox.api.storage import KV_BASE
-from polaris_tui.sandbox.envelope import ApiError, ok
+from polaris_tui.sandbox.envelope import ApiError, fail, ok
 
 NAMESPACE = KV_BASE + "/{namespace_id}"
 MIN_TTL_SECONDS = 60
@@ -187,3 +189,25 @@ routes = [
     Route(NAMESPACE + "/metadata/{key:path}", get_metadata, methods=["GET"]),
     Route(NAMESPACE + "/keys", list_keys, methods=["GET"]),
 ]
+
+
+def worker_backend(context: ApiContext, prefix: str, token: str) -> Any:
+    """These routes for the edge's Workers: the same store and handlers, without the API's
+    fault injection, latency and request log (a KV binding's reads are not API calls)."""
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return fail(exc.status, exc.code, exc.message)
+
+    app = Starlette(routes=[Mount(prefix, routes=routes)], exception_handlers={ApiError: api_error})
+    app.state.ctx = context
+
+    async def guarded(scope: dict, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers", []))
+        given = headers.get(b"authorization", b"").removeprefix(b"Bearer ")
+        if scope["type"] == "http" and not hmac.compare_digest(given, token.encode()):
+            await fail(401, 10000, "Authentication error")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
