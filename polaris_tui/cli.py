@@ -13,7 +13,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.errors import ConfigError
+from polaris_tui.errors import ConfigError, PolarisError
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
@@ -557,6 +557,9 @@ def main(
     except VaultError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return Exit.FAILURE
+    except PolarisError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

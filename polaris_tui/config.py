@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import ConfigError
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_text
 from polaris_tui.paths import shipped_assets_dir
 
 if TYPE_CHECKING:
@@ -425,6 +425,9 @@ def validate(raw: Mapping[str, Any]) -> Config:
     return Config(**{k: v for k, v in values.items() if k in names})
 
 
+NOT_UTF8_FIX = "save it as UTF-8 (TOML files are UTF-8 text) and retry"
+
+
 def read_document(path: Path) -> tomlkit.TOMLDocument:
     """The config file as a comment-preserving document (empty when it does not exist)."""
     import tomlkit
@@ -432,7 +435,7 @@ def read_document(path: Path) -> tomlkit.TOMLDocument:
     if not path.exists():
         return tomlkit.document()
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
+        return tomlkit.parse(read_text(path, NOT_UTF8_FIX))
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
 
@@ -448,7 +451,7 @@ def load_config(path: Path) -> Config:
         )
     # Reading needs no comment-preserving document: the stdlib parser keeps start-up quick.
     try:
-        return validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        return validate(tomllib.loads(read_text(path, NOT_UTF8_FIX)))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
 
