@@ -121,3 +121,25 @@ def test_an_apply_after_a_torn_journal_line_is_kept(box: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     proc = run("--sandbox", "--sandbox-dir", str(box), "history", "--json", state_home=box.parent)
     assert [e["step"] for e in json.loads(proc.stdout)] == ["kv", "dns"], proc.stderr
+
+
+def test_a_keyring_damaged_while_running_is_named_through_the_vault(tmp_path: Path) -> None:
+    from polaris_tui.errors import CorruptFile
+    from polaris_tui.sandbox.keyring_backend import SandboxKeyring
+    from polaris_tui.vault import Vault
+
+    path = tmp_path / "keyring.json"
+    path.write_bytes(b'{"polaris-tui:polaris.test": ')
+    with pytest.raises(CorruptFile, match=f"{path}: not valid JSON .*sandbox reset"):
+        Vault("polaris.test", backend=SandboxKeyring(path)).get("cloudflare-api-token")
+
+
+def test_non_utf8_wrangler_config_is_named(tmp_path: Path) -> None:
+    from polaris_tui.errors import CorruptFile
+    from polaris_tui.wrangler_sync import read_kv_ids
+
+    path = tmp_path / "wrangler.jsonc"
+    path.write_bytes(b'{ "name": "caf\xe9" }')
+    with pytest.raises(CorruptFile, match=r"not UTF-8 text .*save it as UTF-8"):
+        read_kv_ids(path)
+    assert path.read_bytes() == b'{ "name": "caf\xe9" }'
