@@ -54,8 +54,9 @@ def apex_spf_records(sandbox_dir: Path) -> list[str]:
 def test_a_second_apply_all_names_the_holder_and_exits_1(tmp_path: Path) -> None:
     box = tmp_path / "sbx"
     assert run_cli(box, "status").returncode == 0  # seed the sandbox folder once
-    # The first apply's first DNS read answers after 5 s, so it holds the lock meanwhile.
-    slow = {"POLARIS_SANDBOX_FAULTS": "GET:/zones/*/dns_records*:delay=5000:1"}
+    # The first apply's first DNS read answers after 15 s, so it holds the lock meanwhile
+    # (the second needs only its sandbox start, a second or two, to reach the lock).
+    slow = {"POLARIS_SANDBOX_FAULTS": "GET:/zones/*/dns_records*:delay=15000:1"}
     first = start_cli(box, "apply", "all", "--yes", env=slow)
     pid = holder_pid(lock_dir(box), first)
     assert pid == first.pid
@@ -80,8 +81,9 @@ def test_wait_queues_behind_the_holder(tmp_path: Path) -> None:
     with apply_lock(lock_dir(box), "a test holding the lock"):
         waiting = start_cli(box, "apply", "kv", "--yes", "--wait", env={})
         assert waiting.stderr is not None
-        line = waiting.stderr.readline()
-        assert f"waiting for the apply of pid {os.getpid()} (a test holding the lock)" in line
+        expected = f"waiting for the apply of pid {os.getpid()} (a test holding the lock)"
+        lines = iter(waiting.stderr.readline, "")  # ends only if the process does
+        assert any(expected in line for line in lines)
         assert waiting.poll() is None  # it is still waiting while the lock is held
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
