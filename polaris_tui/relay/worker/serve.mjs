@@ -116,6 +116,7 @@ async function main() {
     email: { send_email: config.sendEmail },
     bindings: config.bindings,
     log: new Log(LogLevel.INFO), // prints each sent message's .eml path
+    cf: false, // request.cf from a built-in sample: else Miniflare fetches workers.cloudflare.com/cf.json
     host: "127.0.0.1",
     port: 0, // workerd's own socket, reached only through the front below
   });
