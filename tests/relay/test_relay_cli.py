@@ -67,12 +67,16 @@ def test_python_engine_serves_and_writes_the_outbox(tmp_path: Path, stop_signal:
 
 def test_workerd_engine_runs_the_shipped_worker(tmp_path: Path) -> None:
     """serve.mjs runs the Worker in workerd; the secrets reach it over a pipe, no file."""
+    leftover = tmp_path / "polaris-relay-old"  # what a killed wrangler-era relay left
+    leftover.mkdir()
+    (leftover / ".dev.vars").write_text(f"POLARIS_SECRET_A={SECRET_A}\n")
     port = free_port()
     proc, banner = launch_relay(tmp_path, settings=asdict(SETTINGS), port=port, outbox=None,
                                 smtp=None, engine="workerd")  # fmt: skip
     try:
         assert banner.startswith(f"relay (workerd) listening on http://127.0.0.1:{port}/send")
         wait_for_port(port, proc)
+        assert not leftover.exists()
         base = f"http://127.0.0.1:{port}"
         assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 202
         assert (
