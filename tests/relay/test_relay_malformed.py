@@ -177,7 +177,7 @@ def _closed_or_408(sock: socket.socket) -> bytes:
 def test_a_stalled_client_is_cut_off(relay: Relay, stall: str) -> None:
     head, body = signed_case(SECRET_A, relay.host, fresh())
     partial = head[:20] if stall == "headers" else head + b"\r\n\r\n" + body[:5]
-    with socket.create_connection(("127.0.0.1", relay.port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10 * TIMEOUT) as sock:
         sock.sendall(partial)  # and then nothing: the relay's timeout must end it, not ours
         answer = _closed_or_408(sock)
     assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]

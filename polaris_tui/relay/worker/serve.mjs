@@ -124,7 +124,9 @@ async function main() {
   const maxBodyBytes = Number(config.bindings.MAX_BODY_BYTES);
 
   // A missing Host is refused by frontCheck, with the contract's JSON answer.
-  const server = createServer({ requireHostHeader: false }, async (req, res) => {
+  // Node enforces the timeouts below only when it checks (every 30 s by default).
+  const connectionsCheckingInterval = Math.min(1000, config.headerTimeoutMs);
+  const server = createServer({ requireHostHeader: false, connectionsCheckingInterval }, async (req, res) => {
     try {
       const refused = frontCheck(req.method, req.url, req.rawHeaders, maxBodyBytes);
       if (refused) return send(res, refused, true);
