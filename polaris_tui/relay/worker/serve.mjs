@@ -9,7 +9,7 @@
 // - KV (nonces, rate counters) persists in the state folder the parent names;
 // - the front refuses what Cloudflare's edge refuses before a Worker runs, with the contract's
 //   answers (docs/relay-protocol.md, section 3, check 0), and hands the rest to the Worker.
-import { Agent, createServer, request as httpRequest } from "node:http";
+import { Agent, STATUS_CODES, createServer, request as httpRequest } from "node:http";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
@@ -43,7 +43,7 @@ const answer = (status, payload, headers = {}) => ({
 const badRequest = (field, message) => answer(400, { error: "bad_request", field, message });
 
 /** Check 0 (and 1, 2, 4 where only the raw request shows them): null when the Worker decides. */
-export function frontCheck(method, rawUrl, rawHeaders, maxBodyBytes) {
+function frontCheck(method, rawUrl, rawHeaders, maxBodyBytes) {
   const hosts = [];
   const lengths = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -165,7 +165,7 @@ async function main() {
     if (socket.writable) {
       const head = Object.entries({ ...response.headers, "content-length": Buffer.byteLength(response.body), connection: "close" })
         .map(([k, v]) => `${k}: ${v}`).join("\r\n");
-      socket.end(`HTTP/1.1 ${response.status} ${response.status === 405 ? "Method Not Allowed" : response.status === 408 ? "Request Timeout" : "Bad Request"}\r\n${head}\r\n\r\n${response.body}`);
+      socket.end(`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status]}\r\n${head}\r\n\r\n${response.body}`);
     } else {
       socket.destroy();
     }
@@ -188,9 +188,7 @@ async function main() {
   });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((error) => {
-    console.error(`relay: ${error.message}`);
-    process.exit(1);
-  });
-}
+main().catch((error) => {
+  console.error(`relay: ${error.message}`);
+  process.exit(1);
+});
