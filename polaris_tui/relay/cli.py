@@ -137,6 +137,7 @@ def _serve_settings(
     extra_vars: dict[str, str],
     persist: Path,
     timeouts: tuple[float, float],
+    tools: Path,
 ) -> bytes:
     """The one line serve.mjs reads on stdin: bindings (secrets included), where to persist."""
     bindings = {**settings.worker_vars(), **extra_vars, "POLARIS_SECRET_A": settings.secret_a}
@@ -148,6 +149,7 @@ def _serve_settings(
         "port": port,
         "compatibilityDate": WORKER_COMPATIBILITY_DATE,
         "persistDir": str(persist),
+        "toolsDir": str(tools),  # where npm ci installed miniflare
         "sendEmail": settings.send_email_bindings(),
         "bindings": bindings,
         "headerTimeoutMs": int(header_timeout * 1000),
@@ -178,7 +180,7 @@ def _run_workerd(
     from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
 
     try:
-        ensure_node_modules()
+        tools = ensure_node_modules()
     except NodeMissingError as error:
         return _fail(str(error))
     private = state_dir / "workerd"
@@ -190,7 +192,7 @@ def _run_workerd(
     mail.mkdir(mode=0o700)
     # miniflare writes sent mail under os.tmpdir(): point that at the private folder.
     env = {**node_env(), "TMPDIR": str(mail)}
-    line = _serve_settings(settings, host, port, extra_vars, private / "state", timeouts)
+    line = _serve_settings(settings, host, port, extra_vars, private / "state", timeouts, tools)
     print(
         f"relay (workerd) listening on http://{host}:{port}/send; mail goes to .eml files "
         "whose paths are printed below"

@@ -11,8 +11,8 @@
 //   answers (docs/relay-protocol.md, section 3, check 0), and hands the rest to the Worker.
 import { Agent, STATUS_CODES, createServer, request as httpRequest } from "node:http";
 import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Log, LogLevel, Miniflare } from "miniflare";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HOST_RE = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -106,6 +106,9 @@ function forward(upstream, path, headers, body) {
 
 async function main() {
   const config = await readConfigLine();
+  // npm ci ran in the user cache dir (polaris_tui/relay/node.py), not beside this file.
+  const installed = createRequire(join(config.toolsDir, "package.json")).resolve("miniflare");
+  const { Log, LogLevel, Miniflare } = await import(pathToFileURL(installed).href);
   process.umask(0o077); // miniflare's mail files and KV state: owner only
   const mf = new Miniflare({
     modules: true,
