@@ -3,7 +3,7 @@
 A value the config accepts must be one the deployed Worker accepts too, or every send answers
 500 ``relay_misconfigured`` after a clean apply. The Worker cannot import Python, so
 ``worker/src/index.js`` carries the same numbers in its ``DEFAULTS`` and ``BOUNDS``;
-tests/relay/test_bounds.py reads both and fails when they differ.
+tests/test_config_bounds.py reads both and fails when they differ.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ const DEFAULTS = {
   MAX_BODY_BYTES: 65536,
 };
 // Inclusive [lowest, highest] of each limit: polaris_tui/relay/bounds.py holds the same table
-// for the config and the Python relay, and tests/relay/test_bounds.py fails when they differ.
+// for the config and the Python relay, and tests/test_config_bounds.py fails when they differ.
 const BOUNDS = {
   TS_WINDOW_MS: [1000, 3600000],
   NONCE_TTL_SECONDS: [1, 604800],
