@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
-from polaris_tui.sandbox.api.common import ApiContext
+from polaris_tui.sandbox.api.common import ApiContext, parse_json
 from polaris_tui.sandbox.envelope import ApiError, fail
 
 PREFIX = "/client/v4"
@@ -121,7 +121,7 @@ class GuardedApi:
                 entry["fault"] = fault[0]
             if body and _is_json(scope):
                 try:
-                    entry["body"] = redact(json.loads(body))
+                    entry["body"] = redact(parse_json(body))
                 except ValueError:
                     entry["body"] = "[unparsable]"
             self.log.append(entry)

@@ -21,6 +21,7 @@ from polaris_tui.sandbox.api.common import (
     check_account,
     check_zone,
     json_body,
+    parse_json,
     require_object,
 )
 from polaris_tui.sandbox.envelope import ApiError, ok, paginate
@@ -190,7 +191,7 @@ async def _form_json(value: Any, field: str) -> Any:
     if not isinstance(value, str):
         raise ApiError(400, 10021, f"field '{field}' is required (a JSON multipart part)")
     try:
-        return json.loads(value)
+        return parse_json(value)
     except ValueError:
         raise ApiError(400, 10021, f"field '{field}' is not valid JSON") from None
 
