@@ -269,3 +269,25 @@ def test_settings_patch_replaces_bindings_and_keeps_unsent_secret_values(cf, ep,
     assert versions(ep) == before + 1
     secret = sandbox.keyring().get_password(f"polaris-sandbox-worker:{WORKER}", "POLARIS_SECRET_A")
     assert secret == "a"
+
+
+def test_module_worker_downloads_as_multipart_form_data(cf, ep):
+    """Cloudflare answers a module Worker's GET as multipart/form-data, one part per module."""
+    from email import policy
+    from email.parser import BytesParser
+
+    deploy(cf, ep)
+    resp = httpx.get(
+        f"{ep.api}/accounts/{ep.account_id}/workers/scripts/{WORKER}",
+        headers={"Authorization": f"Bearer {ep.token}", "Accept": "application/javascript"},
+    )
+    assert resp.status_code == 200
+    content_type = resp.headers["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + resp.content
+    )
+    [part] = list(message.iter_parts())
+    assert part.get_filename() == "worker.js"
+    assert part.get_content_type() == "application/javascript+module"
+    assert part.get_payload(decode=True) == SOURCE

@@ -264,12 +264,30 @@ async def list_scripts(request: Request) -> Response:
         return ok([_script_view(s) for s in state["scripts"].values()])
 
 
+def modules_multipart(script: dict[str, Any]) -> tuple[bytes, str]:
+    """A module Worker downloads as multipart/form-data, one part per module, main first,
+    as Cloudflare answers it (not the raw JS)."""
+    boundary = uuid.uuid4().hex
+    names = sorted(script["modules"], key=lambda n: n != script["main_module"])
+    chunks = []
+    for name in names:
+        module = script["modules"][name]
+        chunks += [
+            f"--{boundary}\r\n".encode(),
+            f'Content-Disposition: form-data; name="{name}"; filename="{name}"\r\n'.encode(),
+            f"Content-Type: {module['content_type']}\r\n\r\n".encode(),
+            base64.b64decode(module["b64"]),
+            b"\r\n",
+        ]
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
 async def get_script(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
-        script = _script(state, request.path_params["script"])
-        module = script["modules"][script["main_module"]]
-    return Response(base64.b64decode(module["b64"]), media_type=module["content_type"])
+        body, content_type = modules_multipart(_script(state, request.path_params["script"]))
+    return Response(body, headers={"content-type": content_type})
 
 
 async def delete_script(request: Request) -> Response:
