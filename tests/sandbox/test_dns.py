@@ -138,6 +138,33 @@ def test_wrong_token_is_401_with_cloudflare_shape(ep):
     assert err.value.body["errors"] == [{"code": 10000, "message": "Authentication error"}]
 
 
+@pytest.mark.parametrize("token", ["has spaces in it", 'quoted"token', "dotted.token.value"])
+def test_malformed_token_is_400_6003_with_6111_in_its_chain(ep, token):
+    from polaris_tui import troubleshooting
+
+    bad = cloudflare.Cloudflare(api_token=token, base_url=ep.api, max_retries=0)
+    with pytest.raises(cloudflare.BadRequestError) as err:
+        bad.dns.records.list(zone_id=ep.zone_id)
+    assert err.value.status_code == 400
+    [error] = err.value.body["errors"]
+    assert error["code"] == 6003
+    assert [link["code"] for link in error["error_chain"]] == [6111]
+    entry = troubleshooting.lookup("dns", exc=err.value)
+    assert entry is not None and entry.id == "token-malformed"
+
+
+def test_authorization_header_without_bearer_is_malformed(ep):
+    import subprocess
+
+    out = subprocess.run(
+        ["curl", "-s", "-w", "\n%{http_code}", "-H", f"Authorization: Token {ep.token}",
+         f"{ep.api}/zones/{ep.zone_id}/dns_records"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    assert status == "400" and '"code":6003' in body.replace(" ", "") and "6111" in body
+
+
 def test_token_verify_and_zone_lookup(cf, ep):
     assert cf.user.tokens.verify().status == "active"
     assert cf.accounts.tokens.verify(account_id=ep.account_id).status == "active"
