@@ -399,7 +399,6 @@ def _settings_view(script: dict[str, Any]) -> dict[str, Any]:
         "compatibility_date": script.get("compatibility_date"),
         "compatibility_flags": script.get("compatibility_flags", []),
         "logpush": script.get("logpush", False),
-        "placement": {},
         "tags": script.get("tags", []),
         "tail_consumers": [],
         "usage_model": "standard",
