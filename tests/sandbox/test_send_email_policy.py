@@ -65,3 +65,17 @@ def test_a_verified_sending_domain_reaches_any_recipient(cf, ep, delivery):
         _send(inbox, "someone@elsewhere.example", "customer@example.com")
     assert b"not on a domain onboarded" in err.value.smtp_error
     assert len(list(inbox.inbox.glob("*.eml"))) == 1
+
+
+def test_send_test_shows_the_delivery_guidance_for_a_refused_send():
+    """send-test passes the relay's error to the lookup: 502 send_failed is Cloudflare
+    refusing delivery, not a routing problem."""
+    from polaris_tui import troubleshooting
+
+    entry = troubleshooting.lookup(
+        "route", check_id="route.unsigned-post", status=502, message="send_failed"
+    )
+    assert entry is not None and entry.id == "send-recipient-refused"
+    assert "verified destination addresses" in entry.meaning
+    other = troubleshooting.lookup("route", check_id="route.unsigned-post", status=502)
+    assert other is None or other.id != "send-recipient-refused"
