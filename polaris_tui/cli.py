@@ -547,7 +547,9 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         check = {401: "route.signed-probe", 404: "route.bound", 522: "route.bound"}.get(
             result.status, "route.unsigned-post"
         )
-        entry = troubleshooting.lookup("route", values=values, check_id=check, status=result.status)
+        entry = troubleshooting.lookup(
+            "route", values=values, check_id=check, status=result.status, message=str(detail)
+        )
         if entry is not None and result.status not in (400, 403, 413, 429):
             print("\n" + entry.text(), file=sys.stderr)
     return Exit.OK if ok else Exit.FAILURE

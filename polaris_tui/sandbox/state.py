@@ -69,6 +69,7 @@ class Settings:
     dkim_mode: str = "txt"  # "txt" (cf-bounce._domainkey TXT) or "cname" (<sel>._domainkey)
     latency_ms: int = 0
     faults: str = ""
+    page_cap: int = 0  # > 0: list pages hold at most this many items, whatever was asked
 
     @classmethod
     def from_env(cls, faults: str | None = None, latency_ms: int | None = None) -> Settings:
@@ -91,6 +92,7 @@ class Settings:
             if latency_ms is not None
             else env_int("POLARIS_SANDBOX_LATENCY_MS", 0),
             faults=faults if faults is not None else os.environ.get("POLARIS_SANDBOX_FAULTS", ""),
+            page_cap=env_int("POLARIS_SANDBOX_PAGE_CAP", 0),
         )
 
 
