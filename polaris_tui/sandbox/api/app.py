@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from polaris_tui.sandbox.api import accounts, dns, email, storage, workers
+from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
 from polaris_tui.sandbox.api.common import ApiContext, parse_json
 from polaris_tui.sandbox.envelope import PAGE_CAP, ApiError, fail
 
@@ -206,7 +206,14 @@ def _is_json(scope: dict) -> bool:
 
 
 def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
-    routes = [*accounts.routes, *dns.routes, *email.routes, *storage.routes, *workers.routes]
+    routes = [
+        *accounts.routes,
+        *dns.routes,
+        *email.routes,
+        *storage.routes,
+        *kv_values.routes,
+        *workers.routes,
+    ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=routes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
