@@ -1,1 +1,33 @@
 """Adapters: the only modules that import cloudflare, boto3, dns and httpx (lazily)."""
+
+from __future__ import annotations
+
+import importlib
+
+SDK_MODULES = (
+    "cloudflare.resources.dns",
+    "cloudflare.resources.zones",
+    "cloudflare.resources.email_routing",
+    "cloudflare.resources.email_sending",
+    "cloudflare.resources.workers",
+    "cloudflare.resources.kv",
+    "cloudflare.resources.r2",
+    "boto3",
+    "botocore.config",
+    "dns.asyncquery",
+    "dns.asyncresolver",
+    "dns.message",
+    "dns.rcode",
+    "httpx",
+)
+
+
+def preload() -> None:
+    """Import every vendor module the adapters use, before reads fan out over threads.
+
+    The SDK imports its resources lazily on first use; two threads making that first import
+    at once can deadlock on Python's per-module import locks, so a caller about to run reads
+    concurrently imports them here, once, on one thread.
+    """
+    for name in SDK_MODULES:
+        importlib.import_module(name)
