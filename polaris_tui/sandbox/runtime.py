@@ -50,7 +50,10 @@ class Runtime:
             lambda: ("127.0.0.1", self.smtp.port),
         )
         self.api_server = UvicornThread(
-            create_api(self.context, directory / "requests.jsonl"), "api"
+            # The API sets its own Date (the clock-skew knob): one Date header, as Cloudflare.
+            create_api(self.context, directory / "requests.jsonl"),
+            "api",
+            date_header=False,
         )
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
