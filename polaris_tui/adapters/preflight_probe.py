@@ -137,7 +137,12 @@ class CloudflareProbe:
             _call(fn)
 
     def rate_plans(self) -> tuple[str, ...]:
-        """The account's subscriptions as rate plan ids and names (``workers_paid`` ...)."""
+        """The account's subscriptions as rate plan ids and names.
+
+        The SDK's RatePlan type lists only zone plans; Workers Paid is recognised by a plan
+        id or public name naming both "workers" and "paid" (the dashboard shows "Workers
+        Paid"). Not pinned down against a real account: a miss fails the check, it does not
+        pass it."""
         page = _call(lambda: self.cf.accounts.subscriptions.get(account_id=self.account_id))
         names: list[str] = []
         for sub in page.result or []:
