@@ -50,9 +50,13 @@ ZONE_FAMILIES = frozenset({"dns", "email_routing", "email_sending", "workers_rou
 
 @dataclass(frozen=True)
 class Outcome:
+    """A check's result; ``probed`` is False when another check's failure kept it from
+    asking (its detail names that check, whose guidance is the one to follow)."""
+
     ok: bool
     detail: str
     severity: str = ERROR
+    probed: bool = True
 
 
 class PreflightReport(VerifyReport):
@@ -104,15 +108,16 @@ class _Reads:
     async def zone(self) -> ZoneInfo | None:
         return await self.call("zone", lambda p: p.zone(self.ctx.config.zone))
 
-    async def zone_id(self) -> str:
-        zone = await self.zone()
-        if zone is None:
-            raise PolarisError(f"not probed: zone {self.ctx.config.zone} not found (see zone)")
-        return zone.id
-
-    async def family(self, family: str) -> None:
-        zone_id = await self.zone_id() if family in ZONE_FAMILIES else ""
+    async def family(self, family: str) -> bool:
+        """Read the family's resources; False when its zone does not exist to read in."""
+        zone_id = ""
+        if family in ZONE_FAMILIES:
+            zone = await self.zone()
+            if zone is None:
+                return False
+            zone_id = zone.id
         await self.call(f"read-{family}", lambda p: p.read(family, zone_id))
+        return True
 
 
 # ── the checks ───────────────────────────────────────────────────────────────────────────────
@@ -162,7 +167,7 @@ async def delegation(reads: _Reads) -> Outcome:
     ctx, name = reads.ctx, reads.ctx.config.zone
     info = await reads.zone()
     if info is None:
-        return Outcome(False, f"not probed: zone {name} not found (see zone)")
+        return Outcome(False, f"not probed: zone {name} not found (see zone)", probed=False)
     assigned = sorted(info.name_servers)
     if ctx.endpoints.resolvers:
         answers = await ctx.dns.ask_public(name, "NS")
@@ -185,13 +190,16 @@ def permission(family: str) -> Callable[[_Reads], Awaitable[Outcome]]:
 
     async def run(reads: _Reads) -> Outcome:
         try:
-            await reads.family(family)
+            if not await reads.family(family):
+                zone = reads.ctx.config.zone
+                return Outcome(False, f"not probed: zone {zone} not found (see zone)", probed=False)
         except PermissionDenied as exc:
             if NO_R2_SUBSCRIPTION in exc.codes:
                 return Outcome(
                     False,
                     "not probed: the account has no R2 subscription (see r2-subscription)",
                     WARNING,
+                    probed=False,
                 )
             return Outcome(False, f"the token cannot read it: needs {needed} ({exc.message})")
         return Outcome(True, f"read allowed; {needed} is confirmed at the first write")
@@ -205,7 +213,9 @@ async def r2_subscription(reads: _Reads) -> Outcome:
     except PermissionDenied as exc:
         if NO_R2_SUBSCRIPTION in exc.codes:
             return Outcome(False, f"the account has no R2 subscription (Cloudflare {exc.message})")
-        return Outcome(False, "unknown: the token cannot read R2 (see permission-r2)", WARNING)
+        return Outcome(
+            False, "unknown: the token cannot read R2 (see permission-r2)", WARNING, probed=False
+        )
     return Outcome(True, "R2 is enabled on the account")
 
 
@@ -269,6 +279,7 @@ def traefik(address: str, port: int) -> Callable[[_Reads], Awaitable[Outcome]]:
                 False,
                 f"not probed: the sandbox never connects to {address} (not loopback)",
                 WARNING,
+                probed=False,
             )
         try:
             await tcp_accepts(address, port, TCP_TIMEOUT_S)
@@ -311,7 +322,7 @@ async def _one(
     check = await timed_check(STEP, f"{STEP}.{check_id}", run, CHECK_TIMEOUT_SECONDS)
     default = WARNING if check_id == "node" or check_id.startswith("traefik") else ERROR
     check.data["severity"] = kept[0].severity if kept else default
-    if not check.ok:
+    if not check.ok and (not kept or kept[0].probed):
         family = check_id.removeprefix("permission-").replace("-", "_")
         entry = troubleshooting.lookup(
             STEP,

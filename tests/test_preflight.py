@@ -68,6 +68,7 @@ def test_fresh_sandbox_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     # The sandbox's Traefik addresses are documentation addresses: never probed, a warning.
     assert by_id["traefik-ipv4"]["severity"] == "warning"
     assert "not probed" in by_id["traefik-ipv4"]["detail"]
+    assert by_id["traefik-ipv4"]["guidance"] == ""
     assert by_id["node"]["severity"] == "warning"
 
 
@@ -110,6 +111,7 @@ def test_missing_r2_subscription(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "R2 Object Storage → Overview" in by_id["r2-subscription"]["guidance"]
     # The permission cannot be probed without R2: said as a warning, not a second failure.
     assert by_id["permission-r2"]["severity"] == "warning" and not by_id["permission-r2"]["ok"]
+    assert by_id["permission-r2"]["guidance"] == ""  # the token is not what to fix
 
 
 def test_skewed_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,6 +188,19 @@ def test_traefik_on_loopback_listener(ctx: Context) -> None:
     assert not v6.ok and preflight.severity(v6) == "warning"  # nothing listens on ::1 there
     assert "Traefik" in v6.guidance
     assert report.ok  # warnings never fail the preflight
+
+
+def test_zone_missing_from_the_account(ctx: Context) -> None:
+    other = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, zone="other.test"))
+    report = preflight.run(other)
+    assert not report.ok
+    zone = _check(report, "zone")
+    assert not zone.ok and "other.test not found in account" in zone.detail
+    assert "Dashboard → Websites" in zone.guidance
+    for name in ("delegation", "permission-dns", "permission-workers-routes"):
+        check = _check(report, name)
+        assert not check.ok and "not probed" in check.detail and check.guidance == "", check
+    assert _check(report, "permission-kv").ok  # account families do not need the zone
 
 
 def _check(report: preflight.PreflightReport, name: str) -> Any:
