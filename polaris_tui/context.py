@@ -114,6 +114,12 @@ def _tool_state_dir(base: Path, domain: str) -> Path:
     return base / "domains" / domain
 
 
+def _readable(state: StateStore) -> StateStore:
+    """The store after one read, so a damaged file is named now rather than per step."""
+    state.load()
+    return state
+
+
 def build_context(config_path: Path) -> Context:
     """A Context for real Cloudflare from the operator's config and OS keyring."""
     config = load_config(config_path)
@@ -123,7 +129,7 @@ def build_context(config_path: Path) -> Context:
         config=config,
         config_path=config_path,
         vault=Vault(config.domain),
-        state=StateStore(sd / "state.json"),
+        state=_readable(StateStore(sd / "state.json")),
         journal=Journal(base / "journal.jsonl"),
         endpoints=Endpoints(resolvers=[(ip, 53) for ip in config.public_resolvers]),
     )
@@ -137,7 +143,7 @@ def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
         config=config,
         config_path=endpoints.config_path,
         vault=Vault(config.domain, backend=sandbox.keyring()),
-        state=StateStore(_tool_state_dir(sd, config.domain) / "state.json"),
+        state=_readable(StateStore(_tool_state_dir(sd, config.domain) / "state.json")),
         journal=Journal(sd / "journal.jsonl"),
         endpoints=Endpoints(
             api_base=endpoints.api,

@@ -224,12 +224,18 @@ class StepPanel(VerticalScroll):
                 return False
             return True
 
+        from polaris_tui.apply_lock import ApplyLocked, apply_lock
+
         try:
-            result = runner.apply(
-                ctx, self.step, confirm=confirm, allow_delete=allow_delete, progress=progress
-            )
+            with apply_lock(ctx.state.path.parent, f"polaris-tui TUI: apply {self.step.id}"):
+                result = runner.apply(
+                    ctx, self.step, confirm=confirm, allow_delete=allow_delete, progress=progress
+                )
         except runner.StepFailure as failure:
             self.post_message(self.Applied(None, failure))
+            return
+        except ApplyLocked as locked:
+            self.post_message(self.Applied(None, runner.StepFailure(self.step.id, locked.message)))
             return
         if drifted:
             result.detail = (

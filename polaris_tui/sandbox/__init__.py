@@ -11,6 +11,8 @@ Environment knobs (read by ``start``; constructor arguments override the first t
   POLARIS_SANDBOX_LATENCY_MS     delay every API, DNS, S3 and edge response
   POLARIS_SANDBOX_ACTIVATION_MS  pending -> active delay of R2 custom domains, Email Sending
                                  verification and destination addresses (default 1500)
+  POLARIS_SANDBOX_PAGE_CAP       at most this many items per list page, fewer than a client
+                                 may ask for (result_info then has no total_pages)
   POLARIS_SANDBOX_DKIM_MODE      ``txt`` (cf-bounce._domainkey TXT, published automatically)
                                  or ``cname`` (``<selector>._domainkey`` CNAME left to the
                                  operator, the older documented form)
