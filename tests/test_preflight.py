@@ -190,6 +190,18 @@ def test_traefik_on_loopback_listener(ctx: Context) -> None:
     assert report.ok  # warnings never fail the preflight
 
 
+def test_r2_keys_refused(ctx: Context) -> None:
+    good = ctx.vault.get("r2-secret-access-key")
+    assert good
+    ctx.vault.set("r2-secret-access-key", "0" * 64)
+    try:
+        refused = _check(preflight.run(ctx), "r2-keys")
+    finally:
+        ctx.vault.set("r2-secret-access-key", good)
+    assert not refused.ok and "refused the key pair" in refused.detail, refused
+    assert "Manage R2 API Tokens" in refused.guidance
+
+
 def test_zone_missing_from_the_account(ctx: Context) -> None:
     other = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, zone="other.test"))
     report = preflight.run(other)
