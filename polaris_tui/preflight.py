@@ -36,6 +36,11 @@ NODE_MIN_MAJOR = 20
 TCP_TIMEOUT_S = 3.0
 TRAEFIK_PORT = 443
 NO_R2_SUBSCRIPTION = 10042
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+"""RFC 5737 and RFC 3849 addresses: examples, never a real Traefik entry, never connected to."""
 FAMILY_PERMISSIONS = {
     "dns": "Zone · DNS · Edit",
     "email_routing": "Zone · Email Routing Rules · Edit and Zone · Zone Settings · Edit",
@@ -281,6 +286,9 @@ def traefik(address: str, port: int) -> Callable[[_Reads], Awaitable[Outcome]]:
                 WARNING,
                 probed=False,
             )
+        ip = ipaddress.ip_address(address)
+        if any(ip.version == n.version and ip in n for n in DOCUMENTATION_NETWORKS):
+            return Outcome(False, f"not probed: {address} is a documentation address", WARNING)
         try:
             await tcp_accepts(address, port, TCP_TIMEOUT_S)
         except PolarisError as exc:

@@ -190,6 +190,18 @@ def test_traefik_on_loopback_listener(ctx: Context) -> None:
     assert report.ok  # warnings never fail the preflight
 
 
+def test_documentation_addresses_are_never_probed(ctx: Context) -> None:
+    """Outside the sandbox too: an example address left in the config is named, not dialled."""
+    real = dataclasses.replace(ctx, sandbox=None, config=dataclasses.replace(
+        ctx.config, traefik_ipv4="203.0.113.10", traefik_ipv6="2001:db8::10"
+    ))  # fmt: skip
+    report = asyncio.run(preflight.run_async(real, traefik_port=9))
+    for name in ("traefik-ipv4", "traefik-ipv6"):
+        check = _check(report, name)
+        assert not check.ok and "is a documentation address" in check.detail, check
+        assert "fix 'traefik_ipv4'" in check.guidance
+
+
 def test_r2_keys_refused(ctx: Context) -> None:
     good = ctx.vault.get("r2-secret-access-key")
     assert good
