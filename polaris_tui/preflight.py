@@ -78,6 +78,10 @@ def severity(check: Check) -> str:
     return str(check.data.get("severity", ERROR))
 
 
+class MissingToken(PolarisError):
+    """No API token in the keyring: every API check waits on the token check's fix."""
+
+
 class _Reads:
     """Reads several checks share (the token answer, the zone, the R2 list), made once."""
 
@@ -95,7 +99,7 @@ class _Reads:
 
         token = self.ctx.vault.get("cloudflare-api-token")
         if not token:
-            raise PolarisError(
+            raise MissingToken(
                 "no API token in the keyring: run `polaris-tui secrets set cloudflare-api-token`"
             )
         return CloudflareProbe(token, self.ctx.config.account_id, self.ctx.endpoints.api_base)
@@ -323,7 +327,14 @@ async def _one(
     kept: list[Outcome] = []
 
     async def run() -> tuple[bool, str]:
-        outcome = await fn(reads)
+        try:
+            outcome = await fn(reads)
+        except MissingToken as exc:
+            own = check_id == "token"
+            detail = exc.message if own else "not probed: no API token in the keyring (see token)"
+            outcome = Outcome(False, detail, probed=own)
+        except PolarisError as exc:  # said for the operator already: no exception type name
+            outcome = Outcome(False, exc.message)
         kept.append(outcome)
         return outcome.ok, outcome.detail
 

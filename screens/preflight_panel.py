@@ -1,5 +1,5 @@
-""""Before you start" at the top of the sidebar: the preflight's verdict once the engine is
-ready, and one line per check to fix (its detail and guidance on hover or click).
+"""The "Before you start" panel at the top of the sidebar: the preflight's verdict once the
+engine is ready, and one line per check to fix (its detail and guidance on hover or click).
 
 It is not a step: the eight steps keep their rows below it. The preflight module is imported
 in the worker, never before the first frame.
@@ -91,7 +91,10 @@ class PreflightPanel(Vertical):
         self.query_one("#preflight-summary", Static).update(verdict)
         lines = self.query_one("#preflight-lines", Vertical)
         await lines.remove_children()
-        shown = sorted(checks, key=lambda c: severity(c) == WARNING)
+        # what to fix first: errors, then what they kept from being probed, then warnings
+        shown = sorted(
+            checks, key=lambda c: (severity(c) == WARNING, c.detail.startswith("not probed"))
+        )
         await lines.mount_all(PreflightLine(c, severity(c) == WARNING) for c in shown[:MAX_LINES])
         if len(shown) > MAX_LINES:
             more = f"+{len(shown) - MAX_LINES} more: polaris-tui preflight"

@@ -122,9 +122,7 @@ def test_skewed_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "ts_window_ms" in by_id["clock"]["guidance"]
 
 
-def test_account_without_workers_paid(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_account_without_workers_paid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, by_id = preflight_json(tmp_path, capsys, WORKERS_PLAN="free")
     assert code == 1
     assert failing(by_id) == {"workers-paid"}
@@ -200,6 +198,21 @@ def test_documentation_addresses_are_never_probed(ctx: Context) -> None:
         check = _check(report, name)
         assert not check.ok and "is a documentation address" in check.detail, check
         assert "fix 'traefik_ipv4'" in check.guidance
+
+
+def test_missing_token_is_said_once(ctx: Context) -> None:
+    assert ctx.sandbox is not None
+    ctx.vault.delete("cloudflare-api-token")
+    try:
+        report = preflight.run(ctx)
+    finally:
+        ctx.vault.set("cloudflare-api-token", ctx.sandbox.token)
+    token = _check(report, "token")
+    assert not token.ok and "secrets set cloudflare-api-token" in token.detail
+    assert "My Profile → API Tokens" in token.guidance
+    zone = _check(report, "zone")
+    assert zone.detail == "not probed: no API token in the keyring (see token)"
+    assert zone.guidance == ""
 
 
 def test_r2_keys_refused(ctx: Context) -> None:
