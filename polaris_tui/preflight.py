@@ -23,6 +23,7 @@ from polaris_tui import troubleshooting
 from polaris_tui.errors import PermissionDenied, PolarisError
 from polaris_tui.runner import CHECK_TIMEOUT_SECONDS, VERIFY_THREADS, VerifyReport
 from polaris_tui.steps.base import Check, timed_check
+from polaris_tui.vault import VaultError
 
 if TYPE_CHECKING:
     from polaris_tui.adapters.preflight_probe import CloudflareProbe, TokenStatus, ZoneInfo
@@ -90,9 +91,10 @@ class _Reads:
         self._tasks: dict[str, asyncio.Future[Any]] = {}
 
     def once(self, key: str, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """The shared read, shielded: one check's timeout must not cancel it for the others."""
         if key not in self._tasks:
             self._tasks[key] = asyncio.ensure_future(asyncio.to_thread(fn))
-        return self._tasks[key]
+        return asyncio.shield(self._tasks[key])
 
     def _make_probe(self) -> CloudflareProbe:
         from polaris_tui.adapters.preflight_probe import CloudflareProbe
@@ -329,9 +331,14 @@ async def _one(
     async def run() -> tuple[bool, str]:
         try:
             outcome = await fn(reads)
-        except MissingToken as exc:
-            own = check_id == "token"
-            detail = exc.message if own else "not probed: no API token in the keyring (see token)"
+        except (MissingToken, VaultError) as exc:
+            owner, what = (
+                ("token", "no API token in the keyring")
+                if isinstance(exc, MissingToken)
+                else ("keyring", "the keyring is unusable")
+            )
+            own = check_id == owner
+            detail = str(exc) if own else f"not probed: {what} (see {owner})"
             outcome = Outcome(False, detail, probed=own)
         except PolarisError as exc:  # said for the operator already: no exception type name
             outcome = Outcome(False, exc.message)

@@ -215,6 +215,21 @@ def test_missing_token_is_said_once(ctx: Context) -> None:
     assert zone.guidance == ""
 
 
+def test_unusable_keyring_is_said_once(ctx: Context) -> None:
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    from polaris_tui.vault import Vault
+
+    broken = dataclasses.replace(ctx, vault=Vault(ctx.config.domain, backend=NoKeyring()))
+    report = preflight.run(broken)
+    keyring = _check(report, "keyring")
+    assert not keyring.ok and "secrets status" in keyring.guidance
+    for name in ("token", "zone", "r2-keys"):
+        check = _check(report, name)
+        assert check.detail == "not probed: the keyring is unusable (see keyring)", check
+        assert check.guidance == ""
+
+
 def test_r2_keys_refused(ctx: Context) -> None:
     good = ctx.vault.get("r2-secret-access-key")
     assert good
