@@ -128,16 +128,8 @@ class StepPanel(VerticalScroll):
 
         ctx = self.polaris.ctx
         assert ctx is not None
-        status = runner.step_status(ctx, self.step)
-        snap = Snapshot(status)
-        try:
-            snap.facts = dict(self.step.inspect(ctx).facts)
-        except Exception:  # the status row already carries the inspect error
-            snap.facts = {}
-        try:
-            snap.changes = runner.plan(ctx, self.step)
-        except runner.StepFailure as failure:
-            snap.failure = failure
+        view = runner.load_step(ctx, self.step)
+        snap = Snapshot(view.status, view.facts, view.changes, view.failure)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 

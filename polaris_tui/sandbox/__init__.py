@@ -19,7 +19,8 @@ Environment knobs (read by ``start``; constructor arguments override the first t
 
 Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
 S3 keys, Worker secret values), ``config.toml``, ``requests.jsonl`` (redacted API log),
-``inbox/*.eml`` and ``s3/`` (object copies so a restart serves what was uploaded).
+``inbox/*.eml``, ``s3/`` (object copies so a restart serves what was uploaded) and
+``workerd/`` (the edge's miniflare scratch space and its ``workerd.log``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class SandboxEndpoints:
     inbox: Path
     directory: Path
     config_path: Path
+    # How the edge runs uploaded Workers: "workerd (miniflare)", or "unavailable: <why>"
+    # (then every Worker host answers 503 with that reason).
+    edge_workers: str = "workerd (miniflare)"
 
     def serve_line(self) -> dict[str, Any]:
         """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
@@ -77,6 +81,7 @@ class SandboxEndpoints:
             "edge": self.edge,
             "smtp": f"{self.smtp_host}:{self.smtp_port}",
             "inbox": str(self.inbox),
+            "edge_workers": self.edge_workers,
         }
 
 

@@ -3,7 +3,6 @@ and how the edge dispatches to them."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import cloudflare
@@ -235,12 +234,8 @@ def test_edge_dispatch_rules(cf, ep):
     assert edge(ep, "mail.polaris.test").status_code == 522
     deploy(cf, ep, bindings=[{"type": "secret_text", "name": "POLARIS_SECRET_A", "text": "a" * 32}])
     cf.workers.routes.create(zone_id=ep.zone_id, pattern="mail.polaris.test/*", script=WORKER)
-    resp = edge(ep, "mail.polaris.test")
-    if importlib.util.find_spec("polaris_tui.relay") is None:
-        assert resp.status_code == 501
-        assert resp.json() == {"error": "relay engine not available"}
-    else:  # the relay engine answered (an unsigned request is refused by the relay itself)
-        assert resp.status_code == 401
+    resp = edge(ep, "mail.polaris.test")  # the uploaded module answers, not a stand-in
+    assert (resp.status_code, resp.text) == (200, "ok")
 
 
 def test_route_without_proxied_record_does_not_dispatch(cf, ep):

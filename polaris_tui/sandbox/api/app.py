@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
 from polaris_tui.sandbox import account_knobs
-from polaris_tui.sandbox.api import accounts, dns, email, storage, workers
+from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
 from polaris_tui.sandbox.api.common import ApiContext, parse_json
 from polaris_tui.sandbox.envelope import PAGE_CAP, ApiError, fail
 
@@ -213,8 +213,15 @@ def _is_json(scope: dict) -> bool:
 
 
 def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
-    routes = [*accounts.routes, *dns.routes, *email.routes, *storage.routes, *workers.routes]
-    routes += account_knobs.routes
+    routes = [
+        *accounts.routes,
+        *dns.routes,
+        *email.routes,
+        *storage.routes,
+        *kv_values.routes,
+        *workers.routes,
+        *account_knobs.routes,
+    ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=routes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
