@@ -196,6 +196,11 @@ async def delegation(reads: _Reads) -> Outcome:
     return Outcome(True, f"NS {', '.join(assigned)} at {len(answers)} resolver(s)")
 
 
+def _refusal(exc: PermissionDenied) -> str:
+    codes = ", ".join(map(str, exc.codes)) or "none"
+    return f"Cloudflare answered {exc.status}, error code {codes}"
+
+
 def permission(family: str) -> Callable[[_Reads], Awaitable[Outcome]]:
     needed = FAMILY_PERMISSIONS[family]
 
@@ -212,7 +217,7 @@ def permission(family: str) -> Callable[[_Reads], Awaitable[Outcome]]:
                     WARNING,
                     probed=False,
                 )
-            return Outcome(False, f"the token cannot read it: needs {needed} ({exc.message})")
+            return Outcome(False, f"the token cannot read it: needs {needed} ({_refusal(exc)})")
         return Outcome(True, f"read allowed; {needed} is confirmed at the first write")
 
     return run
@@ -223,7 +228,7 @@ async def r2_subscription(reads: _Reads) -> Outcome:
         await reads.family("r2")
     except PermissionDenied as exc:
         if NO_R2_SUBSCRIPTION in exc.codes:
-            return Outcome(False, f"the account has no R2 subscription (Cloudflare {exc.message})")
+            return Outcome(False, f"the account has no R2 subscription ({_refusal(exc)})")
         return Outcome(
             False, "unknown: the token cannot read R2 (see permission-r2)", WARNING, probed=False
         )

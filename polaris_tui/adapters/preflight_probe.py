@@ -14,28 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from polaris_tui.errors import (
-    ApiError,
-    NotFound,
-    PermissionDenied,
-    PolarisError,
-    RateLimited,
-    Unavailable,
-)
-from polaris_tui.troubleshooting import error_codes
+from polaris_tui.adapters.cloudflare_api import make_client, translated
+from polaris_tui.errors import ApiError, PolarisError, Unavailable
 
 T = TypeVar("T")
-FAMILIES = (
-    "dns",
-    "email_routing",
-    "email_sending",
-    "workers_scripts",
-    "workers_routes",
-    "kv",
-    "r2",
-)
 
 
 @dataclass(frozen=True)
@@ -59,40 +43,16 @@ class R2Keys:
     bucket_exists: bool
 
 
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    errors = body.get("errors") if isinstance(body, dict) else None
-    texts = [str(e.get("message")) for e in errors or [] if isinstance(e, dict)]
-    return "; ".join(texts) or str(exc)
-
-
 def _call(fn: Callable[[], T]) -> T:
-    """One SDK call with its errors said as the engine's own."""
-    import cloudflare
-
-    try:
+    """One SDK call; its errors leave as the engine's port errors, Cloudflare's codes kept."""
+    with translated():
         return fn()
-    except cloudflare.APIStatusError as exc:
-        status, codes, text = exc.status_code, error_codes(exc), _message(exc)
-        if status in (401, 403):
-            raise PermissionDenied(text, status=status, codes=codes) from None
-        if status == 404:
-            raise NotFound(text, status=status, codes=codes) from None
-        if status == 429:
-            raise RateLimited(text, status=status, codes=codes) from None
-        if status >= 500:
-            raise Unavailable(text, status=status, codes=codes) from None
-        raise ApiError(text, status=status, codes=codes) from None
-    except cloudflare.APIConnectionError as exc:
-        raise Unavailable(f"no answer from the Cloudflare API: {exc}") from None
 
 
 class CloudflareProbe:
     """Read-only calls with one token; every method blocks (run it in a thread)."""
 
     def __init__(self, token: str, account_id: str, base_url: str | None = None) -> None:
-        from polaris_tui.adapters.cloudflare_api import make_client
-
         self.account_id = account_id
         self.cf = make_client(token, base_url, max_retries=1)
 
