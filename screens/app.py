@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
 from polaris_tui.errors import PolarisError
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.catalog import STEPS, StepInfo
+from screens.preflight_panel import PreflightPanel
 from screens.step_panel import StepPanel
 
 if TYPE_CHECKING:
@@ -159,12 +160,14 @@ class PolarisApp(App[int]):
                 id="sandbox-marker",
             )
         with Horizontal(id="body"):
-            yield ListView(
-                *(StepItem(s.id, s.title) for s in self.steps),
-                NavItem("panel-verify", "✓ Verify all"),
-                NavItem("panel-history", "≡ History"),
-                id="sidebar",
-            )
+            with Vertical(id="sidebar-column"):
+                yield PreflightPanel()
+                yield ListView(
+                    *(StepItem(s.id, s.title) for s in self.steps),
+                    NavItem("panel-verify", "✓ Verify all"),
+                    NavItem("panel-history", "≡ History"),
+                    id="sidebar",
+                )
             with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
                 yield StepPanel(self.steps[0])  # the others are mounted when first shown
         yield Footer()
@@ -277,6 +280,7 @@ class PolarisApp(App[int]):
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
         self.refresh_statuses()
+        self.query_one(PreflightPanel).run(self.ctx)
 
     def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
         self.notify(message.text, title=message.title, severity="error", timeout=30, markup=False)
