@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 SDK_MODULES = (
     "cloudflare.resources.dns",
@@ -36,6 +37,8 @@ def preload() -> None:
     """
     for name in SDK_MODULES:
         importlib.import_module(name)
+    for module in pkgutil.iter_modules(__path__):  # the adapters themselves, built lazily too
+        importlib.import_module(f"{__name__}.{module.name}")
     import dns.rdata
     import dns.rdataclass
     import dns.rdatatype

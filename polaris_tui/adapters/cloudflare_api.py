@@ -71,14 +71,17 @@ def _more_pages(info: Any, count: int, seen: int) -> bool:
 
 
 def _codes(exc: BaseException) -> list[int]:
-    """Cloudflare error codes of an SDK exception (``errors[i].code`` or the body's)."""
+    """Cloudflare error codes of an SDK exception (``errors[i].code`` or the body's),
+    including each error's ``error_chain`` (6003 carries the 6111 that says why)."""
     codes: list[int] = []
     body = getattr(exc, "body", None)
     errors = body.get("errors") if isinstance(body, dict) else None
     for err in errors or getattr(exc, "errors", None) or []:
-        code = err.get("code") if isinstance(err, dict) else getattr(err, "code", None)
-        if isinstance(code, int):
-            codes.append(code)
+        chain = err.get("error_chain") if isinstance(err, dict) else None
+        for link in [err, *(chain if isinstance(chain, list) else [])]:
+            code = link.get("code") if isinstance(link, dict) else getattr(link, "code", None)
+            if isinstance(code, int) and code not in codes:
+                codes.append(code)
     return codes
 
 

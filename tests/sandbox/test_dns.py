@@ -141,6 +141,7 @@ def test_wrong_token_is_401_with_cloudflare_shape(ep):
 @pytest.mark.parametrize("token", ["has spaces in it", 'quoted"token', "dotted.token.value"])
 def test_malformed_token_is_400_6003_with_6111_in_its_chain(ep, token):
     from polaris_tui import troubleshooting
+    from polaris_tui.adapters.cloudflare_api import port_error
 
     bad = cloudflare.Cloudflare(api_token=token, base_url=ep.api, max_retries=0)
     with pytest.raises(cloudflare.BadRequestError) as err:
@@ -149,7 +150,7 @@ def test_malformed_token_is_400_6003_with_6111_in_its_chain(ep, token):
     [error] = err.value.body["errors"]
     assert error["code"] == 6003
     assert [link["code"] for link in error["error_chain"]] == [6111]
-    entry = troubleshooting.lookup("dns", exc=err.value)
+    entry = troubleshooting.lookup("dns", exc=port_error(err.value))
     assert entry is not None and entry.id == "token-malformed"
 
 
