@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from polaris_tui.steps.base import Action, Change
-from screens.widgets import escape
+from screens.widgets import DialogButton, escape
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -51,12 +51,12 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Input(placeholder=self.require_text, id="confirm-text")
                 yield Label("", id="confirm-error", classes="field-error")
             with Horizontal(id="confirm-buttons"):
-                yield Button(
+                yield DialogButton(
                     self.confirm_label,
                     id="confirm-yes",
                     variant="error" if self.danger else "primary",
                 )
-                yield Button("Cancel", id="confirm-no")
+                yield DialogButton("Cancel", id="confirm-no")
 
     def on_mount(self) -> None:
         target = "#confirm-text" if self.require_text else "#confirm-yes"

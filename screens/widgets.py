@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
@@ -26,6 +27,14 @@ def short(value: Any, width: int = 48) -> str:
 
     text = render_value(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class DialogButton(Button):
+    """A dialog button that Space presses as well as Enter, as operators expect."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,space", "press", "Press button", show=False)
+    ]
 
 
 class GuidanceBox(Static):
