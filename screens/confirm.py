@@ -108,9 +108,10 @@ def deletion_hostname(changes: list[Change], domain: str) -> str | None:
 
 def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:
     """The apply confirmation: the exact plan, and typing the hostname when it deletes."""
-    from screens.plan_table import PlanTable
+    from screens.plan_view import PlanView
 
-    table = PlanTable(changes, id="confirm-plan")
+    plan = PlanView(changes, id="confirm-plan")
+    plan.border_title = "the plan — Tab here, then ↑↓ PgUp PgDn to read it all"
     hostname = deletion_hostname(changes, domain)
     question = f"Apply {len(changes)} change(s) to {step_title}?"
     if hostname:
@@ -118,7 +119,7 @@ def confirm_apply(step_title: str, changes: list[Change], domain: str) -> Confir
     return ConfirmScreen(
         f"Apply: {step_title}",
         question,
-        body=[table],
+        body=[plan],
         require_text=hostname,
         danger=hostname is not None,
     )

@@ -155,7 +155,7 @@ class StepPanel(VerticalScroll):
                 FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")
             )
         else:
-            from screens.plan_table import PlanTable
+            from screens.plan_view import PlanView
 
             for stale in self.query(".plan-failure"):
                 stale.remove()
@@ -166,7 +166,7 @@ class StepPanel(VerticalScroll):
                 + (" — press [b]a[/b] to apply" if pending else " — nothing to do")
             )
             if snap.changes:
-                await plan_area.mount(PlanTable(snap.changes, classes="plan"))
+                await plan_area.mount(PlanView(snap.changes, classes="plan"))
         self.post_message(self.StateChanged(snap.status))
         self.app.refresh_bindings()
         if self.apply_when_loaded:
