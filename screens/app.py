@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
 from polaris_tui.errors import ConfigError
@@ -107,6 +108,7 @@ class PolarisApp(App[int]):
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
     ]
     STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "rerun", "check", "cancel"})
+    EVERYWHERE: ClassVar[frozenset[str]] = frozenset({"help", "quit"})  # on full screens too
 
     class ContextReady(Message):
         def __init__(self, ctx: Context, steps: list[Step]) -> None:
@@ -365,6 +367,10 @@ class PolarisApp(App[int]):
         await self._open(panel_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        own = {b.action for b in self.BINDINGS if isinstance(b, Binding)}
+        if action in own and self.screen is not self.screen_stack[0]:
+            # another screen is in front: the runbook's keys are not its keys
+            return action in self.EVERYWHERE and not isinstance(self.screen, ModalScreen)
         panel = self.current_panel
         if action in self.STEP_ACTIONS:
             if not isinstance(panel, StepPanel):
@@ -500,6 +506,7 @@ class PolarisApp(App[int]):
                 "(re-running the step later finishes it).",
                 confirm_label="Quit",
                 danger=True,
+                default_cancel=True,
             ),
             after,
         )

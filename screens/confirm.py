@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from polaris_tui.steps.base import Action, Change
 from screens.widgets import DialogButton, escape
@@ -32,6 +32,7 @@ class ConfirmScreen(ModalScreen[bool]):
         confirm_label: str = "Apply",
         require_text: str | None = None,
         danger: bool = False,
+        default_cancel: bool = False,
     ) -> None:
         super().__init__(classes="danger" if danger else "")
         self.title_text = title
@@ -40,6 +41,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.confirm_label = confirm_label
         self.require_text = require_text
         self.danger = danger
+        self.default_cancel = default_cancel
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -57,9 +59,12 @@ class ConfirmScreen(ModalScreen[bool]):
                     variant="error" if self.danger else "primary",
                 )
                 yield DialogButton("Cancel", id="confirm-no")
+        yield Footer()
 
     def on_mount(self) -> None:
         target = "#confirm-text" if self.require_text else "#confirm-yes"
+        if self.default_cancel:
+            target = "#confirm-no"  # Enter out of habit changes nothing
         self.query_one(target).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
