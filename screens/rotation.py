@@ -155,17 +155,17 @@ class RotationScreen(Screen[None]):
                 "That is what lets you change the secret without dropping mail.",
                 classes="purpose",
             )
+            title, text = MODES["emergency"]
+            with Vertical(id="emergency"):  # first: in a leak it must be seen without scrolling
+                yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
+                yield Static(escape(text))
             for mode in ("graceful", "promote"):
                 title, text = MODES[mode]
                 key = "g" if mode == "graceful" else "p"
                 with Vertical(classes="rotation-mode"):
                     yield Static(f"[b]{title}[/b]  [reverse] {key} [/reverse]")
                     yield Static(escape(text))
-            title, text = MODES["emergency"]
-            with Vertical(id="emergency"):
-                yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
-                yield Static(escape(text))
-            yield Static("[b]What happened[/b]", classes="heading")
+            yield Static("[b]What happened[/b]", classes="heading", id="what-happened")
             yield Vertical(id="checklist")
             yield Static("", id="next-actions")
         yield Footer()
@@ -215,6 +215,7 @@ class RotationScreen(Screen[None]):
         checklist.remove_children()
         checklist.mount(Static(f"[dim]{mode} rotation started…[/dim]"))
         self.query_one("#next-actions", Static).update("")
+        self.call_after_refresh(self._show_result)
         self._run(mode)
 
     @work(thread=True, exclusive=True, group="rotation")
@@ -240,6 +241,10 @@ class RotationScreen(Screen[None]):
             Static(f"  … {escape(message.text)}", classes="stage running")
         )
 
+    def _show_result(self) -> None:
+        """Scroll the result to the top of the screen: after a rotation it is what matters."""
+        self.query_one("#what-happened").scroll_visible(top=True, animate=False)
+
     def on_rotation_screen_finished(self, message: Finished) -> None:
         self.running = None
         self.last = (message.mode, message.outcome, message.error)
@@ -248,6 +253,7 @@ class RotationScreen(Screen[None]):
         outcome = message.outcome
         if outcome is None:
             checklist.mount(Static(f"[b red]✘ {escape(message.error)}[/b red]", classes="stage"))
+            self.call_after_refresh(self._show_result)
             self.notify("Rotation did not run", severity="error")
             return
         rows = [
@@ -268,6 +274,7 @@ class RotationScreen(Screen[None]):
         )
         checklist.mount_all([Static(verdict), *rows])
         self.refresh_bindings()
+        self.call_after_refresh(self._show_result)
         actions = outcome.next_actions or _default_next_actions(message.mode)
         self.query_one("#next-actions", Static).update(
             "[b]Next[/b]\n" + "\n".join(f"  → {escape(a)}" for a in actions)
