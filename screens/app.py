@@ -380,8 +380,8 @@ class PolarisApp(App[int]):
                 return False
             if action == "cancel":
                 return bool(panel.busy)
-            if action == "apply":
-                return None if panel.busy or not panel.pending_changes else True
+            if action == "apply":  # with nothing to apply, `a` still says so
+                return None if panel.busy else True
         if action == "secret":
             return isinstance(panel, StepPanel) and panel.info.id == "secret"
         return True

@@ -11,6 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Button, Static
 
+from screens.wording import for_tui
+
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
     from polaris_tui.troubleshooting import Entry
@@ -43,15 +45,15 @@ class GuidanceBox(Static):
     DEFAULT_CLASSES = "guidance"
 
     def __init__(self, text: str, *, title: str = "What to do", id: str | None = None) -> None:
-        super().__init__(escape(text), id=id)
+        super().__init__(escape(for_tui(text)), id=id)
         self.border_title = title
 
     @classmethod
     def from_entry(cls, entry: Entry, *, id: str | None = None) -> GuidanceBox:
         parts = [
             f"[b]{escape(entry.title)}[/b]",
-            f"[b]What it means:[/b] {escape(entry.meaning)}",
-            f"[b]Fix:[/b] {escape(entry.fix)}",
+            f"[b]What it means:[/b] {escape(for_tui(entry.meaning))}",
+            f"[b]Fix:[/b] {escape(for_tui(entry.fix))}",
         ]
         if entry.compare:
             parts.append(f"[b]Compare:[/b] [reverse] {escape(entry.compare)} [/reverse]")
@@ -73,27 +75,36 @@ class FailureView(Vertical):
         self.entry = entry
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("✘ " + self.message, style="bold red"), classes="failure-message")
+        yield Static(
+            Text("✘ " + for_tui(self.message), style="bold red"), classes="failure-message"
+        )
         if self.entry is not None:
             yield GuidanceBox.from_entry(self.entry)
 
 
 class ChecksView(Vertical):
-    """Checks with pass/fail, time taken and detail; guidance under each failure."""
+    """Checks with pass/fail, time taken and detail; the guidance for a cause once, under the
+    first check it explains (five checks failing for one reason get one box, not five)."""
 
     def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
         """Render ``checks``, or ``empty`` when there are none."""
         self.remove_children()
         rows: list[Static] = []
+        explained: dict[str, str] = {}  # guidance text -> the first check it was shown under
         for c in checks:
             if c.ok:
                 mark, state = Text("✔ PASS   ", style="bold green"), "ok"
             else:
                 mark, state = Text("✘ FAIL   ", style="bold red"), "bad"
             line = Text.assemble(mark, f" {c.ms:6.0f} ms  ", (c.id, "bold"))
-            line.append("\n" + " " * 20 + c.detail, style="red" if state == "bad" else "dim")
+            detail = for_tui(c.detail)
+            line.append("\n" + " " * 20 + detail, style="red" if state == "bad" else "dim")
+            first = explained.get(c.guidance) if c.guidance else None
+            if state == "bad" and first:
+                line.append(f"\n{' ' * 20}same cause as {first}: see What to do there", "italic")
             rows.append(Static(line, classes=f"check-row {state}"))
-            if state == "bad" and c.guidance:
+            if state == "bad" and c.guidance and not first:
+                explained[c.guidance] = c.id
                 rows.append(GuidanceBox(c.guidance))
         if not rows:
             rows.append(Static(empty, classes="muted"))
