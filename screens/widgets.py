@@ -9,8 +9,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button, Collapsible, Static
 
+from screens.readable import fact_lines, readable_error
 from screens.wording import for_tui
 
 if TYPE_CHECKING:
@@ -21,14 +22,6 @@ if TYPE_CHECKING:
 def escape(text: str) -> str:
     """Engine text shown literally inside Textual markup (every bracket escaped)."""
     return text.replace("[", "\\[")
-
-
-def short(value: Any, width: int = 48) -> str:
-    """A one-line rendering of a before/after value for the diff table."""
-    from polaris_tui.steps.base import render_value  # step code loads after the first frame
-
-    text = render_value(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class DialogButton(Button):
@@ -75,9 +68,11 @@ class FailureView(Vertical):
         self.entry = entry
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            Text("✘ " + for_tui(self.message), style="bold red"), classes="failure-message"
-        )
+        sentence, raw = readable_error(for_tui(self.message))
+        yield Static(Text("✘ " + sentence, style="bold red"), classes="failure-message")
+        if raw:
+            with Collapsible(title="details (the API's answer)", collapsed=True):
+                yield Static(Text(raw), classes="muted")
         if self.entry is not None:
             yield GuidanceBox.from_entry(self.entry)
 
@@ -112,10 +107,9 @@ class ChecksView(Vertical):
 
 
 class FactsView(Static):
-    """What exists now, from ``inspect``: one line per fact."""
+    """What exists now, from ``inspect``: one readable line per fact."""
 
     def show(self, summary: str, state: str, facts: Mapping[str, Any]) -> None:
         lines = [f"[b]State:[/b] {escape(state)} — {escape(summary)}"]
-        for key, value in facts.items():
-            lines.append(f"  [dim]{escape(str(key))}:[/dim] {escape(short(value, 90))}")
+        lines += [f"  {escape(line)}" for line in fact_lines(facts)]
         self.update("\n".join(lines))
