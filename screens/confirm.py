@@ -50,7 +50,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(escape(self.question), id="confirm-question")
             if self.require_text:
                 yield Label(f"Type [b]{escape(self.require_text)}[/b] to confirm:")
-                yield Input(placeholder=self.require_text, id="confirm-text")
+                yield Input(placeholder="type it here", id="confirm-text")  # never looks filled
                 yield Label("", id="confirm-error", classes="field-error")
             with Horizontal(id="confirm-buttons"):
                 yield DialogButton(

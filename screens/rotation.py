@@ -193,6 +193,14 @@ class RotationScreen(Screen[None]):
         if self.polaris.ctx is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
             return
+        if mode == "promote" and not self.polaris.ctx.vault.get("polaris-secret-b"):
+            self.notify(
+                "Nothing to promote: no new secret is staged. Press g for a graceful rotation "
+                "first, set the new secret on the app, then promote.",
+                title="Promote",
+                severity="warning",
+            )
+            return
         title, text = MODES[mode]
         danger = mode == "emergency"
         screen = ConfirmScreen(
