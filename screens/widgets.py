@@ -110,6 +110,7 @@ class FactsView(Static):
     """What exists now, from ``inspect``: one readable line per fact."""
 
     def show(self, summary: str, state: str, facts: Mapping[str, Any]) -> None:
-        lines = [f"[b]State:[/b] {escape(state)} — {escape(summary)}"]
+        said = readable_error(for_tui(summary))[0]  # the raw body is in the failure below
+        lines = [f"[b]State:[/b] {escape(state)} — {escape(said)}"]
         lines += [f"  {escape(line)}" for line in fact_lines(facts)]
         self.update("\n".join(lines))
