@@ -17,7 +17,6 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from screens.widgets import ChecksView, FactsView, FailureView, GuidanceBox, escape
-from screens.wording import for_tui
 
 if TYPE_CHECKING:
     from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
@@ -272,6 +271,7 @@ class StepPanel(VerticalScroll):
         """Applied, partly applied (say what did happen) or not applied, with the guidance
         for what stopped it."""
         from polaris_tui import troubleshooting
+        from screens.wording import for_tui
 
         made, confirmed = len(result.applied), self.confirmed_count
         count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""

@@ -11,9 +11,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Button, Collapsible, Static
 
-from screens.readable import fact_lines, readable_error
-from screens.wording import for_tui
-
 if TYPE_CHECKING:
     from polaris_tui.steps.base import Check
     from polaris_tui.troubleshooting import Entry
@@ -38,11 +35,15 @@ class GuidanceBox(Static):
     DEFAULT_CLASSES = "guidance"
 
     def __init__(self, text: str, *, title: str = "What to do", id: str | None = None) -> None:
+        from screens.wording import for_tui  # with the first failure, not before frame one
+
         super().__init__(escape(for_tui(text)), id=id)
         self.border_title = title
 
     @classmethod
     def from_entry(cls, entry: Entry, *, id: str | None = None) -> GuidanceBox:
+        from screens.wording import for_tui
+
         parts = [
             f"[b]{escape(entry.title)}[/b]",
             f"[b]What it means:[/b] {escape(for_tui(entry.meaning))}",
@@ -68,6 +69,9 @@ class FailureView(Vertical):
         self.entry = entry
 
     def compose(self) -> ComposeResult:
+        from screens.readable import readable_error
+        from screens.wording import for_tui
+
         sentence, raw = readable_error(for_tui(self.message))
         yield Static(Text("✘ " + sentence, style="bold red"), classes="failure-message")
         if raw:
@@ -83,6 +87,8 @@ class ChecksView(Vertical):
 
     def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
         """Render ``checks``, or ``empty`` when there are none."""
+        from screens.wording import for_tui
+
         self.remove_children()
         rows: list[Static] = []
         explained: dict[str, str] = {}  # guidance text -> the first check it was shown under
@@ -110,6 +116,9 @@ class FactsView(Static):
     """What exists now, from ``inspect``: one readable line per fact."""
 
     def show(self, summary: str, state: str, facts: Mapping[str, Any]) -> None:
+        from screens.readable import fact_lines, readable_error
+        from screens.wording import for_tui
+
         said = readable_error(for_tui(summary))[0]  # the raw body is in the failure below
         lines = [f"[b]State:[/b] {escape(state)} — {escape(said)}"]
         lines += [f"  {escape(line)}" for line in fact_lines(facts)]
