@@ -29,7 +29,7 @@ ACTION_SIGNS = {"create": "+", "update": "~", "delete": "-", "noop": "="}
 
 def plan_renderable(changes: Iterable[Change]) -> Table:
     """Each change as a heading line (sign, action, kind, target) then labelled, wrapped
-    before / after / note lines; a no-op is its heading only, in dim."""
+    before / after / note lines; a no-op is its heading only, on one line, in dim."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=1, no_wrap=True)
     grid.add_column(width=6, no_wrap=True)
@@ -37,10 +37,11 @@ def plan_renderable(changes: Iterable[Change]) -> Table:
     for c in changes:
         action = str(c.action)
         style = ACTION_STYLES.get(action, "")
+        heading = Text.assemble((c.kind, "bold" if action != "noop" else "dim"), " ", c.target)
+        if action == "noop":  # already right: one line is enough
+            heading.no_wrap, heading.overflow = True, "ellipsis"
         grid.add_row(
-            Text(ACTION_SIGNS.get(action, "?"), style=style),
-            Text(action, style=style),
-            Text.assemble((c.kind, "bold" if action != "noop" else "dim"), " ", c.target),
+            Text(ACTION_SIGNS.get(action, "?"), style=style), Text(action, style=style), heading
         )
         if action == "noop":
             continue

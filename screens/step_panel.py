@@ -98,9 +98,9 @@ class StepPanel(VerticalScroll):
         yield FactsView("Waiting for the connection…", id="facts")
         yield Static("Plan", classes="heading")
         yield Static("", id="plan-summary")
-        yield Vertical(id="plan-area")
-        yield Vertical(id="progress-area")
+        yield Vertical(id="progress-area")  # above a long plan, so they are seen
         yield Vertical(id="outcome")
+        yield Vertical(id="plan-area")
         yield Static("Checks", classes="heading")
         yield ChecksView(id="checks")
 
@@ -332,7 +332,9 @@ class StepPanel(VerticalScroll):
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
 
-        self.query_one("#progress-area", Vertical).mount(ProgressLine(f"{what} {self.info.title}…"))
+        line = ProgressLine(f"{what} {self.info.title}…")
+        self.query_one("#progress-area", Vertical).mount(line)
+        self.call_after_refresh(line.scroll_visible, animate=False)
 
     def _report(self, text: str, fraction: float | None) -> None:
         for line in self.query(".progress-line"):

@@ -55,7 +55,8 @@ RULES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
 )
 
 
-LEAD = r"(?P<lead>(?:[Rr]e-)?[Rr]un (?:the same )?)?"  # "re-run `cmd`" reads "select … press a"
+# "re-run `cmd`" reads "select … press a"; "store it with `cmd`" reads "store it: press s …"
+LEAD = r"(?P<lead> with |(?:[Rr]e-)?[Rr]un (?:the same )?)?"
 
 
 def for_tui(text: str) -> str:
@@ -65,6 +66,8 @@ def for_tui(text: str) -> str:
         def say(m: re.Match[str], replacement=replacement) -> str:  # type: ignore[no-untyped-def]
             out = replacement(m) if callable(replacement) else m.expand(replacement)
             lead = m["lead"] or ""
+            if lead == " with ":
+                return ": " + out
             return out[:1].upper() + out[1:] if lead[:1].isupper() else out
 
         text = re.sub(LEAD + pattern, say, text)
