@@ -14,7 +14,11 @@ LIST_ITEM_WIDTH = 100
 
 
 def _words(key: str) -> str:
-    return key.replace("_", " ").replace("-", " ").capitalize()
+    """A field name in words ("routing_enabled" → "Routing enabled"); names such as file
+    names ("polaris-logo-160.png") are kept as they are."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+        return key
+    return key.replace("_", " ").capitalize()
 
 
 def _scalar(value: Any) -> str:
@@ -40,7 +44,8 @@ def _inline(mapping: Mapping[str, Any]) -> str:
         if value in (None, "", [], {}) or (_snake(key) != key and _snake(key) in mapping):
             continue
         shown = _inline(value) if isinstance(value, Mapping) else _scalar(value)
-        parts.append(f"{_words(key).lower()} {shown}")
+        label = _words(key)
+        parts.append(f"{label.lower() if label != key else key} {shown}")
     return ", ".join(parts) or "none"
 
 

@@ -30,6 +30,7 @@ def test_facts_read_as_words_and_lists() -> None:
                 "min_tls": "1.0",
                 "minTLS": "1.0",
             },
+            "objects": {"polaris-logo-160.png": "current"},
         }
     )
     assert lines == [
@@ -38,6 +39,7 @@ def test_facts_read_as_words_and_lists() -> None:
         "Records:",
         "  • MX cf-bounce.example.com route1.mx.cloudflare.net (priority 13)",
         "Custom domain: status ownership active, ssl active, min tls 1.0",
+        "Objects: polaris-logo-160.png current",
     ]
 
 
