@@ -34,7 +34,9 @@ class ConfirmScreen(ModalScreen[bool]):
         danger: bool = False,
         default_cancel: bool = False,
     ) -> None:
-        super().__init__(classes="danger" if danger else "")
+        super().__init__(
+            classes=" ".join(filter(None, ["danger" * danger, "typed" * bool(require_text)]))
+        )
         self.title_text = title
         self.question = question
         self.body = body or []
@@ -80,9 +82,11 @@ class ConfirmScreen(ModalScreen[bool]):
         if self.require_text:
             typed = self.query_one("#confirm-text", Input).value.strip()
             if typed != self.require_text:
-                self.query_one("#confirm-error", Label).update(
+                error = self.query_one("#confirm-error", Label)
+                error.update(
                     f"That is not {self.require_text!r}: type it exactly, or press Escape."
                 )
+                error.add_class("shown")
                 return
         self.dismiss(True)
 

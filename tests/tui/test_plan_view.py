@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -97,3 +98,15 @@ async def test_the_step_panel_shows_every_value_at_80_columns() -> None:
         text = screen_text(app)
         assert "proxied=True" in text and "-all" in text and "~all" in text, text
         assert RUA in "".join(line.strip() for line in text.splitlines()), text  # folded
+
+
+async def test_typed_deletion_dialog_fits_80x24(config_file: Path, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(config_path=config_file)
+    delete = Change(Action.DELETE, "dns_record", f"TXT example.com {SPF_OLD}", owned=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await app.push_screen(confirm_apply("SPF and DMARC", [delete, *long_plan()], "example.com"))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Type example.com to confirm" in text, text
+        assert re.search(r"Apply\s+Cancel", text), text  # both buttons, not only the footer
