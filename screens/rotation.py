@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
 from screens.widgets import escape
+from screens.wording import for_tui
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -260,7 +261,8 @@ class RotationScreen(Screen[None]):
         checklist.remove_children()
         outcome = message.outcome
         if outcome is None:
-            checklist.mount(Static(f"[b red]✘ {escape(message.error)}[/b red]", classes="stage"))
+            error = escape(for_tui(message.error))
+            checklist.mount(Static(f"[b red]✘ {error}[/b red]", classes="stage"))
             self.call_after_refresh(self._show_result)
             self.notify("Rotation did not run", severity="error")
             return
@@ -285,7 +287,7 @@ class RotationScreen(Screen[None]):
         self.call_after_refresh(self._show_result)
         actions = outcome.next_actions or _default_next_actions(message.mode)
         self.query_one("#next-actions", Static).update(
-            "[b]Next[/b]\n" + "\n".join(f"  → {escape(a)}" for a in actions)
+            "[b]Next[/b]\n" + "\n".join(f"  → {escape(for_tui(a))}" for a in actions)
         )
         if outcome.secret:
             self.app.push_screen(SecretScreen(outcome.secret, heading="The new signing secret"))

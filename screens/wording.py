@@ -30,7 +30,9 @@ def _step(verb: str) -> Callable[[re.Match[str]], str]:
 
 def _rotate(m: re.Match[str]) -> str:
     key = ROTATE_KEYS.get(m["mode"])
-    return f"press ctrl+r then {key}" if key else "press ctrl+r and run the same rotation again"
+    if key is None:
+        return "press ctrl+r and run the same rotation again"
+    return f"press ctrl+r then {key} ({m['mode']})"
 
 
 RULES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (

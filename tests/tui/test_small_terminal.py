@@ -55,3 +55,4 @@ async def test_emergency_card_and_result_fit_80x24(tmp_path: Path) -> None:
         text = screen_text(app)
         # nothing is deployed in a fresh sandbox: the rotation fails, and says so on screen
         assert "What happened" in text and "not deployed" in text, text
+        assert "polaris-tui apply" not in text and "press a" in text, text  # keys, not commands
