@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--allow-delete", action="store_true", help="allow deleting records the tool did not create"
     )
+    s.add_argument(
+        "--wait", action="store_true", help="wait for another apply to this domain to finish"
+    )
 
     s = sub.add_parser("verify", help="run the checks of one step or all, concurrently")
     s.add_argument("step", nargs="?", help=steps_help).completer = _steps  # type: ignore[attr-defined]
@@ -217,15 +220,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     steps = _select(args.step)
     out, any_changes, failed = [], False, False
     with _context(args) as ctx:
-        for step in steps:
-            try:
-                changes = runner.pending(runner.plan(ctx, step))
-            except runner.StepFailure as failure:
+        for step, planned in zip(steps, runner.plan_each(ctx, steps), strict=True):
+            if isinstance(planned, runner.StepFailure):
                 failed = True
-                out.append({"id": step.id, "changes": [], "error": failure.message})
+                out.append({"id": step.id, "changes": [], "error": planned.message})
                 if not args.json:
-                    _print_failure(failure)
+                    _print_failure(planned)
                 continue
+            changes = runner.pending(planned)
             any_changes = any_changes or bool(changes)
             out.append({"id": step.id, "changes": [c.to_json() for c in changes]})
             if not args.json:
@@ -273,7 +275,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
         print(f"  ..{pct} {message}", file=sys.stderr)
 
-    def apply_one(ctx: Context, step: Any) -> bool:
+    def apply_one(ctx: Context, step: Any, again: bool) -> bool:
+        if again:
+            print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
             result = runner.apply(
                 ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
@@ -286,20 +290,22 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"  {m}")
         return result.ok
 
-    with _context(args) as ctx:
-        if not all(apply_one(ctx, step) for step in steps):
+    from polaris_tui.apply_lock import apply_lock
+
+    def waiting(holder: str) -> None:
+        print(f"waiting for the apply of {holder}", file=sys.stderr, flush=True)
+
+    command = f"polaris-tui apply {args.step}"
+    with (
+        _context(args) as ctx,
+        apply_lock(ctx.state.path.parent, command, wait=args.wait, on_wait=waiting),
+    ):
+        try:
+            ok = runner.apply_in_order(ctx, steps, lambda step, again: apply_one(ctx, step, again))
+        except runner.StepFailure as failure:
+            _print_failure(failure)
             return Exit.FAILURE
-        if len(steps) > 1:
-            try:
-                again = runner.changed_again(ctx, steps)
-            except runner.StepFailure as failure:
-                _print_failure(failure)
-                return Exit.FAILURE
-            for step in again:
-                print(f"{step.id}: a later step changed what it manages; applying it again")
-                if not apply_one(ctx, step):
-                    return Exit.FAILURE
-    return Exit.OK
+    return Exit.OK if ok else Exit.FAILURE
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -488,9 +494,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 def cmd_send_test(args: argparse.Namespace) -> int:
     """Sign with secret A and POST one message, as the app does; report status, id, key slot."""
-    import httpx
-
     from polaris_tui import troubleshooting
+    from polaris_tui.errors import Unavailable
     from polaris_tui.relay.client import send_signed
     from polaris_tui.relay.signing import SigningError
     from polaris_tui.steps.relay_probe import relay_url
@@ -514,8 +519,8 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             result = send_signed(url, secret, payload, connect_to=connect_to)
         except SigningError as exc:
             raise UsageError(f"--url: {exc}") from None
-        except httpx.HTTPError as exc:
-            print(f"error: no answer from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        except Unavailable as exc:
+            print(f"error: no answer from {url}: {exc}", file=sys.stderr)
             print(
                 "Is the relay running? Locally: `polaris-tui relay --outbox DIR`, then "
                 "--url http://127.0.0.1:8787/send",
@@ -535,7 +540,9 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         check = {401: "route.signed-probe", 404: "route.bound", 522: "route.bound"}.get(
             result.status, "route.unsigned-post"
         )
-        entry = troubleshooting.lookup("route", values=values, check_id=check, status=result.status)
+        entry = troubleshooting.lookup(
+            "route", values=values, check_id=check, status=result.status, message=str(detail)
+        )
         if entry is not None and result.status not in (400, 403, 413, 429):
             print("\n" + entry.text(), file=sys.stderr)
     return Exit.OK if ok else Exit.FAILURE

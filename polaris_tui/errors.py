@@ -56,9 +56,27 @@ class ConfigError(PolarisError, ValueError):
         self.field = field_name
         self.value = value
         self.fix = fix
-        super().__init__(
-            f"config field '{field_name}' = {value!r} is invalid: {fix}", guidance=fix
-        )
+        super().__init__(f"config field '{field_name}' = {value!r} is invalid: {fix}", guidance=fix)
+
+
+class MetadataError(PolarisError, ValueError):
+    """A Worker upload's metadata does not match the API's types; names the field."""
+
+    title = "Invalid Worker metadata"
+
+
+class CorruptFile(PolarisError):
+    """A file the tool reads cannot be parsed: names the file, what is wrong and the fix.
+
+    Raised instead of overwriting: the operator decides whether to repair or move it aside.
+    """
+
+    title = "Unreadable file"
+    exit_code = 2
+
+    def __init__(self, path: object, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}; {fix}", guidance=fix)
 
 
 class ApiError(PolarisError):
@@ -102,9 +120,7 @@ class PermissionDenied(ApiError):
 class RateLimited(ApiError):
     title = "Rate limited"
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, **kwargs: object
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

@@ -10,6 +10,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from polaris_tui.errors import ApiError
+
 # The permission each step's API calls need, shown when Cloudflare answers 403.
 STEP_PERMISSIONS: Mapping[str, str] = {
     "dns": "Zone · DNS · Edit",
@@ -87,18 +89,13 @@ def entries() -> tuple[Entry, ...]:
 
 
 def error_codes(exc: BaseException) -> list[int]:
-    """Cloudflare error codes carried by an SDK exception (``.errors[i].code`` or the body)."""
-    codes: list[int] = []
-    for err in getattr(exc, "errors", None) or []:
-        code = err.get("code") if isinstance(err, dict) else getattr(err, "code", None)
-        if isinstance(code, int):
-            codes.append(code)
-    body = getattr(exc, "body", None)
-    if not codes and isinstance(body, dict):
-        for err in body.get("errors") or []:
-            if isinstance(err, dict) and isinstance(err.get("code"), int):
-                codes.append(err["code"])
-    return codes
+    """Cloudflare error codes carried by a port error (adapters keep them in ``codes``)."""
+    return list(exc.codes) if isinstance(exc, ApiError) else []
+
+
+def error_status(exc: BaseException) -> int | None:
+    """The HTTP status a port error carries, if any."""
+    return exc.status if isinstance(exc, ApiError) else None
 
 
 # What happened to an API call, by the port error class (what adapters raise) or, until every
@@ -145,13 +142,15 @@ def failure_values(exc: BaseException | None) -> dict[str, str]:
     status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
     values["status"] = f"HTTP {status}" if status else "no answer"
     attempts = getattr(exc, "attempts", None)
-    request = getattr(exc, "request", None)
+    # a port error keeps the SDK's exception as its cause: the request and response are there
+    sdk = exc if getattr(exc, "request", None) is not None else exc.__cause__
+    request = getattr(sdk, "request", None)
     if attempts is None and request is not None:  # the SDK numbers its retries in a header
         retries = request.headers.get("x-stainless-retry-count")
         attempts = int(retries) + 1 if retries and retries.isdigit() else None
     values["attempts"] = f"{attempts} attempt(s)" if attempts else "the client's retries"
     retry_after = getattr(exc, "retry_after", None)
-    response = getattr(exc, "response", None)
+    response = getattr(sdk, "response", None)
     if retry_after is None and response is not None:
         header = response.headers.get("retry-after")
         retry_after = float(header) if header and header.replace(".", "", 1).isdigit() else None
@@ -178,7 +177,7 @@ def lookup(
     """The most specific entry for a failure; step-specific entries win over generic ones."""
     codes = error_codes(exc) if exc is not None else []
     if status is None and exc is not None:
-        status = getattr(exc, "status_code", None)
+        status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
     cause = classify(exc, status) if exc is not None else None

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from polaris_tui.errors import PolarisError
+
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -113,7 +115,7 @@ class Vault:
                 f"while trying to {what}. It may be waiting for an unlock prompt: unlock it and "
                 "retry."
             ) from None
-        except VaultError:
+        except (VaultError, PolarisError):  # a PolarisError names its cause (a damaged file)
             raise
         except Exception as exc:
             raise VaultError(

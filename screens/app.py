@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
-from polaris_tui.errors import ConfigError
+from polaris_tui.errors import PolarisError
 from polaris_tui.paths import default_config_path
 from polaris_tui.steps.catalog import STEPS, StepInfo
 from screens.step_panel import StepPanel
@@ -179,7 +179,7 @@ class PolarisApp(App[int]):
         if not self.sandbox and self._effective_config_path().exists():
             from polaris_tui.config import load_config  # the sandbox has its own, read later
 
-            with contextlib.suppress(ConfigError):  # reported when the context loads
+            with contextlib.suppress(PolarisError):  # reported when the context loads
                 self._apply_preferences(load_config(self._effective_config_path()))
 
     def on_ready(self, event: events.Ready) -> None:
@@ -250,7 +250,7 @@ class PolarisApp(App[int]):
 
                 ctx = build_context(self._effective_config_path())
             steps = all_steps()
-        except (ConfigError, VaultError) as exc:
+        except (PolarisError, VaultError) as exc:
             self.post_message(self.ContextFailed("Config", str(exc)))
             return
         except Exception as exc:  # a start-up failure is shown, never a crash

@@ -129,16 +129,8 @@ class StepPanel(VerticalScroll):
 
         ctx = self.polaris.ctx
         assert ctx is not None
-        status = runner.step_status(ctx, self.step)
-        snap = Snapshot(status)
-        try:
-            snap.facts = dict(self.step.inspect(ctx).facts)
-        except Exception:  # the status row already carries the inspect error
-            snap.facts = {}
-        try:
-            snap.changes = runner.plan(ctx, self.step)
-        except runner.StepFailure as failure:
-            snap.failure = failure
+        view = runner.load_step(ctx, self.step)
+        snap = Snapshot(view.status, view.facts, view.changes, view.failure)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 
@@ -233,12 +225,18 @@ class StepPanel(VerticalScroll):
                 return False
             return True
 
+        from polaris_tui.apply_lock import ApplyLocked, apply_lock
+
         try:
-            result = runner.apply(
-                ctx, self.step, confirm=confirm, allow_delete=allow_delete, progress=progress
-            )
+            with apply_lock(ctx.state.path.parent, f"polaris-tui TUI: apply {self.step.id}"):
+                result = runner.apply(
+                    ctx, self.step, confirm=confirm, allow_delete=allow_delete, progress=progress
+                )
         except runner.StepFailure as failure:
             self.post_message(self.Applied(None, failure))
+            return
+        except ApplyLocked as locked:
+            self.post_message(self.Applied(None, runner.StepFailure(self.step.id, locked.message)))
             return
         if drifted:
             result.detail = (
