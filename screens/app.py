@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 
 from polaris_tui.errors import PolarisError
@@ -86,15 +87,15 @@ class PolarisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "polaris-tui"
     COMMANDS: ClassVar = App.COMMANDS | {_commands_provider}
+    # the footer shows keys in this order and cuts the rest at narrow widths: most used first
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
         Binding("a", "apply", "Apply", id="apply", tooltip="Apply this step's plan (confirm)"),
-        Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
         Binding("c", "check", "Checks", id="check", tooltip="Run this step's checks"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running apply"),
-        Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
         Binding("v", "verify_all", "Verify all", id="verify-all", tooltip="Run every check"),
-        Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
+        Binding("s", "settings", "Settings", id="settings", tooltip="Config and credentials"),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Re-inspect every step"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
         Binding(
             "ctrl+r",
             "rotate",
@@ -103,11 +104,15 @@ class PolarisApp(App[int]):
             tooltip="Secret rotation (graceful or emergency)",
             priority=True,
         ),
-        Binding("s", "settings", "Settings", id="settings", tooltip="Config and credentials"),
-        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Re-inspect every step"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
+        Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
+        Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
+        Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
+        Binding("b", "toggle_sidebar", "Sidebar", id="sidebar", tooltip="Hide or show the steps"),
+        Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
     ]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "rerun", "check", "cancel"})
+    EVERYWHERE: ClassVar[frozenset[str]] = frozenset({"help", "quit"})  # on full screens too
 
     class ContextReady(Message):
         def __init__(self, ctx: Context, steps: list[Step]) -> None:
@@ -170,7 +175,7 @@ class PolarisApp(App[int]):
                 )
             with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
                 yield StepPanel(self.steps[0])  # the others are mounted when first shown
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "SANDBOX" if self.sandbox else ""
@@ -369,14 +374,18 @@ class PolarisApp(App[int]):
         await self._open(panel_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        own = {b.action for b in self.BINDINGS if isinstance(b, Binding)}
+        if action in own and self.screen is not self.screen_stack[0]:
+            # another screen is in front: the runbook's keys are not its keys
+            return action in self.EVERYWHERE and not isinstance(self.screen, ModalScreen)
         panel = self.current_panel
         if action in self.STEP_ACTIONS:
             if not isinstance(panel, StepPanel):
                 return False
             if action == "cancel":
                 return bool(panel.busy)
-            if action == "apply":
-                return None if panel.busy or not panel.pending_changes else True
+            if action == "apply":  # with nothing to apply, `a` still says so
+                return None if panel.busy else True
         if action == "secret":
             return isinstance(panel, StepPanel) and panel.info.id == "secret"
         return True
@@ -444,6 +453,13 @@ class PolarisApp(App[int]):
         if saved:
             self.load_context()
 
+    def action_toggle_sidebar(self) -> None:
+        """More room for the plan on a small terminal; the palette still reaches every step."""
+        sidebar = self.query_one("#sidebar", ListView)
+        sidebar.display = not sidebar.display
+        if not sidebar.display and (panel := self.current_panel) is not None:
+            panel.focus()
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
@@ -504,6 +520,7 @@ class PolarisApp(App[int]):
                 "(re-running the step later finishes it).",
                 confirm_label="Quit",
                 danger=True,
+                default_cancel=True,
             ),
             after,
         )

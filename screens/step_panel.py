@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from screens.widgets import ChecksView, FactsView, FailureView, escape
+from screens.widgets import ChecksView, FactsView, FailureView, GuidanceBox, escape
 
 if TYPE_CHECKING:
     from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
@@ -78,6 +78,7 @@ class StepPanel(VerticalScroll):
         self.busy = ""
         self.loaded_once = False
         self.apply_when_loaded = False
+        self.confirmed_count = 0  # how many changes the operator confirmed for the last apply
 
     @property
     def polaris(self) -> PolarisApp:
@@ -97,9 +98,9 @@ class StepPanel(VerticalScroll):
         yield FactsView("Waiting for the connection…", id="facts")
         yield Static("Plan", classes="heading")
         yield Static("", id="plan-summary")
-        yield Vertical(id="plan-area")
-        yield Vertical(id="progress-area")
+        yield Vertical(id="progress-area")  # above a long plan, so they are seen
         yield Vertical(id="outcome")
+        yield Vertical(id="plan-area")
         yield Static("Checks", classes="heading")
         yield ChecksView(id="checks")
 
@@ -147,7 +148,7 @@ class StepPanel(VerticalScroll):
                 FailureView(snap.failure.message, snap.failure.entry, classes="plan-failure")
             )
         else:
-            from screens.plan_table import PlanTable
+            from screens.plan_view import PlanView
 
             for stale in self.query(".plan-failure"):
                 stale.remove()
@@ -158,7 +159,7 @@ class StepPanel(VerticalScroll):
                 + (" — press [b]a[/b] to apply" if pending else " — nothing to do")
             )
             if snap.changes:
-                await plan_area.mount(PlanTable(snap.changes, classes="plan"))
+                await plan_area.mount(PlanView(snap.changes, classes="plan"))
         self.post_message(self.StateChanged(snap.status))
         self.app.refresh_bindings()
         if self.apply_when_loaded:
@@ -181,7 +182,14 @@ class StepPanel(VerticalScroll):
             return
         changes = self.pending_changes
         if not changes:
-            self.notify(f"{self.info.title}: nothing to apply", title="Apply")
+            why = (
+                "the plan could not be made (see above)"
+                if self.snapshot is not None and self.snapshot.failure is not None
+                else "every change is already in place"
+                if self.snapshot is not None
+                else "the plan is not ready yet"
+            )
+            self.notify(f"Nothing to apply: {why}.", title=self.info.title)
             return
         ctx = self.polaris.ctx
         assert ctx is not None
@@ -191,6 +199,7 @@ class StepPanel(VerticalScroll):
 
         def after(confirmed: bool | None) -> None:
             if confirmed:
+                self.confirmed_count = len(changes)
                 self._begin("applying")
                 self._apply(changes, allow_delete=screen.require_text is not None)
 
@@ -249,17 +258,39 @@ class StepPanel(VerticalScroll):
         else:
             result = message.result
             assert result is not None
-            lines = [
-                ("[b green]✔ Applied[/b green]" if result.ok else "[b red]✘ Not applied[/b red]")
-                + f" — {escape(result.detail or ('ok' if result.ok else 'failed'))}"
-            ]
-            lines += [f"  {escape(m)}" for m in result.messages]
-            self._show_outcome(Static("\n".join(lines), classes="result"))
-            if result.ok and result.applied:
+            self._show_outcome(self._result_view(result))
+            if result.applied:
                 self.polaris.after_apply(self.info.id)
         self.load()
         if message.result is not None and message.result.ok:
             self.run_checks()
+
+    def _result_view(self, result: ApplyResult) -> Vertical:
+        """Applied, partly applied (say what did happen) or not applied, with the guidance
+        for what stopped it."""
+        from polaris_tui import troubleshooting
+        from screens.wording import for_tui
+
+        made, confirmed = len(result.applied), self.confirmed_count
+        count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""
+        if result.ok:
+            head = "[b green]✔ Applied[/b green]"
+        elif made:
+            head = "[b yellow]◐ Partly applied[/b yellow]"
+        else:
+            head = "[b red]✘ Not applied[/b red]"
+        detail = result.detail or ("ok" if result.ok else "failed")
+        lines = [f"{head} — {escape(for_tui(detail))}" + (f" ({count})" if count else "")]
+        lines += [f"  {escape(for_tui(m))}" for m in result.messages]
+        view = Vertical(Static("\n".join(lines)), classes="result")
+        ctx = self.polaris.ctx
+        if not result.ok and ctx is not None:
+            entry = troubleshooting.lookup(
+                self.info.id, values=troubleshooting.config_values(ctx.config), message=detail
+            )
+            if entry is not None:
+                view.compose_add_child(GuidanceBox.from_entry(entry))
+        return view
 
     # ── checks ───────────────────────────────────────────────────────────────────────────────
 
@@ -299,7 +330,9 @@ class StepPanel(VerticalScroll):
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
 
-        self.query_one("#progress-area", Vertical).mount(ProgressLine(f"{what} {self.info.title}…"))
+        line = ProgressLine(f"{what} {self.info.title}…")
+        self.query_one("#progress-area", Vertical).mount(line)
+        self.call_after_refresh(line.scroll_visible, animate=False)
 
     def _report(self, text: str, fraction: float | None) -> None:
         for line in self.query(".progress-line"):
