@@ -61,6 +61,13 @@ class ConfigError(PolarisError, ValueError):
         )
 
 
+class UsageError(PolarisError):
+    """Wrong arguments or options: the message says which and what to use instead."""
+
+    title = "Usage"
+    exit_code = 2
+
+
 class ApiError(PolarisError):
     """A provider API refused a request; ``codes`` are the provider's own error codes."""
 

@@ -1,7 +1,8 @@
 """Secret rotation: graceful + promote as a guided pair, emergency as one confirmed action.
 
 The screen talks to the engine through one function, ``rotate(ctx, mode, progress)``, whose
-result lists stages (name, ok, detail), the new secret and the next actions for the app.
+result lists stages (name, ok, detail), the new secret and the next actions for the app. The
+app hands it the session's Context (``ctx``, None while connecting); it never reaches up.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from screens.widgets import escape
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.steps.base import Progress
-    from screens.app import PolarisApp
 
 Mode = Literal["graceful", "promote", "emergency"]
 
@@ -136,15 +136,12 @@ class RotationScreen(Screen[None]):
             self.outcome = outcome
             self.error = error
 
-    def __init__(self, rotate: Rotate = engine_rotate) -> None:
+    def __init__(self, ctx: Context | None = None, rotate: Rotate = engine_rotate) -> None:
         super().__init__(id="rotation")
+        self.ctx = ctx
         self._rotate = rotate
         self.running: Mode | None = None
         self.last: tuple[Mode, RotationOutcome | None, str] | None = None
-
-    @property
-    def polaris(self) -> PolarisApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -190,7 +187,7 @@ class RotationScreen(Screen[None]):
         if self.running:
             self.notify(f"The {self.running} rotation is still running.", severity="warning")
             return
-        if self.polaris.ctx is None:
+        if self.ctx is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
             return
         title, text = MODES[mode]
@@ -219,7 +216,7 @@ class RotationScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="rotation")
     def _run(self, mode: Mode) -> None:
-        ctx = self.polaris.ctx
+        ctx = self.ctx
         assert ctx is not None
 
         def progress(text: str, fraction: float | None = None) -> None:

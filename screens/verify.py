@@ -1,4 +1,8 @@
-"""Verify-all: every check of every step with its status, time taken and guidance."""
+"""Verify-all: every check of every step with its status, time taken and guidance.
+
+The app connects the panel to the session's Context and its steps; results come back as
+messages from a thread worker.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from textual.worker import get_current_worker
 from screens.widgets import ChecksView
 
 if TYPE_CHECKING:
+    from polaris_tui.context import Context
     from polaris_tui.runner import VerifyReport
-    from screens.app import PolarisApp
+    from polaris_tui.steps.base import Step
 
 
 class VerifyPanel(VerticalScroll):
@@ -30,6 +35,11 @@ class VerifyPanel(VerticalScroll):
         super().__init__(id="panel-verify", classes="panel")
         self.report: VerifyReport | None = None
         self.running = False
+        self.ctx: Context | None = None
+        self.steps: list[Step] = []
+
+    def connect(self, ctx: Context, steps: list[Step]) -> None:
+        self.ctx, self.steps = ctx, steps
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Verify all[/b]", classes="title")
@@ -43,8 +53,7 @@ class VerifyPanel(VerticalScroll):
         yield ChecksView(id="verify-checks")
 
     def run(self) -> None:
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        if app.ctx is None:
+        if self.ctx is None:
             self.query_one("#verify-summary", Static).update("Waiting for the connection…")
             return
         self.running = True
@@ -55,11 +64,9 @@ class VerifyPanel(VerticalScroll):
     @work(thread=True, exclusive=True, group="verify-all")
     def _verify(self) -> None:
         from polaris_tui import runner
-        from polaris_tui.steps.registry import all_steps
 
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        assert app.ctx is not None
-        report = runner.verify(app.ctx, all_steps())
+        assert self.ctx is not None
+        report = runner.verify(self.ctx, self.steps)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Finished(report))
 

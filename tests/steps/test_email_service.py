@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from polaris_tui import runner, troubleshooting
-from polaris_tui.context import Context, sandbox_context
+from polaris_tui.context import Context
+from polaris_tui.session import sandbox_context
 from polaris_tui.steps.base import Action, StepState
 from polaris_tui.steps.email_service import (
     AUTH_DRIFT,
