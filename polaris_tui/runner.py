@@ -15,6 +15,7 @@ from typing import Any
 
 from polaris_tui import troubleshooting
 from polaris_tui.context import Context
+from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -52,12 +53,16 @@ class StepStatus:
 
 
 @dataclass
-class StepFailure(Exception):
+class StepFailure(PolarisError):
     """A step operation failed; ``entry`` is the guidance to show beside it."""
 
     step: str
     message: str
     entry: troubleshooting.Entry | None = None
+
+    def __post_init__(self) -> None:
+        guidance = self.entry.fix if self.entry is not None else ""
+        PolarisError.__init__(self, self.message, title=f"Step {self.step}", guidance=guidance)
 
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"

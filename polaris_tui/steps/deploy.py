@@ -19,6 +19,7 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -55,8 +56,10 @@ CHECK_TIMEOUT = 10.0
 WRANGLER_TIMEOUT = 120.0
 
 
-class MetadataError(ValueError):
+class MetadataError(PolarisError, ValueError):
     """The upload metadata does not match the SDK's types; names the field."""
+
+    title = "Invalid Worker metadata"
 
 
 def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -> RelaySettings:
