@@ -26,6 +26,7 @@ from polaris_tui.steps.base import (
     StepState,
     no_progress,
 )
+from polaris_tui.steps.catalog import STEP_INFO
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
 
@@ -93,12 +94,22 @@ def select(step_arg: str | None) -> list[Step]:
     return chosen
 
 
+def guidance_values(ctx: Context, step_id: str) -> dict[str, str]:
+    """The placeholders of a troubleshooting entry: config values, and the token permission
+    the step's calls need (from the step catalog)."""
+    values = troubleshooting.config_values(ctx.config)
+    info = STEP_INFO.get(step_id)
+    if info is not None:
+        values["permission"] = info.permission
+    return values
+
+
 def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailure:
     """Turn any exception into a message without secrets plus its troubleshooting entry."""
     if isinstance(exc, StepFailure):
         return exc
     entry = troubleshooting.lookup(
-        step_id, values=troubleshooting.config_values(ctx.config), exc=exc
+        step_id, values=guidance_values(ctx, step_id), exc=exc
     )
     codes = troubleshooting.error_codes(exc)
     detail = str(exc) or type(exc).__name__
@@ -199,7 +210,7 @@ def _with_guidance(ctx: Context, check: Check) -> Check:
     if not check.ok and not check.guidance:
         entry = troubleshooting.lookup(
             check.step,
-            values=troubleshooting.config_values(ctx.config),
+            values=guidance_values(ctx, check.step),
             check_id=check.id,
             status=check.data.get("status"),
             message=check.detail,
