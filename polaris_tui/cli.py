@@ -1,19 +1,23 @@
 """The headless CLI: the same engine as the TUI, JSON output and exit codes CI can read.
 
-Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 changes pending (plan only).
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 changes pending (plan only),
+130 interrupted. Data goes to stdout; progress, prompts and errors to stderr; a ``--json`` run
+prints exactly one JSON document on stdout, ``{"error": {...}}`` when it fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from polaris_tui.errors import ConfigError, UsageError
+from polaris_tui.errors import PolarisError, UsageError
+from polaris_tui.paths import LOG_ENV
 from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 
@@ -29,6 +33,19 @@ class Exit(IntEnum):
     CHANGES = 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises its complaint, so that it reaches the one error path (and a
+    ``--json`` run still gets its JSON document)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, guidance=f"{self.format_usage().strip()}\nsee {self.prog} --help")
+
+
+def _steps(**_: object) -> tuple[str, ...]:
+    """Shell completion of a step argument (argcomplete calls it)."""
+    return (*STEP_IDS, "all")
+
+
 def _add_global_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -42,14 +59,25 @@ def _add_global_options(p: argparse.ArgumentParser) -> None:
         help="run against the embedded sandbox (a local stand-in for Cloudflare)",
     )
     p.add_argument("--sandbox-dir", type=Path, help="sandbox state folder")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug log (API requests, status, timing, retries; never secrets) on stderr, "
+        "or in --log-file; also POLARIS_TUI_LOG=debug",
+    )
+    p.add_argument("--log-file", type=Path, help="append the debug log to this file")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from importlib.metadata import version
+
+    p = _Parser(
         prog="polaris-tui",
         description="Polaris Express Phase 2 runbook: DNS, mail authentication, Cloudflare "
         "Email, R2 assets, KV, signing secret and the signed relay. No command opens the TUI.",
     )
+    p.add_argument("--version", action="version", version=f"polaris-tui {version('polaris-tui')}")
     _add_global_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     steps_help = "step id (" + ", ".join(STEP_IDS) + ") or all"
@@ -58,18 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("plan", help="what apply would change (exit 3 when changes are pending)")
-    s.add_argument("step", help=steps_help)
+    s.add_argument("step", help=steps_help).completer = _steps  # type: ignore[attr-defined]
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("apply", help="apply a step's plan after confirmation")
-    s.add_argument("step", help=steps_help)
+    s.add_argument("step", help=steps_help).completer = _steps  # type: ignore[attr-defined]
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument(
         "--allow-delete", action="store_true", help="allow deleting records the tool did not create"
     )
 
     s = sub.add_parser("verify", help="run the checks of one step or all, concurrently")
-    s.add_argument("step", nargs="?", help=steps_help)
+    s.add_argument("step", nargs="?", help=steps_help).completer = _steps  # type: ignore[attr-defined]
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("rotate", help="rotate the relay signing secret")
@@ -112,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("secrets", help="secrets in the OS keyring (values are never shown)")
     s.add_argument("action", choices=("status", "set", "delete"))
     s.add_argument("name", nargs="?", choices=SECRET_NAMES)
+
+    s = sub.add_parser("completion", help="print a shell completion script")
+    s.add_argument("shell", choices=("bash", "zsh", "fish"))
     return p
 
 
@@ -208,7 +239,8 @@ def _ask(question: str) -> bool:
     if not sys.stdin.isatty():
         print(f"{question} [y/N] no (stdin is not a terminal; pass --yes)", file=sys.stderr)
         return False
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)  # prompts stay off stdout
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -489,6 +521,15 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return Exit.OK if ok else Exit.FAILURE
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """The shell's script; it asks polaris-tui itself for each completion (argcomplete), so
+    subcommands, options and step ids complete from the parser that parses them."""
+    import argcomplete
+
+    print(argcomplete.shellcode(["polaris-tui"], shell=args.shell))
+    return Exit.OK
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "plan": cmd_plan,
@@ -502,6 +543,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send-test": cmd_send_test,
     "sandbox": cmd_sandbox,
     "demo": cmd_demo,
+    "completion": cmd_completion,
 }
 
 
@@ -523,23 +565,133 @@ def _tui_args(argv: list[str]) -> argparse.Namespace | None:
     return args
 
 
+SANDBOX_EXTRA = "sandbox"
+# What the ``sandbox`` extra installs, as top-level modules (tests/test_cli_conventions.py
+# keeps this in step with the extra in pyproject.toml). Looking modules up costs microseconds;
+# reading the installed metadata instead cost ~60 ms before the TUI's first frame.
+SANDBOX_MODULES = (
+    "starlette",
+    "python_multipart",
+    "jsonschema",
+    "moto",
+    "yaml",
+    "py_partiql_parser",
+    "flask",
+    "flask_cors",
+    "aiosmtpd",
+    "dnslib",
+)
+
+
+def require_sandbox_extra() -> None:
+    """The sandbox's servers are the ``polaris-tui[sandbox]`` extra: say so before anything
+    fails to import."""
+    from importlib.util import find_spec
+
+    missing = [name for name in SANDBOX_MODULES if find_spec(name) is None]
+    if missing:
+        raise UsageError(
+            f"the sandbox is an optional part of polaris-tui: install polaris-tui[{SANDBOX_EXTRA}] "
+            f"(missing: {', '.join(missing)})",
+            title="Sandbox not installed",
+            guidance=f'uv tool install "polaris-tui[{SANDBOX_EXTRA}]" '
+            f'(or pipx install "polaris-tui[{SANDBOX_EXTRA}]")',
+        )
+
+
+def error_document(exc: BaseException) -> dict[str, Any]:
+    """The one mapping from an exception to what the operator reads and the exit code:
+    ``{"title", "message", "guidance", "exit_code"}``, as a ``--json`` run prints it.
+
+    Engine errors say it themselves (``PolarisError``); the older classes that do not derive
+    from it yet are named here, looked up only if their module was loaded (else nothing
+    raised them, and the TUI never pays for importing them)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return {"title": "Interrupted", "message": "interrupted", "guidance": "", "exit_code": 130}
+    if isinstance(exc, PolarisError):
+        return exc.to_json()
+    doc: dict[str, Any] = {"message": str(exc), "guidance": "", "exit_code": Exit.FAILURE}
+    node = sys.modules.get("polaris_tui.relay.node")
+    if node is not None and isinstance(exc, node.NodeMissingError):
+        return {**doc, "title": "Node.js tooling missing"}
+    return {
+        **doc,
+        "title": "Unexpected error",
+        "message": f"{type(exc).__name__}: {exc}",
+        "guidance": "This is a bug in polaris-tui: run the command again with --verbose for "
+        "the traceback in the debug log, and report it.",
+    }
+
+
+def _report(exc: BaseException, as_json: bool) -> int:
+    doc = error_document(exc)
+    if as_json:
+        _print_json({"error": {k: doc[k] for k in ("title", "message", "guidance", "exit_code")}})
+    print(f"error: {doc['message']}", file=sys.stderr)
+    if doc["guidance"] and doc["guidance"] not in doc["message"]:
+        print("\n" + doc["guidance"], file=sys.stderr)
+    return int(doc["exit_code"])
+
+
+def _complete() -> int:
+    """Answer the shell's completion request (argcomplete's protocol) and exit."""
+    import argcomplete
+
+    argcomplete.autocomplete(build_parser(), always_complete_options=False)
+    return Exit.USAGE  # autocomplete exits itself when it answers
+
+
+@contextlib.contextmanager
+def _debug_log(args: argparse.Namespace) -> Iterator[None]:
+    if not (args.verbose or args.log_file or os.environ.get(LOG_ENV)):
+        yield  # the usual case, without importing logging before the TUI's first frame
+        return
+    from polaris_tui import debug_log
+
+    try:
+        wanted = debug_log.wanted(args.verbose)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not wanted and args.log_file is None:
+        yield
+        return
+    log_file = args.log_file
+    if log_file is None and args.command is None:
+        from polaris_tui.paths import debug_log_path
+
+        log_file = debug_log_path()  # the TUI owns the terminal: stderr would draw over it
+        print(f"debug log: {log_file}", file=sys.stderr)
+    with debug_log.enabled(log_file=log_file):
+        yield
+
+
 def main(
     argv: list[str] | None = None, open_tui: Callable[[argparse.Namespace], int] | None = None
 ) -> int:
     """Parse, dispatch and map errors to exit codes; ``open_tui`` runs when no command is given."""
-    args = _tui_args(sys.argv[1:] if argv is None else argv) or build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if "_ARGCOMPLETE" in os.environ:
+        return _complete()
+    as_json = "--json" in argv
     try:
-        if args.command is None:
-            if open_tui is None:
-                raise UsageError("no command given; see --help")
-            return open_tui(args)
-        return HANDLERS[args.command](args)
-    except (UsageError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return Exit.USAGE
-    except VaultError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        args = _tui_args(argv) or build_parser().parse_args(argv)
+        if args.sandbox or args.command in ("sandbox", "demo"):
+            require_sandbox_extra()
+        with _debug_log(args):
+            try:
+                if args.command is None:
+                    if open_tui is None:
+                        raise UsageError("no command given; see --help")
+                    return open_tui(args)
+                return HANDLERS[args.command](args)
+            except Exception:
+                import logging
+
+                logging.getLogger("polaris_tui.cli").debug("command failed", exc_info=True)
+                raise
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Python's docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return Exit.FAILURE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report(exc, as_json)

@@ -62,9 +62,9 @@ class ConfigError(PolarisError, ValueError):
 
 
 class UsageError(PolarisError):
-    """Wrong arguments or options: the message says which and what to use instead."""
+    """Wrong arguments or options: exit 2; the message says which and what to use instead."""
 
-    title = "Usage"
+    title = "Usage error"
     exit_code = 2
 
 

@@ -9,6 +9,7 @@ import platformdirs
 
 APP_NAME = "polaris-tui"
 CONFIG_ENV = "POLARIS_TUI_CONFIG"
+LOG_ENV = "POLARIS_TUI_LOG"  # "debug": the debug log, as -v gives it
 
 
 def default_config_path() -> Path:
@@ -22,6 +23,11 @@ def default_config_path() -> Path:
 def state_dir() -> Path:
     """The user state dir: journal and tool state (resource ids, rotation progress)."""
     return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def debug_log_path() -> Path:
+    """Where the TUI writes its debug log when none is named (stderr is the TUI's screen)."""
+    return Path(platformdirs.user_log_dir(APP_NAME)) / "debug.log"
 
 
 def shipped_assets_dir() -> Path:

@@ -47,7 +47,7 @@ Say = Callable[[str], None]
 class RotationError(PolarisError):
     """A rotation cannot start or continue; the message says what to do."""
 
-    title = "Rotation"
+    title = "Rotation stopped"
 
 
 @dataclass

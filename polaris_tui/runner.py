@@ -62,11 +62,16 @@ class StepFailure(PolarisError):
     entry: troubleshooting.Entry | None = None
 
     def __post_init__(self) -> None:
-        guidance = self.entry.fix if self.entry is not None else ""
-        PolarisError.__init__(self, self.message, title=f"Step {self.step}", guidance=guidance)
+        guidance = self.entry.text() if self.entry is not None else ""
+        PolarisError.__init__(
+            self, self.message, title=f"Step {self.step} failed", guidance=guidance
+        )
 
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "message": str(self)}
 
 
 @dataclass

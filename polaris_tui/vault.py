@@ -46,7 +46,7 @@ T = TypeVar("T")
 class VaultError(PolarisError):
     """The keyring cannot be used safely; the message names the backend and the remedy."""
 
-    title = "Keyring"
+    title = "Keyring unusable"
 
 
 class KeyringPolicy(Enum):

@@ -50,6 +50,7 @@ def test_a_step_failure_carries_its_entry_as_guidance() -> None:
     assert entry is not None
     failure = StepFailure("kv", "Cloudflare refused the call", entry)
     assert isinstance(failure, PolarisError)
-    assert failure.title == "Step kv" and failure.guidance == entry.fix
+    assert failure.title == "Step kv failed" and failure.guidance == entry.text()
     assert str(failure) == "kv: Cloudflare refused the call"
+    assert failure.to_json()["message"] == "kv: Cloudflare refused the call"
     assert StepFailure("kv", "no entry").guidance == ""

@@ -129,11 +129,17 @@ def _dev_vars(settings: RelaySettings) -> bytes:
 
 def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict[str, str]) -> int:
     """`wrangler dev` on the shipped Worker; secrets go through a 0600 .dev.vars, never argv."""
-    from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
+    from polaris_tui.relay.node import (
+        WORKER_DIR,
+        NodeMissingError,
+        ensure_node_modules,
+        node_bin,
+        node_env,
+    )
 
     config = dev_config(settings, extra_vars)
     try:
-        ensure_node_modules()
+        wrangler = node_bin(ensure_node_modules(), "wrangler")
     except NodeMissingError as error:
         return _fail(str(error))
     with tempfile.TemporaryDirectory(prefix="polaris-relay-") as private:
@@ -142,7 +148,7 @@ def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict
         atomic_write(config_path, json.dumps(config).encode())
         atomic_write(Path(private) / ".dev.vars", _dev_vars(settings), 0o600)
         command = [
-            "npx", "--no-install", "wrangler", "dev",
+            str(wrangler), "dev",
             "--config", str(config_path),
             "--ip", host,
             "--port", str(port),

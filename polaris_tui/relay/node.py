@@ -1,14 +1,21 @@
-"""Node tooling for the shipped Worker: one locked `npm ci`, and the env wrangler runs in."""
+"""Node tooling for the shipped Worker: one locked `npm ci`, and the env wrangler runs in.
+
+The npm packages (wrangler, miniflare and the workerd they bring) go into the user cache dir,
+in a folder named after package-lock.json's hash: never into the installed package, which
+may be read-only, and a new lock gets a fresh folder instead of a half-updated one.
+"""
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 WORKER_DIR = Path(__file__).parent / "worker"
+MANIFESTS = ("package.json", "package-lock.json")
 
 
 class NodeMissingError(RuntimeError):
@@ -28,19 +35,43 @@ def require_node() -> None:
         )
 
 
-def ensure_node_modules(worker_dir: Path = WORKER_DIR) -> None:
-    """Run `npm ci` once (pinned by package-lock.json) if node_modules is missing."""
+def tools_dir() -> Path:
+    """Where the pinned npm packages of this version of the Worker are (or will be)."""
+    import platformdirs
+
+    from polaris_tui.paths import APP_NAME
+
+    digest = hashlib.sha256((WORKER_DIR / "package-lock.json").read_bytes()).hexdigest()[:16]
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "worker-npm" / digest
+
+
+def node_bin(tools: Path, name: str) -> Path:
+    """An installed npm package's command (``.cmd`` on Windows)."""
+    return tools / "node_modules" / ".bin" / (f"{name}.cmd" if sys.platform == "win32" else name)
+
+
+def ensure_node_modules() -> Path:
+    """Run `npm ci` once (pinned by package-lock.json) and return the folder it ran in.
+
+    Concurrent callers (parallel tests, the TUI and a CLI run) wait on one file lock; the
+    lock is filelock's, so this works the same on Windows, macOS and Linux.
+    """
     require_node()
-    marker = worker_dir / "node_modules" / ".package-lock.json"
+    tools = tools_dir()
+    marker = tools / "node_modules" / ".package-lock.json"
     if marker.exists():
-        return
-    with open(worker_dir / ".npm-install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        return tools
+    from filelock import FileLock
+
+    tools.mkdir(parents=True, exist_ok=True)
+    with FileLock(tools / ".npm-install.lock"):
         if marker.exists():
-            return
+            return tools
+        for name in MANIFESTS:
+            shutil.copyfile(WORKER_DIR / name, tools / name)
         result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=worker_dir,
+            [shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund"],
+            cwd=tools,
             env=node_env(),
             capture_output=True,
             text=True,
@@ -48,6 +79,7 @@ def ensure_node_modules(worker_dir: Path = WORKER_DIR) -> None:
         )
         if result.returncode != 0:
             raise NodeMissingError(
-                f"npm ci failed in {worker_dir} (exit {result.returncode}):\n"
+                f"npm ci failed in {tools} (exit {result.returncode}):\n"
                 f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
             )
+    return tools

@@ -398,13 +398,12 @@ def wrangler_dry_run(config: Config, metadata: dict[str, Any]) -> str:
     run raises, so nothing is uploaded.
     """
     from polaris_tui.relay import worker_files
-    from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
+    from polaris_tui.relay.node import NodeMissingError, ensure_node_modules, node_bin, node_env
 
     try:
-        ensure_node_modules()
+        wrangler = node_bin(ensure_node_modules(), "wrangler")
     except NodeMissingError as exc:
         return f"wrangler dry run skipped: {str(exc).splitlines()[0]}"
-    wrangler = WORKER_DIR / "node_modules" / ".bin" / "wrangler"
     with tempfile.TemporaryDirectory(prefix="polaris-deploy-") as tmp:
         root = Path(tmp)
         (root / "src").mkdir()

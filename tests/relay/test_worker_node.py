@@ -12,10 +12,14 @@ from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_mod
 
 def test_worker_passes_node_tests_in_workerd() -> None:
     try:
-        ensure_node_modules()
+        tools = ensure_node_modules()
     except NodeMissingError as error:
         where = "CI (CI=true)" if os.environ.get("CI") == "true" else "this machine"
         pytest.fail(f"the Worker tests need Node.js on {where}: {error}", pytrace=False)
+    # The tests import miniflare from beside the Worker: in a checkout, point there.
+    link = WORKER_DIR / "node_modules"
+    if not link.exists():
+        link.symlink_to(tools / "node_modules", target_is_directory=True)
     result = subprocess.run(
         ["node", "--test", "test/"],
         cwd=WORKER_DIR,
