@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 SANDBOX_WITH_CONFIG = (
     "--config cannot be combined with --sandbox: the sandbox keeps its own config for its "
-    "stand-in account ({path}). Change it with `polaris-tui --sandbox config set KEY VALUE` "
-    "(or the TUI's settings), or drop --sandbox to use your own config file."
+    "stand-in account ({path})"
+)
+SANDBOX_CONFIG_FIX = (
+    "Change the sandbox's config with `polaris-tui --sandbox config set KEY VALUE` (or the "
+    "TUI's settings), or drop --sandbox to use your own config file."
 )
 
 
@@ -48,7 +51,9 @@ class SessionOptions:
 
     def __post_init__(self) -> None:
         if self.sandbox and self.config_path is not None:
-            raise UsageError(SANDBOX_WITH_CONFIG.format(path=self.config_file))
+            raise UsageError(
+                SANDBOX_WITH_CONFIG.format(path=self.config_file), guidance=SANDBOX_CONFIG_FIX
+            )
 
     @property
     def sandbox_directory(self) -> Path:
