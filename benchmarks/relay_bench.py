@@ -1,4 +1,4 @@
-"""Relay throughput: the Python relay vs the shipped Worker under `wrangler dev`, on 127.0.0.1.
+"""Relay throughput: the Python relay vs the shipped Worker in workerd (serve.mjs), on 127.0.0.1.
 
 Both relays run through `cmd_relay` in a child process with the same settings; the same
 signed workload (unique nonces, recipients rotated to stay under the rate limit) is sent
@@ -49,7 +49,8 @@ from polaris_tui.relay.engine import RelaySettings
 args = json.loads(os.environ.pop("RELAY_BENCH_ARGS"))
 settings = RelaySettings(**args.pop("settings"))
 outbox = args.pop("outbox")
-sys.exit(cmd_relay(settings=settings, outbox=outbox and Path(outbox), **args))
+state_dir = Path(args.pop("state_dir"))
+sys.exit(cmd_relay(settings=settings, outbox=outbox and Path(outbox), state_dir=state_dir, **args))
 """
 
 
@@ -58,6 +59,7 @@ def start(engine: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     args = {
         "settings": asdict(SETTINGS),
         "port": port,
+        "state_dir": str(workdir / f"state-{engine}"),
         "engine": engine,
         "outbox": str(workdir / "outbox") if engine == "python" else None,
         "smtp": None,

@@ -463,6 +463,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
             smtp=args.smtp,
             engine=args.engine,
             public=args.public,
+            state_dir=ctx.state.path.parent / "relay",
         )
 
 

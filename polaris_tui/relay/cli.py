@@ -6,15 +6,17 @@ import contextlib
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from polaris_tui.fsutil import atomic_write
-from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE
+from polaris_tui.relay import WORKER_COMPATIBILITY_DATE
 from polaris_tui.relay.engine import RelaySettings
+from polaris_tui.relay.protocol import HEADER_TIMEOUT_SECONDS
+from polaris_tui.relay.server import BODY_TIMEOUT_SECONDS
 
 EXIT_USAGE = 2
 
@@ -36,6 +38,7 @@ def _fail(message: str) -> int:
 def cmd_relay(
     *,
     settings: RelaySettings,
+    state_dir: Path,
     host: str = "127.0.0.1",
     port: int = 8787,
     outbox: Path | None,
@@ -43,29 +46,43 @@ def cmd_relay(
     engine: str = "python",
     public: bool = False,
     worker_vars: dict[str, str] | None = None,
+    header_timeout: float = HEADER_TIMEOUT_SECONDS,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> int:
-    """Serve POST /send until interrupted; 2 for a usage error, else the server's exit status."""
+    """Serve POST /send until interrupted; 2 for a usage error, else the server's exit status.
+
+    ``state_dir`` keeps the nonces and rate counters across restarts, so a captured request
+    stays refused for the nonce TTL whatever happens to the process.
+    """
     if not _is_loopback(host) and not public:
         return _fail(
             f"refusing to listen on {host}: it is not a loopback address. The relay sends "
             "mail for anyone holding the secret; pass --public to expose it on purpose."
         )
+    timeouts = (header_timeout, body_timeout)
     if engine == "python":
-        return _run_python(settings, host, port, outbox, smtp)
+        return _run_python(settings, host, port, outbox, smtp, state_dir, timeouts)
     if engine == "workerd":
         if outbox is not None or smtp is not None:
             return _fail(
-                "--outbox/--smtp apply to --engine python; under workerd wrangler dev writes "
-                "each message to an .eml file and prints its path"
+                "--outbox/--smtp apply to --engine python; under workerd each message is "
+                "written to an .eml file whose path is printed"
             )
-        return _run_workerd(settings, host, port, worker_vars or {})
+        return _run_workerd(settings, host, port, worker_vars or {}, state_dir, timeouts)
     return _fail(f"--engine must be 'python' or 'workerd', not {engine!r}")
 
 
 def _run_python(
-    settings: RelaySettings, host: str, port: int, outbox: Path | None, smtp: str | None
+    settings: RelaySettings,
+    host: str,
+    port: int,
+    outbox: Path | None,
+    smtp: str | None,
+    state_dir: Path,
+    timeouts: tuple[float, float],
 ) -> int:
     from polaris_tui.relay.engine import Delivery, OutboxDelivery, RelayEngine, SmtpDelivery
+    from polaris_tui.relay.state import RelayState
 
     delivery: Delivery
     if (outbox is None) == (smtp is None):
@@ -82,15 +99,21 @@ def _run_python(
 
     import uvicorn
 
+    from polaris_tui.relay.protocol import StrictHttpToolsProtocol
     from polaris_tui.relay.server import create_app
 
-    app = create_app(RelayEngine(settings, delivery))
-    # loop/http "auto": uvloop and httptools (dependencies) when installed, else asyncio and h11.
+    header_timeout, body_timeout = timeouts
+    state = RelayState(state_dir / "python-relay.sqlite3")
+    app = create_app(RelayEngine(settings, delivery, state=state), body_timeout=body_timeout)
+    protocol = type("RelayProtocol", (StrictHttpToolsProtocol,), {"header_timeout": header_timeout})
+    # loop "auto": uvloop when installed. The strict httptools protocol adds the header timeout,
+    # half-close answers and the contract's 405/400 for unparsable requests.
     # No access log: at level "warning" it printed nothing, yet built its fields per request.
     # No proxy-headers middleware: the relay reads neither the client address nor the scheme.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False
-    )
+        app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False,
+        http=protocol, ws="none",
+    )  # fmt: skip
     server = uvicorn.Server(config)
     print(f"relay (python) listening on http://{host}:{port}/send; mail goes to {destination}")
     sys.stdout.flush()
@@ -103,83 +126,114 @@ def _run_python(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        state.close()
     return 0
 
 
-def dev_config(settings: RelaySettings, extra_vars: dict[str, str]) -> dict[str, object]:
-    """A wrangler config for `wrangler dev`: local KV, one send_email binding per sender."""
-    from polaris_tui.relay.node import WORKER_DIR
-
-    return {
-        "name": "polaris-email-worker-local",
-        "main": str(WORKER_DIR / "src" / WORKER_MAIN_MODULE),
-        "compatibility_date": WORKER_COMPATIBILITY_DATE,
-        "kv_namespaces": [{"binding": "EMAIL_NONCE_DEDUP", "id": "local"}],
-        "send_email": settings.send_email_bindings(),
-        "vars": {**settings.worker_vars(), **extra_vars},
-    }
-
-
-def _dev_vars(settings: RelaySettings) -> bytes:
-    lines = [f"POLARIS_SECRET_A={json.dumps(settings.secret_a)}"]
+def _serve_settings(
+    settings: RelaySettings,
+    host: str,
+    port: int,
+    extra_vars: dict[str, str],
+    persist: Path,
+    timeouts: tuple[float, float],
+    tools: Path,
+) -> bytes:
+    """The one line serve.mjs reads on stdin: bindings (secrets included), where to persist."""
+    bindings = {**settings.worker_vars(), **extra_vars, "POLARIS_SECRET_A": settings.secret_a}
     if settings.secret_b:
-        lines.append(f"POLARIS_SECRET_B={json.dumps(settings.secret_b)}")
-    return ("\n".join(lines) + "\n").encode()
+        bindings["POLARIS_SECRET_B"] = settings.secret_b
+    header_timeout, body_timeout = timeouts
+    line = {
+        "host": host,
+        "port": port,
+        "compatibilityDate": WORKER_COMPATIBILITY_DATE,
+        "persistDir": str(persist),
+        "toolsDir": str(tools),  # where npm ci installed miniflare
+        "sendEmail": settings.send_email_bindings(),
+        "bindings": bindings,
+        "headerTimeoutMs": int(header_timeout * 1000),
+        "requestTimeoutMs": int((header_timeout + body_timeout) * 1000),
+    }
+    return json.dumps(line).encode() + b"\n"
 
 
-def _run_workerd(settings: RelaySettings, host: str, port: int, extra_vars: dict[str, str]) -> int:
-    """`wrangler dev` on the shipped Worker; secrets go through a 0600 .dev.vars, never argv."""
-    from polaris_tui.relay.node import (
-        WORKER_DIR,
-        NodeMissingError,
-        ensure_node_modules,
-        node_bin,
-        node_env,
-    )
+def _remove_leftovers(private: Path) -> None:
+    """What a killed relay left: wrangler-era /tmp/polaris-relay-* folders (their .dev.vars
+    held both secrets) and the previous run's mail folder."""
+    for stale in Path(tempfile.gettempdir()).glob("polaris-relay-*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and stale.stat().st_uid == os.getuid():
+                shutil.rmtree(stale)
+    shutil.rmtree(private / "mail", ignore_errors=True)
 
-    config = dev_config(settings, extra_vars)
+
+def _run_workerd(
+    settings: RelaySettings,
+    host: str,
+    port: int,
+    extra_vars: dict[str, str],
+    state_dir: Path,
+    timeouts: tuple[float, float],
+) -> int:
+    """The shipped Worker in workerd (serve.mjs); secrets go over a pipe, never argv or disk."""
+    from polaris_tui.relay.node import WORKER_DIR, NodeMissingError, ensure_node_modules, node_env
+
     try:
-        wrangler = node_bin(ensure_node_modules(), "wrangler")
+        tools = ensure_node_modules()
     except NodeMissingError as error:
         return _fail(str(error))
-    with tempfile.TemporaryDirectory(prefix="polaris-relay-") as private:
-        os.chmod(private, 0o700)
-        config_path = Path(private) / "wrangler.json"
-        atomic_write(config_path, json.dumps(config).encode())
-        atomic_write(Path(private) / ".dev.vars", _dev_vars(settings), 0o600)
-        command = [
-            str(wrangler), "dev",
-            "--config", str(config_path),
-            "--ip", host,
-            "--port", str(port),
-            "--persist-to", str(Path(private) / "state"),
-            "--show-interactive-dev-session=false",
-        ]  # fmt: skip
-        print(
-            f"relay (workerd) listening on http://{host}:{port}/send; mail goes to .eml files "
-            "whose paths wrangler prints below"
-        )
-        sys.stdout.flush()
-        return _run_until_interrupted(command, WORKER_DIR, node_env())
+    private = state_dir / "workerd"
+    private.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state_dir, 0o700)
+    os.chmod(private, 0o700)
+    _remove_leftovers(private)
+    mail = private / "mail"
+    mail.mkdir(mode=0o700)
+    # miniflare writes sent mail under os.tmpdir(): point that at the private folder.
+    env = {**node_env(), "TMPDIR": str(mail)}
+    line = _serve_settings(settings, host, port, extra_vars, private / "state", timeouts, tools)
+    print(
+        f"relay (workerd) listening on http://{host}:{port}/send; mail goes to .eml files "
+        "whose paths are printed below"
+    )
+    sys.stdout.flush()
+    return _run_until_interrupted(["node", "serve.mjs"], WORKER_DIR, env, line)
 
 
-def _run_until_interrupted(command: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Run ``command`` in its own process group; Ctrl-C or SIGTERM stops the whole group.
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies, even by SIGKILL (Linux)."""
+    import ctypes
 
-    Returning (rather than dying on SIGTERM) lets the caller delete the secrets file.
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _run_until_interrupted(command: list[str], cwd: Path, env: dict[str, str], line: bytes) -> int:
+    """Run ``command`` with ``line`` on its stdin, kept open as a lifeline until we exit.
+
+    The child stops when that pipe closes (however this process ends) and, on Linux, on
+    PR_SET_PDEATHSIG as well; it stays in our process group, so Ctrl-C reaches it too.
     """
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
-    child = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+    child = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )  # fmt: skip
+    assert child.stdin is not None
     try:
+        child.stdin.write(line)
+        child.stdin.flush()
         return child.wait()
     except KeyboardInterrupt:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signum)
+                child.send_signal(signum)
             try:
                 child.wait(timeout=10)
                 break
@@ -188,3 +242,5 @@ def _run_until_interrupted(command: list[str], cwd: Path, env: dict[str, str]) -
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(OSError):
+            child.stdin.close()

@@ -7,8 +7,6 @@ tests/vectors/relay.json hold this engine and the Worker to the same answers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import heapq
 import json
 import math
 import re
@@ -23,6 +21,7 @@ from typing import Any, Protocol
 from polaris_tui.fsutil import fsync_directory, write_and_rename
 from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
 from polaris_tui.relay.signing import (
+    HOST_RE,
     NONCE_RE,
     SIG_RE,
     TS_RE,
@@ -30,6 +29,7 @@ from polaris_tui.relay.signing import (
     canonical_string,
     verify,
 )
+from polaris_tui.relay.state import RelayState, mailbox_key
 
 KV_MIN_TTL_SECONDS = 60
 MAX_RECIPIENTS = 10
@@ -123,8 +123,14 @@ class OutboxDelivery:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self.remove_partial_files()
         self._next_sync: asyncio.Future[None] | None = None  # settled by the next fsync to start
         self._syncing: asyncio.Task[None] | None = None
+
+    def remove_partial_files(self) -> None:
+        """Temp files a crash left mid-write: never answered 2xx for, so nobody's mail."""
+        for partial in self.directory.glob(".*.eml.*.tmp"):
+            partial.unlink(missing_ok=True)
 
     async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
         name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
@@ -183,11 +189,22 @@ def _json(status: int, payload: Mapping[str, Any], **headers: str) -> RelayRespo
 
 
 UNAUTHORIZED = _json(401, {"error": "unauthorized"})
+HOST_PROBLEM = "send exactly one Host header: a name or [IPv6] with an optional :port"
 
 
 def payload_too_large(max_bytes: int) -> RelayResponse:
     """413, also sent by the server before it has read an oversize body."""
     return _json(413, {"error": "payload_too_large", "max_bytes": max_bytes})
+
+
+def valid_host(host: str | None) -> bool:
+    """One Host header, in the signed host's pattern (``H:PORT:80`` is not a host)."""
+    return host is not None and HOST_RE.fullmatch(host.lower()) is not None
+
+
+def request_timeout() -> RelayResponse:
+    """408: the body did not arrive in time; the connection is closed after it."""
+    return _json(408, {"error": "request_timeout"}, connection="close")
 
 
 class BadField(Exception):
@@ -283,41 +300,26 @@ class RelayEngine:
         delivery: Delivery,
         *,
         clock: Callable[[], float] = time.time,
+        state: RelayState | None = None,
     ) -> None:
+        """``state`` None keeps nonces and counters in memory (lost on restart)."""
         self.settings = settings
         self.delivery = delivery
         self.clock = clock
-        self._nonces: set[str] = set()
-        self._nonce_expiry: list[tuple[float, str]] = []  # heap of (expiry s, nonce)
-        self._window = -1
-        self._counts: dict[str, int] = {}  # recipient hash -> sends in self._window
+        self.state = state or RelayState()
 
     def update(self, settings: RelaySettings) -> None:
         """Swap secrets/limits (rotation) while keeping the replay and rate state."""
         self.settings = settings
 
-    def _claim_nonce(self, nonce: str, now_s: float) -> bool:
-        while self._nonce_expiry and self._nonce_expiry[0][0] <= now_s:
-            self._nonces.discard(heapq.heappop(self._nonce_expiry)[1])
-        if nonce in self._nonces:
-            return False
-        self._nonces.add(nonce)
-        expiry = now_s + self.settings.effective_nonce_ttl_seconds
-        heapq.heappush(self._nonce_expiry, (expiry, nonce))
-        return True
-
     def _rate_limit(self, recipients: tuple[str, ...], now_ms: int) -> int:
-        """Seconds to wait when any recipient is at the limit, else count the send and return 0."""
+        """Seconds to wait when any mailbox is at the limit, else count the send and return 0."""
         window_ms = self.settings.rate_limit_window_seconds * 1000
         window = now_ms // window_ms
-        if window != self._window:
-            self._window, self._counts = window, {}
-        keys = [hashlib.sha256(r.lower().encode()).hexdigest() for r in recipients]
-        if any(self._counts.get(k, 0) >= self.settings.rate_limit_max for k in keys):
-            return max(1, math.ceil(((window + 1) * window_ms - now_ms) / 1000))
-        for key in keys:
-            self._counts[key] = self._counts.get(key, 0) + 1
-        return 0
+        mailboxes = [mailbox_key(r) for r in recipients]
+        if self.state.count_sends(mailboxes, window, self.settings.rate_limit_max):
+            return 0
+        return max(1, math.ceil(((window + 1) * window_ms - now_ms) / 1000))
 
     def _authenticate(
         self, host: str, path: str, headers: Mapping[str, str], body: bytes, now_ms: int
@@ -344,13 +346,20 @@ class RelayEngine:
             slot = "B"
         else:
             return None
-        return slot if self._claim_nonce(nonce, now_ms / 1000) else None
+        ttl = self.settings.effective_nonce_ttl_seconds
+        return slot if self.state.claim_nonce(nonce, now_ms / 1000, ttl) else None
 
     async def handle(
-        self, method: str, path: str, host: str, headers: Mapping[str, str], body: bytes
+        self, method: str, path: str, host: str | None, headers: Mapping[str, str], body: bytes
     ) -> RelayResponse:
-        """Answer one request; ``body`` is the raw bytes, already capped by the server."""
+        """Answer one request; ``body`` is the raw bytes, already capped by the server.
+
+        ``host`` is the Host header as sent (None when absent or repeated); a repeated header
+        reaches ``headers`` joined with ", " (as a Worker sees it), so it never verifies.
+        """
         settings = self.settings
+        if not valid_host(host):
+            return _bad_request("host", HOST_PROBLEM)
         if method != "POST":
             return _json(405, {"error": "method_not_allowed"}, allow="POST")
         if path != "/send":

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from polaris_tui.relay.engine import RelayEngine, RelayResponse, payload_too_large
+from polaris_tui.relay.engine import (
+    RelayEngine,
+    RelayResponse,
+    payload_too_large,
+    request_timeout,
+    valid_host,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+BODY_TIMEOUT_SECONDS = 30.0
 
 
 class _TooLarge(Exception):
@@ -45,8 +55,26 @@ async def _respond(send: Send, response: RelayResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-def create_app(engine: RelayEngine) -> ASGIApp:
-    """The relay as an ASGI app; the engine decides every status except an oversize 413."""
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], str | None]:
+    """Lower-case names, repeats joined with ", " (as the Fetch API joins them for a Worker).
+
+    The Host comes back apart: None when absent or repeated, which the engine refuses.
+    """
+    headers: dict[str, str] = {}
+    hosts = 0
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        hosts += key == "host"
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers, headers.get("host") if hosts == 1 else None
+
+
+def create_app(engine: RelayEngine, *, body_timeout: float = BODY_TIMEOUT_SECONDS) -> ASGIApp:
+    """The relay as an ASGI app; the engine decides every status except 413 and 408.
+
+    A body that has not arrived within ``body_timeout`` seconds is a 408 and the connection
+    closes, so a slow client holds no connection (nor memory) for long.
+    """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -57,19 +85,21 @@ def create_app(engine: RelayEngine) -> ASGIApp:
             return
         if scope["type"] != "http":
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        # The path as sent (not percent-decoded), like the Worker's URL.pathname.
+        headers, host = _headers(scope["headers"])
+        # The path as sent: not percent-decoded, dot segments kept ("/a/../send" is not /send).
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.split(b"?", 1)[0].decode("latin-1")
         limit = engine.settings.max_body_bytes
         try:
             body = b""
-            if scope["method"] == "POST" and path == "/send":
-                body = await _read_body(receive, limit, headers.get("content-length"))
+            if scope["method"] == "POST" and path == "/send" and valid_host(host):
+                async with asyncio.timeout(body_timeout):
+                    body = await _read_body(receive, limit, headers.get("content-length"))
         except _TooLarge:
             response = payload_too_large(limit)
+        except TimeoutError:
+            response = request_timeout()
         else:
-            host = headers.get("host", "")
             response = await engine.handle(scope["method"], path, host, headers, body)
         await _respond(send, response)
 

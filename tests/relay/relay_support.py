@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from polaris_tui.relay.engine import RelaySettings
@@ -62,3 +68,62 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
+
+
+LAUNCH = """
+import json, os, sys
+from pathlib import Path
+from polaris_tui.relay.cli import cmd_relay
+from polaris_tui.relay.engine import RelaySettings
+args = json.loads(os.environ.pop("RELAY_TEST_ARGS"))
+settings = RelaySettings(**args.pop("settings"))
+outbox = args.pop("outbox")
+state_dir = Path(args.pop("state_dir"))
+sys.exit(cmd_relay(settings=settings, outbox=outbox and Path(outbox), state_dir=state_dir, **args))
+"""
+
+
+def launch_relay(tmp_path: Path, **args: Any) -> tuple[subprocess.Popen[str], str]:
+    args.setdefault("state_dir", str(tmp_path / "state"))
+    env = {**os.environ, "TMPDIR": str(tmp_path), "RELAY_TEST_ARGS": json.dumps(args)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    return proc, banner
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "relay exited early"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def stop_relay(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
+    proc.send_signal(signum)
+    return proc.wait(timeout=30)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc), to check none outlives the relay."""
+    children: dict[int, list[int]] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

@@ -37,7 +37,7 @@ def _body(spec: dict[str, Any]) -> bytes:
 class Request:
     method: str
     url: str
-    headers: dict[str, str]
+    headers: list[tuple[str, str]]
     body: bytes
     nonce: str | None
 
@@ -53,7 +53,7 @@ def build_request(
     method = spec.get("method", "POST")
     sign_spec = spec.get("sign", {})
     if sign_spec is None:
-        return Request(method, f"{base.scheme}://{base.netloc}{path}", {}, body, None)
+        return Request(method, f"{base.scheme}://{base.netloc}{path}", [], body, None)
     secret = (
         sign_spec.get("secret")
         or {"A": settings.secret_a, "B": RELAY["settings"]["secret_b"]}[sign_spec.get("key", "A")]
@@ -76,7 +76,9 @@ def build_request(
         headers["X-Polaris-Sig"] = headers["X-Polaris-Sig"].upper()
     for name in sign_spec.get("omit", []):
         del headers[name]
-    return Request(method, f"{base.scheme}://{base.netloc}{path}", headers, body, nonce)
+    sent = list(headers.items())
+    sent += [(name, headers[name]) for name in sign_spec.get("duplicate", [])]
+    return Request(method, f"{base.scheme}://{base.netloc}{path}", sent, body, nonce)
 
 
 def check_response(

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import stat
-import subprocess
-import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
-from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload
+from relay_support import (
+    MAIL_URL,
+    SECRET_A,
+    SECRET_B,
+    SETTINGS,
+    descendants,
+    launch_relay,
+    payload,
+    stop_relay,
+    wait_for_port,
+)
 
-from polaris_tui.relay.cli import cmd_relay, dev_config
+from polaris_tui.relay.cli import cmd_relay
 from polaris_tui.relay.client import send_signed
 from polaris_tui.sandbox.servers import free_port
 
@@ -37,65 +41,15 @@ from polaris_tui.sandbox.servers import free_port
 def test_usage_errors_exit_2_with_a_clear_message(
     kwargs: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cmd_relay(settings=SETTINGS, **kwargs) == 2
+    assert cmd_relay(settings=SETTINGS, state_dir=Path("state"), **kwargs) == 2
     assert message in capsys.readouterr().err
-
-
-def test_dev_config_derives_the_allow_list_from_the_bindings() -> None:
-    config = dev_config(SETTINGS, {"RATE_LIMIT_MAX": "3"})
-    assert config["send_email"] == [
-        {"name": "SEND_CUSTOMER", "allowed_sender_addresses": ["hello@polaris.test"]},
-        {"name": "SEND_ADMIN", "allowed_sender_addresses": ["admin@polaris.test"]},
-    ]
-    assert config["vars"]["SENDER_CUSTOMER"] == "hello@polaris.test"
-    assert config["vars"]["SENDER_ADMIN"] == "admin@polaris.test"
-    assert config["vars"]["RATE_LIMIT_MAX"] == "3"
-    assert SECRET_A not in json.dumps(config)
-
-
-LAUNCH = """
-import json, os, sys
-from pathlib import Path
-from polaris_tui.relay.cli import cmd_relay
-from polaris_tui.relay.engine import RelaySettings
-args = json.loads(os.environ.pop("RELAY_TEST_ARGS"))
-settings = RelaySettings(**args.pop("settings"))
-outbox = args.pop("outbox")
-sys.exit(cmd_relay(settings=settings, outbox=outbox and Path(outbox), **args))
-"""
-
-
-def _launch(tmp_path: Path, **args: Any) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "TMPDIR": str(tmp_path), "RELAY_TEST_ARGS": json.dumps(args)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH], env=env, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    banner = proc.stdout.readline()
-    return proc, banner
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "relay exited early"
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
-
-
-def _stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
-    proc.send_signal(signum)
-    return proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
 def test_python_engine_serves_and_writes_the_outbox(tmp_path: Path, stop_signal: int) -> None:
     port = free_port()
     outbox = tmp_path / "outbox"
-    proc, banner = _launch(
+    proc, banner = launch_relay(
         tmp_path, settings=asdict(SETTINGS), port=port, outbox=str(outbox), smtp=None
     )
     try:
@@ -103,45 +57,42 @@ def test_python_engine_serves_and_writes_the_outbox(tmp_path: Path, stop_signal:
             f"relay (python) listening on http://127.0.0.1:{port}/send; "
             f"mail goes to outbox {outbox}"
         )
-        _wait_for_port(port, proc)
+        wait_for_port(port, proc)
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=f"http://127.0.0.1:{port}")
         assert result.status == 202
         assert len(list(outbox.glob("*.eml"))) == 1
     finally:
-        assert _stop(proc, stop_signal) == 0
-
-
-def _cmdlines() -> list[bytes]:
-    found = []
-    for proc_dir in Path("/proc").iterdir():
-        if proc_dir.name.isdigit():
-            try:
-                found.append((proc_dir / "cmdline").read_bytes())
-            except OSError:
-                continue
-    return found
+        assert stop_relay(proc, stop_signal) == 0
 
 
 def test_workerd_engine_runs_the_shipped_worker(tmp_path: Path) -> None:
-    """wrangler dev serves the Worker; secrets sit only in a 0600 file that is gone on exit."""
+    """serve.mjs runs the Worker in workerd; the secrets reach it over a pipe, no file."""
+    leftover = tmp_path / "polaris-relay-old"  # what a killed wrangler-era relay left
+    leftover.mkdir()
+    (leftover / ".dev.vars").write_text(f"POLARIS_SECRET_A={SECRET_A}\n")
     port = free_port()
-    settings = asdict(SETTINGS)
-    proc, banner = _launch(tmp_path, settings=settings, port=port, outbox=None, smtp=None,
-                           engine="workerd")  # fmt: skip
+    proc, banner = launch_relay(tmp_path, settings=asdict(SETTINGS), port=port, outbox=None,
+                                smtp=None, engine="workerd")  # fmt: skip
     try:
         assert banner.startswith(f"relay (workerd) listening on http://127.0.0.1:{port}/send")
-        _wait_for_port(port, proc)
-        [private] = tmp_path.glob("polaris-relay-*")
-        dev_vars = private / ".dev.vars"
-        assert stat.S_IMODE(private.stat().st_mode) == 0o700
-        assert stat.S_IMODE(dev_vars.stat().st_mode) == 0o600
-        assert all(SECRET_A.encode() not in line for line in _cmdlines())
+        wait_for_port(port, proc)
+        assert not leftover.exists()
         base = f"http://127.0.0.1:{port}"
         assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 202
         assert (
             send_signed(MAIL_URL, SECRET_B, payload(dry_run=True), connect_to=base).key_slot == "B"
         )
         assert send_signed(MAIL_URL, "wrong", payload(), connect_to=base).status == 401
+        for pid in descendants(proc.pid):
+            for name in ("cmdline", "environ"):
+                assert SECRET_A.encode() not in (Path("/proc") / str(pid) / name).read_bytes()
+        written = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert all(SECRET_A.encode() not in p.read_bytes() for p in written), "secret on disk"
+        assert not list(tmp_path.rglob(".dev.vars"))
+        mail_files = list((tmp_path / "state").rglob("*.eml"))
+        assert mail_files, "miniflare wrote no mail under the state dir"
+        for path in mail_files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
     finally:
-        assert _stop(proc) == 0
-    assert not private.exists()
+        assert stop_relay(proc) == 0

@@ -223,3 +223,13 @@ async def test_outbox_directory_fsync_failure_fails_every_message_waiting_on_it(
         return_exceptions=True,
     )
     assert all(isinstance(result, OSError) for result in results)
+
+
+def test_partial_files_a_crash_left_are_removed_at_start(tmp_path: Path) -> None:
+    """A temp file from an interrupted write was never answered 2xx: not mail, not kept."""
+    partial = tmp_path / ".1764108000000-abc.eml.x1y2z3.tmp"
+    partial.write_bytes(b"From: half a mess")
+    kept = tmp_path / "1764108000000-abc.eml"
+    kept.write_bytes(b"From: hello@polaris.test\r\n")
+    OutboxDelivery(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]

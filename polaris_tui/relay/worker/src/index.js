@@ -296,12 +296,22 @@ async function claimNonce(kv, nonce, ttlSeconds) {
   return true;
 }
 
+/** One budget per mailbox: case folded and `+tag` dropped (protocol doc, "Rate limit"). */
+function mailbox(address) {
+  const lowered = address.toLowerCase();
+  const at = lowered.lastIndexOf("@");
+  const local = lowered.slice(0, at);
+  const untagged = local.split("+", 1)[0] || local;
+  return `${untagged}${lowered.slice(at)}`;
+}
+
 async function applyRateLimit(kv, recipients, settings, nowMs) {
   const windowMs = settings.rateLimitWindowSeconds * 1000;
   const window = Math.floor(nowMs / windowMs);
   const windowEnd = (window + 1) * windowMs;
+  const mailboxes = [...new Set(recipients.map(mailbox))];
   const keys = await Promise.all(
-    recipients.map(async (r) => `rate:${await sha256Hex(r.toLowerCase())}:${window}`),
+    mailboxes.map(async (m) => `rate:${await sha256Hex(m)}:${window}`),
   );
   const counts = await Promise.all(keys.map(async (k) => Number((await kv.get(k)) ?? "0")));
   if (counts.some((c) => c >= settings.rateLimitMax)) {

@@ -44,6 +44,7 @@ export function startWorker(settings, extraBindings = {}) {
     scriptPath: join(WORKER_DIR, "src", "index.js"),
     compatibilityDate: compatibilityDate(),
     kvNamespaces: ["EMAIL_NONCE_DEDUP"],
+    cf: false, // no fetch of workers.cloudflare.com/cf.json
     email: { send_email: sendEmail },
     bindings,
   });

@@ -27,7 +27,7 @@ async function buildRequest(step, settings, nonces) {
   const body = bodyOf(spec);
   const url = `${base.protocol}//${base.host}${path}`;
   const sign = spec.sign === undefined ? {} : spec.sign;
-  if (sign === null) return { url, method, headers: {}, body, nonce: null };
+  if (sign === null) return { url, method, headers: new Headers(), body, nonce: null };
   const secret = sign.secret ?? { A: settings.secret_a, B: RELAY.settings.secret_b }[sign.key ?? "A"];
   const headers = await signRequest(
     secret,
@@ -39,7 +39,9 @@ async function buildRequest(step, settings, nonces) {
   const nonce = headers["X-Polaris-Nonce"];
   if (sign.uppercase_sig) headers["X-Polaris-Sig"] = headers["X-Polaris-Sig"].toUpperCase();
   for (const name of sign.omit ?? []) delete headers[name];
-  return { url, method, headers, body, nonce };
+  const sent = new Headers(headers);
+  for (const name of sign.duplicate ?? []) sent.append(name, headers[name]);
+  return { url, method, headers: sent, body, nonce };
 }
 
 function checkMessage(where, expect, messages) {

@@ -1,0 +1,94 @@
+"""The local relay's replay and rate state, in SQLite so a restart forgets nothing.
+
+The Worker keeps the same state in KV (docs/relay-protocol.md, section 5). A captured request
+must stay refused for the whole nonce TTL whatever happens to the process, so claims and
+counters are committed before the answer. WAL with synchronous=NORMAL survives a killed
+process (the commit is in the OS before the call returns); only a power loss can drop the
+last commits, as with the Worker's KV across locations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nonces (digest TEXT PRIMARY KEY, expires_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_s);
+CREATE TABLE IF NOT EXISTS counts (
+    mailbox TEXT NOT NULL, window INTEGER NOT NULL, sends INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, window)
+);
+"""
+
+
+def mailbox_key(address: str) -> str:
+    """The rate-limit key of a recipient: case folded, ``+tag`` dropped, then hashed.
+
+    ``Ada+x@Example.COM`` and ``ada@example.com`` are one mailbox everywhere that matters; the
+    variants this cannot fold (dots, ``%`` routing, sub-domains) are listed in the protocol doc.
+    """
+    local, _, domain = address.lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    return hashlib.sha256(f"{local}@{domain}".encode()).hexdigest()
+
+
+class RelayState:
+    """Claimed nonces (as SHA-256 digests) and per-mailbox send counts per window."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        """``path`` None keeps the state in memory (tests that pin a fresh relay per case)."""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Built before the server's event loop runs, used only from that loop's thread.
+        self._db = sqlite3.connect(
+            str(path) if path else ":memory:", isolation_level=None, check_same_thread=False
+        )
+        if path is not None:
+            path.chmod(0o600)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def claim_nonce(self, nonce: str, now_s: float, ttl_s: float) -> bool:
+        """True once per nonce within ``ttl_s``; an expired claim may be taken again."""
+        digest = hashlib.sha256(nonce.encode()).hexdigest()
+        cursor = self._db.execute(
+            "INSERT INTO nonces VALUES (?, ?) ON CONFLICT (digest) DO UPDATE"
+            " SET expires_s = excluded.expires_s WHERE nonces.expires_s <= ?",
+            (digest, now_s + ttl_s, now_s),
+        )
+        if cursor.rowcount == 1:
+            self._db.execute("DELETE FROM nonces WHERE expires_s <= ?", (now_s,))
+            return True
+        return False
+
+    def count_sends(self, mailboxes: list[str], window: int, limit: int) -> bool:
+        """Count one send for each mailbox in ``window``, unless any is already at ``limit``."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            marks = ",".join("?" * len(mailboxes))
+            (busiest,) = db.execute(
+                "SELECT COALESCE(MAX(sends), 0) FROM counts"
+                f" WHERE window = ? AND mailbox IN ({marks})",
+                (window, *mailboxes),
+            ).fetchone()
+            if busiest >= limit:
+                db.execute("COMMIT")
+                return False
+            db.execute("DELETE FROM counts WHERE window < ?", (window,))
+            db.executemany(
+                "INSERT INTO counts VALUES (?, ?, 1) ON CONFLICT (mailbox, window)"
+                " DO UPDATE SET sends = sends + 1",
+                [(mailbox, window) for mailbox in dict.fromkeys(mailboxes)],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return True
