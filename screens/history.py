@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -45,11 +46,20 @@ class HistoryPanel(Vertical):
         if self.ctx is not None:
             self._read()
 
-    @work(thread=True, exclusive=True, group="history")
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def _read(self) -> None:
         ctx = self.ctx
         assert ctx is not None
         self.post_message(self.Read(ctx.journal.entries(ctx.config.domain)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The journal could not be read: say so in the table, keep the app."""
+        if event.state is not WorkerState.ERROR or event.worker.node is not self:
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        error = event.worker.error
+        table.add_row("", "", "", "", f"the journal could not be read: {type(error).__name__}")
 
     def on_history_panel_read(self, message: Read) -> None:
         table = self.query_one(DataTable)

@@ -13,9 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from screens.widgets import ChecksView
+from screens.widgets import ChecksView, FailureView
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -61,7 +61,7 @@ class VerifyPanel(VerticalScroll):
         self.query_one(ChecksView).show([], empty="")
         self._verify()
 
-    @work(thread=True, exclusive=True, group="verify-all")
+    @work(thread=True, exclusive=True, group="verify-all", exit_on_error=False)
     def _verify(self) -> None:
         from polaris_tui import runner
 
@@ -69,6 +69,19 @@ class VerifyPanel(VerticalScroll):
         report = runner.verify(self.ctx, self.steps)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Finished(report))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The checks failed to run at all: say why here, keep the app."""
+        if event.state is not WorkerState.ERROR or event.worker.node is not self:
+            return
+        self.running = False
+        error = event.worker.error
+        self.query_one("#verify-summary", Static).update(
+            "[b red]The checks did not run.[/b red] — press [b]v[/b] to try again"
+        )
+        checks = self.query_one(ChecksView)
+        checks.remove_children()
+        checks.mount(FailureView(f"{type(error).__name__}: {error}", None))
 
     def on_verify_panel_finished(self, message: Finished) -> None:
         self.running = False

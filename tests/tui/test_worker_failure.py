@@ -42,3 +42,7 @@ async def test_an_unreadable_journal_is_shown_in_the_failure_view(tmp_path: Path
         await pilot.press("p")  # re-run: the same failure again, and the app still runs
         await settle(pilot)
         assert app.is_running and len(panel.query(FailureView)) == 1
+
+        await pilot.press("h")  # history reads the same journal
+        await settle(pilot)
+        assert app.is_running and "the journal could not be read" in screen_text(app)
