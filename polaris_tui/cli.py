@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--allow-delete", action="store_true", help="allow deleting records the tool did not create"
     )
+    s.add_argument(
+        "--wait", action="store_true", help="wait for another apply to this domain to finish"
+    )
 
     s = sub.add_parser("verify", help="run the checks of one step or all, concurrently")
     s.add_argument("step", nargs="?", help=steps_help).completer = _steps  # type: ignore[attr-defined]
@@ -271,7 +274,16 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"  {m}")
         return result.ok
 
-    with _context(args) as ctx:
+    from polaris_tui.apply_lock import apply_lock
+
+    def waiting(holder: str) -> None:
+        print(f"waiting for the apply of {holder}", file=sys.stderr, flush=True)
+
+    command = f"polaris-tui apply {args.step}"
+    with (
+        _context(args) as ctx,
+        apply_lock(ctx.state.path.parent, command, wait=args.wait, on_wait=waiting),
+    ):
         if not all(apply_one(ctx, step) for step in steps):
             return Exit.FAILURE
         if len(steps) > 1:
@@ -516,7 +528,9 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         check = {401: "route.signed-probe", 404: "route.bound", 522: "route.bound"}.get(
             result.status, "route.unsigned-post"
         )
-        entry = troubleshooting.lookup("route", values=values, check_id=check, status=result.status)
+        entry = troubleshooting.lookup(
+            "route", values=values, check_id=check, status=result.status, message=str(detail)
+        )
         if entry is not None and result.status not in (400, 403, 413, 429):
             print("\n" + entry.text(), file=sys.stderr)
     return Exit.OK if ok else Exit.FAILURE

@@ -8,6 +8,7 @@ Writes go through tomlkit so the operator's comments and layout survive ``config
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import ConfigError
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_text
 from polaris_tui.paths import shipped_assets_dir
+from polaris_tui.relay.bounds import RELAY_BOUNDS
 
 if TYPE_CHECKING:
     import tomlkit
@@ -52,20 +54,140 @@ def _label(v: str) -> str | None:
     return None if _LABEL.match(v) else "use one lowercase DNS label such as 'mail'"
 
 
-def _ipv4(v: str) -> str | None:
-    try:
-        ipaddress.IPv4Address(v)
-    except ValueError:
-        return "use the Traefik host's public IPv4 address, e.g. 203.0.113.10"
+IPV4_EXAMPLE = "use the Traefik host's public IPv4 address, e.g. 203.0.113.10"
+IPV6_EXAMPLE = "use the Traefik host's public IPv6 address, e.g. 2001:db8::10, or remove the field"
+LAB_ONLY = (
+    "; a DNS record pointing there is unreachable from the internet "
+    "(set allow_private_traefik = true for a lab)"
+)
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+"""RFC 1918, carrier-grade NAT and unique-local ranges: reachable only inside a network.
+Documentation ranges (192.0.2.0/24, 203.0.113.0/24, 2001:db8::/32) are allowed, as the
+sandbox and the examples use them; Python's ``is_private`` counts them, so it is not used."""
+
+
+def _never_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes ``ip`` unusable for any A/AAAA record, lab or not."""
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_reserved and not ip.is_loopback:
+        return "a reserved address"
     return None
 
 
-def _ipv6(v: str) -> str | None:
-    try:
-        ipaddress.IPv6Address(v)
-    except ValueError:
-        return "use the Traefik host's public IPv6 address, e.g. 2001:db8::10, or remove the field"
+def _lab_only(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes ``ip`` reachable only from inside a network (allowed for labs)."""
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if any(ip in net for net in PRIVATE_NETWORKS if net.version == ip.version):
+        return "a private address"
     return None
+
+
+def _ip(version: int, example: str) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        if "%" in v:
+            return f"remove the zone id '%{v.split('%', 1)[1]}': a DNS record holds a bare address"
+        try:
+            ip = ipaddress.ip_address(v)
+        except ValueError:
+            return example
+        if ip.version != version:
+            return example
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if mapped is not None:
+            return f"use a native IPv6 address, not IPv4-mapped {v}; put {mapped} in traefik_ipv4"
+        if what := _never_public(ip):
+            return f"{v} is {what}; {example}"
+        return None
+
+    return check
+
+
+_ipv4 = _ip(4, IPV4_EXAMPLE)
+_ipv6 = _ip(6, IPV6_EXAMPLE)
+
+
+def _resolvers(v: list[str]) -> str | None:
+    for item in v:
+        try:
+            ipaddress.ip_address(item)
+        except ValueError:
+            return f'{item!r} is not an IP address; list resolver addresses, e.g. ["1.1.1.1"]'
+    return None
+
+
+def _seconds(high: float) -> Callable[[float], str | None]:
+    """A timeout: finite, above 0 and at most ``high`` s (an hour-long DNS query is a typo)."""
+
+    def check(v: float) -> str | None:
+        if math.isfinite(v) and 0 < v <= high:
+            return None
+        return f"use a number of seconds above 0 and at most {high:g}"
+
+    return check
+
+
+def _directory(v: str) -> str | None:
+    path = Path(v).expanduser()
+    if path.is_dir():
+        return None
+    what = "is not a folder" if path.exists() else "does not exist"
+    return f"{path} {what}; create it or point the field at an existing folder"
+
+
+THEMES = (
+    "ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuccin-frappe",
+    "catppuccin-latte", "catppuccin-macchiato", "catppuccin-mocha", "dracula", "flexoki",
+    "gruvbox", "monokai", "nord", "rose-pine", "rose-pine-dawn", "rose-pine-moon",
+    "solarized-dark", "solarized-light", "textual-dark", "textual-light", "tokyo-night",
+)  # fmt: skip
+"""Textual's built-in themes. The engine never imports Textual, so the names are listed here
+and tests/test_config_bounds.py fails when they differ from the installed Textual's."""
+
+BINDING_IDS = (
+    "apply", "cancel", "check", "confirm-cancel", "confirm-yes", "help", "help-close",
+    "history", "quit", "refresh", "rerun", "rotate", "rotate-back", "rotate-emergency",
+    "rotate-graceful", "rotate-promote", "rotate-secret", "secret", "secret-close",
+    "secret-copy", "secret-reveal", "settings", "settings-cancel", "settings-save", "verify-all",
+)  # fmt: skip
+"""Binding ids a keymap may override; the same test holds them to the TUI's bindings."""
+
+
+def _keymap(v: dict[str, Any]) -> str | None:
+    unknown = sorted(set(v) - set(BINDING_IDS))
+    if unknown:
+        return f"{', '.join(unknown)} names no binding; use one of: " + ", ".join(BINDING_IDS)
+    if bad := [k for k, keys in v.items() if not isinstance(keys, str) or not keys.strip()]:
+        return f'give {bad[0]} its key(s) as a string, e.g. {{ {bad[0]} = "f5" }}'
+    return None
+
+
+def _relay(name: str) -> FieldSpec:
+    """A relay limit: default and range from the table the Worker is held to."""
+    bound = RELAY_BOUNDS[name]
+    return FieldSpec(
+        name,
+        int,
+        f"{RELAY_HELP[name]}; {bound.low:,}–{bound.high:,} {bound.unit}.",
+        default=bound.default,
+        check=bound.fix,
+    )
+
+
+RELAY_HELP = {
+    "ts_window_ms": "Relay: accepted clock skew of a signed request",
+    "nonce_ttl_seconds": "Relay: how long a nonce stays used, at least twice the window",
+    "rate_limit_max": "Relay: messages per recipient per window",
+    "rate_limit_window_seconds": "Relay: rate-limit window",
+}
 
 
 def _account(v: str) -> str | None:
@@ -82,10 +204,6 @@ def _email(v: str) -> str | None:
 
 def _policy(v: str) -> str | None:
     return None if v in ("none", "quarantine", "reject") else "use none, quarantine or reject"
-
-
-def _positive(v: int) -> str | None:
-    return None if v > 0 else "use a whole number greater than 0"
 
 
 def _one_of(*allowed: str) -> Callable[[str], str | None]:
@@ -113,6 +231,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("zone", str, "The Cloudflare zone name; defaults to the domain.", check=_hostname),
     FieldSpec("traefik_ipv4", str, "Public IPv4 of the Traefik entry.", required=True, check=_ipv4),
     FieldSpec("traefik_ipv6", str, "Public IPv6 of the Traefik entry (optional).", check=_ipv6),
+    FieldSpec(
+        "allow_private_traefik",
+        bool,
+        "Accept private, loopback and link-local Traefik addresses (lab setups only).",
+        default=False,
+    ),
     FieldSpec(
         "host_manage", str, "Host prefix of the admin surface.", default="manage", check=_label
     ),
@@ -200,69 +324,60 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_policy,
     ),
     FieldSpec(
-        "assets_dir", str, "Folder with the four brand PNGs; defaults to the shipped assets."
+        "assets_dir",
+        str,
+        "Folder with the four brand PNGs; defaults to the shipped assets.",
+        check=_directory,
     ),
     FieldSpec(
         "worker_dir",
         str,
         "The app repo's cloudflare/email-worker folder, whose "
         "wrangler.jsonc the tool keeps in sync (optional).",
+        check=_directory,
     ),
     FieldSpec(
         "public_resolvers",
         list,
-        "Public resolvers asked besides the authoritative nameservers.",
+        "Public resolvers (IP addresses) asked besides the authoritative nameservers.",
         default=["1.1.1.1", "8.8.8.8"],
+        check=_resolvers,
     ),
-    FieldSpec("dns_timeout_seconds", float, "Per-query DNS timeout.", default=3.0, check=_positive),
+    FieldSpec(
+        "dns_timeout_seconds",
+        float,
+        "Per-query DNS timeout (s, at most 60).",
+        default=3.0,
+        check=_seconds(60),
+    ),
     FieldSpec(
         "propagation_timeout_seconds",
         int,
-        "How long apply waits for records to be served.",
+        "How long apply waits for records to be served (s, at most 3600).",
         default=120,
-        check=_positive,
+        check=_seconds(3600),
     ),
     FieldSpec(
         "dkim_timeout_seconds",
         int,
-        "How long apply waits for Cloudflare to verify DKIM.",
+        "How long apply waits for Cloudflare to verify DKIM (s, at most 86400).",
         default=600,
-        check=_positive,
+        check=_seconds(86400),
     ),
+    *(_relay(name) for name in RELAY_HELP),
     FieldSpec(
-        "ts_window_ms",
-        int,
-        "Relay: accepted clock skew of a signed request (ms).",
-        default=300000,
-        check=_positive,
+        "theme",
+        str,
+        "Textual theme of the TUI, e.g. nord or textual-light.",
+        default="textual-dark",
+        check=_one_of(*THEMES),
     ),
-    FieldSpec(
-        "nonce_ttl_seconds",
-        int,
-        "Relay: how long a nonce stays used (s); at least twice the window.",
-        default=600,
-        check=_positive,
-    ),
-    FieldSpec(
-        "rate_limit_max",
-        int,
-        "Relay: messages per recipient per window.",
-        default=10,
-        check=_positive,
-    ),
-    FieldSpec(
-        "rate_limit_window_seconds",
-        int,
-        "Relay: rate-limit window (s).",
-        default=3600,
-        check=_positive,
-    ),
-    FieldSpec("theme", str, "Textual theme of the TUI.", default="textual-dark"),
     FieldSpec(
         "keymap",
         dict,
         'TUI key overrides: binding id -> key(s), e.g. { rotate = "ctrl+r" }.',
         default={},
+        check=_keymap,
     ),
 )
 FIELD_BY_NAME: Mapping[str, FieldSpec] = {f.name: f for f in FIELDS}
@@ -277,6 +392,7 @@ class Config:
     traefik_ipv4: str
     zone: str = ""
     traefik_ipv6: str | None = None
+    allow_private_traefik: bool = False
     host_manage: str = "manage"
     host_mail: str = "mail"
     host_assets: str = "assets"
@@ -297,10 +413,10 @@ class Config:
     dns_timeout_seconds: float = 3.0
     propagation_timeout_seconds: int = 120
     dkim_timeout_seconds: int = 600
-    ts_window_ms: int = 300000
-    nonce_ttl_seconds: int = 600
-    rate_limit_max: int = 10
-    rate_limit_window_seconds: int = 3600
+    ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
+    nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
+    rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
+    rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
     theme: str = "textual-dark"
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -334,11 +450,11 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(spec.name, value, "use true or false")
     if spec.kind is int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ConfigError(spec.name, value, "use a whole number")
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(spec.name, value, "use a whole number") from None
     if spec.kind is float:
         try:
@@ -360,6 +476,28 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     return value.strip()
 
 
+def _check_traefik_scope(values: Mapping[str, Any]) -> None:
+    """Private, loopback and link-local Traefik addresses only with allow_private_traefik."""
+    if values.get("allow_private_traefik", False):
+        return
+    for name in ("traefik_ipv4", "traefik_ipv6"):
+        if name in values and (what := _lab_only(ipaddress.ip_address(values[name]))):
+            example = IPV4_EXAMPLE if name == "traefik_ipv4" else IPV6_EXAMPLE
+            raise ConfigError(name, values[name], f"{values[name]} is {what}{LAB_ONLY}; {example}")
+
+
+def _check_hosts_differ(values: Mapping[str, Any]) -> None:
+    """Each host prefix names its own record: the admin surface, the relay and the assets."""
+    seen: dict[str, str] = {}
+    for name in ("host_manage", "host_mail", "host_assets"):
+        prefix = values.get(name, FIELD_BY_NAME[name].default)
+        if prefix in seen:
+            raise ConfigError(
+                name, prefix, f"use a prefix different from {seen[prefix]} ({prefix!r})"
+            )
+        seen[prefix] = name
+
+
 def validate(raw: Mapping[str, Any]) -> Config:
     """Build a Config from raw TOML values; the first problem raises a ConfigError."""
     unknown = sorted(set(raw) - set(FIELD_BY_NAME))
@@ -368,10 +506,11 @@ def validate(raw: Mapping[str, Any]) -> Config:
             unknown[0], raw[unknown[0]], "remove it; known fields are " + ", ".join(FIELD_BY_NAME)
         )
     values: dict[str, Any] = {}
+    missing: FieldSpec | None = None  # a bad value is named before a field still to be set
     for spec in FIELDS:
         if spec.name not in raw or raw[spec.name] in ("", None):
-            if spec.required:
-                raise ConfigError(spec.name, None, f"set it: {spec.help}")
+            if spec.required and missing is None:
+                missing = spec
             continue
         value = _coerce(spec, raw[spec.name])
         if spec.check is not None:
@@ -379,6 +518,10 @@ def validate(raw: Mapping[str, Any]) -> Config:
             if fix:
                 raise ConfigError(spec.name, value, fix)
         values[spec.name] = value
+    _check_traefik_scope(values)
+    if missing is not None:
+        raise ConfigError(missing.name, None, f"set it: {missing.help}")
+    _check_hosts_differ(values)
     domain = values["domain"]
     values.setdefault("zone", domain)
     values.setdefault("sender_customer", f"noreply@{domain}")
@@ -425,6 +568,9 @@ def validate(raw: Mapping[str, Any]) -> Config:
     return Config(**{k: v for k, v in values.items() if k in names})
 
 
+NOT_UTF8_FIX = "save it as UTF-8 (TOML files are UTF-8 text) and retry"
+
+
 def read_document(path: Path) -> tomlkit.TOMLDocument:
     """The config file as a comment-preserving document (empty when it does not exist)."""
     import tomlkit
@@ -432,7 +578,7 @@ def read_document(path: Path) -> tomlkit.TOMLDocument:
     if not path.exists():
         return tomlkit.document()
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
+        return tomlkit.parse(read_text(path, NOT_UTF8_FIX))
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
 
@@ -448,7 +594,7 @@ def load_config(path: Path) -> Config:
         )
     # Reading needs no comment-preserving document: the stdlib parser keeps start-up quick.
     try:
-        return validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        return validate(tomllib.loads(read_text(path, NOT_UTF8_FIX)))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(file)", str(path), f"fix the TOML syntax: {exc}") from None
 

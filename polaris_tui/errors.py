@@ -68,6 +68,20 @@ class UsageError(PolarisError):
     exit_code = 2
 
 
+class CorruptFile(PolarisError):
+    """A file the tool reads cannot be parsed: names the file, what is wrong and the fix.
+
+    Raised instead of overwriting: the operator decides whether to repair or move it aside.
+    """
+
+    title = "Unreadable file"
+    exit_code = 2
+
+    def __init__(self, path: object, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem}; {fix}", guidance=fix)
+
+
 class ApiError(PolarisError):
     """A provider API refused a request; ``codes`` are the provider's own error codes."""
 

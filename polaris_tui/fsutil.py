@@ -1,11 +1,16 @@
-"""Atomic file writes: a crash or a kill never leaves a half-written config, state or message."""
+"""Atomic file writes and strict reads: a crash or a kill never leaves a half-written config,
+state or message, and a damaged file is named with its fix rather than a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from polaris_tui.errors import CorruptFile
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -48,3 +53,33 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def read_text(path: Path, fix: str) -> str:
+    """The file as UTF-8 text; bytes that are not UTF-8 raise CorruptFile naming the offset."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFile(
+            path, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", fix
+        ) from None
+
+
+def read_json_object(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON file holding one object; anything else raises CorruptFile with ``fix``.
+
+    FileNotFoundError passes through: a missing file is the caller's ordinary first run.
+    """
+    try:
+        data = json.loads(read_text(path, fix))
+    except json.JSONDecodeError as exc:
+        raise CorruptFile(
+            path, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", fix
+        ) from None
+    except RecursionError:
+        raise CorruptFile(path, "not valid JSON (nested too deeply)", fix) from None
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(data), "a value")
+        raise CorruptFile(path, f"holds {kind}, not a JSON object", fix)
+    return data

@@ -7,6 +7,7 @@ front end can show the guidance next to the failure.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -243,11 +244,42 @@ async def _verify_step(ctx: Context, step: Step) -> list[Check]:
 async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
     """Every check of every step concurrently; wall time tracks the slowest check."""
     started = time.perf_counter()
+    import_for_verify()  # before the fan-out, in this thread
     results = await asyncio.gather(*(_verify_step(ctx, s) for s in steps))
     checks = [_with_guidance(ctx, c) for group in results for c in group]
     return VerifyReport(
         all(c.ok for c in checks) and bool(checks), (time.perf_counter() - started) * 1000, checks
     )
+
+
+SDK_RESOURCES = ("dns", "email_routing", "email_sending", "kv", "r2", "workers", "zones")
+VERIFY_IMPORTS = (
+    *(f"cloudflare.resources.{name}" for name in SDK_RESOURCES),
+    "httpx",
+    "httpcore",
+    "dns.asyncquery",
+    "dns.resolver",
+    "checkdmarc.spf",
+    "checkdmarc.dmarc",
+)
+"""What the checks' adapters import lazily, imported before the fan-out. The Cloudflare SDK
+imports a resource's modules on first attribute access, and its modules import one another:
+first imported from several verify threads at once, they can deadlock Python's per-module
+import locks ("deadlock detected by _ModuleLock('cloudflare.types.email_routing…')")."""
+
+VERIFY_RDTYPES = ("A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT")
+
+
+def import_for_verify() -> None:
+    """Import every module a check would otherwise import first from a pool thread."""
+    for name in VERIFY_IMPORTS:
+        importlib.import_module(name)
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
+    for rdtype in VERIFY_RDTYPES:  # dnspython imports each record type's class on first use
+        dns.rdata.get_rdata_class(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype))
 
 
 def verify(ctx: Context, steps: Iterable[Step]) -> VerifyReport:

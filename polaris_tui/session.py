@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.sandbox import Sandbox, SandboxEndpoints
+    from polaris_tui.state import StateStore
 
 # The TUI holds its SessionOptions before the first frame, so this module imports only light
 # modules at the top; the Context's parts (journal, state, steps' types) load when it is built.
@@ -87,6 +88,12 @@ def _tool_state_dir(base: Path, domain: str) -> Path:
     return base / "domains" / domain
 
 
+def _readable(state: StateStore) -> StateStore:
+    """The store after one read, so a damaged file is named now rather than per step."""
+    state.load()
+    return state
+
+
 def build_context(config_path: Path) -> Context:
     """A Context for real Cloudflare from the operator's config and OS keyring."""
     from polaris_tui.config import load_config
@@ -101,7 +108,7 @@ def build_context(config_path: Path) -> Context:
         config=config,
         config_path=config_path,
         vault=Vault(config.domain, policy=KeyringPolicy.OS_KEYRING),
-        state=StateStore(_tool_state_dir(base, config.domain) / "state.json"),
+        state=_readable(StateStore(_tool_state_dir(base, config.domain) / "state.json")),
         journal=Journal(base / "journal.jsonl"),
         endpoints=Endpoints(resolvers=[(ip, 53) for ip in config.public_resolvers]),
     )
@@ -146,7 +153,7 @@ def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
         config=config,
         config_path=endpoints.config_path,
         vault=sandbox_vault(sandbox, config.domain),
-        state=StateStore(_tool_state_dir(sd, config.domain) / "state.json"),
+        state=_readable(StateStore(_tool_state_dir(sd, config.domain) / "state.json")),
         journal=Journal(sd / "journal.jsonl"),
         endpoints=Endpoints(
             api_base=endpoints.api,

@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_json_object
+
+FIX = (
+    "restore it from a backup, or move it aside to start afresh (the tool then finds its "
+    "resources by name again, but deletes of records it created need --allow-delete)"
+)
 
 
 class StateStore:
@@ -16,9 +21,11 @@ class StateStore:
         self.path = path
 
     def load(self) -> dict[str, Any]:
-        if not self.path.exists():
+        """The document; a damaged file raises CorruptFile and is never overwritten."""
+        try:
+            return read_json_object(self.path, FIX)
+        except FileNotFoundError:
             return {}
-        return json.loads(self.path.read_text(encoding="utf-8"))
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.load().get(key, default)

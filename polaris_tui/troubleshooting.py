@@ -70,17 +70,21 @@ def entries() -> tuple[Entry, ...]:
 
 
 def error_codes(exc: BaseException) -> list[int]:
-    """Cloudflare error codes carried by an SDK exception (``.errors[i].code`` or the body)."""
+    """Cloudflare error codes carried by an SDK exception (``.errors[i].code`` or the body),
+    including each error's ``error_chain`` (6003 carries the 6111 that says why)."""
     codes: list[int] = []
     for err in getattr(exc, "errors", None) or []:
         code = err.get("code") if isinstance(err, dict) else getattr(err, "code", None)
         if isinstance(code, int):
             codes.append(code)
     body = getattr(exc, "body", None)
-    if not codes and isinstance(body, dict):
+    if isinstance(body, dict):
         for err in body.get("errors") or []:
-            if isinstance(err, dict) and isinstance(err.get("code"), int):
-                codes.append(err["code"])
+            chain = err.get("error_chain") if isinstance(err, dict) else None
+            for link in [err, *(chain if isinstance(chain, list) else [])]:
+                code = link.get("code") if isinstance(link, dict) else None
+                if isinstance(code, int) and code not in codes:
+                    codes.append(code)
     return codes
 
 

@@ -148,7 +148,7 @@ class Vault:
                 f"while trying to {what}. It may be waiting for an unlock prompt: unlock it and "
                 "retry."
             ) from None
-        except VaultError:
+        except (VaultError, PolarisError):  # a PolarisError names its cause (a damaged file)
             raise
         except Exception as exc:
             raise VaultError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.errors import PolarisError
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_text
 
 WRANGLER_FILE = "wrangler.jsonc"
 KV_BINDING = "EMAIL_NONCE_DEDUP"
@@ -56,7 +56,7 @@ def _load(path: Path) -> Any:
     from json5.loader import ModelLoader
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, "save it as UTF-8 (wrangler reads UTF-8 JSONC)")
     except FileNotFoundError:
         raise WranglerConfigError(
             f"{path} does not exist: set 'worker_dir' in the config to the app's "

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 from textual.worker import Worker, WorkerState
 
-from polaris_tui.errors import ConfigError
+from polaris_tui.errors import ConfigError, PolarisError
 from polaris_tui.steps.catalog import STEPS, StepInfo
 from screens.step_panel import StepPanel
 
@@ -168,7 +168,7 @@ class PolarisApp(App[int]):
         if not self.sandbox and self._effective_config_path().exists():
             from polaris_tui.config import load_config  # the sandbox has its own, read later
 
-            with contextlib.suppress(ConfigError):  # reported when the context loads
+            with contextlib.suppress(PolarisError):  # reported when the context loads
                 self._apply_preferences(load_config(self._effective_config_path()))
 
     def on_ready(self, event: events.Ready) -> None:
@@ -255,7 +255,7 @@ class PolarisApp(App[int]):
             running = self.session.sandbox if self.session else None
             session = open_session(self.options, running=running)
             steps = all_steps()
-        except (ConfigError, VaultError) as exc:
+        except (PolarisError, VaultError) as exc:
             self.post_message(self.ContextFailed("Config", str(exc)))
             return
         except Exception as exc:  # a start-up failure is shown, never a crash

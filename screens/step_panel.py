@@ -240,12 +240,20 @@ class StepPanel(VerticalScroll):
                 return False
             return True
 
+        from polaris_tui.apply_lock import ApplyLocked, apply_lock
+
         try:
-            result = runner.apply(
-                ctx, step, confirm=confirm, allow_delete=allow_delete, progress=progress
-            )
+            with apply_lock(ctx.state.path.parent, f"polaris-tui TUI: apply {step.id}"):
+                result = runner.apply(
+                    ctx, step, confirm=confirm, allow_delete=allow_delete, progress=progress
+                )
         except runner.StepFailure as failure:
             self.post_message(self.Applied(step.id, None, failure))
+            return
+        except ApplyLocked as locked:
+            self.post_message(
+                self.Applied(step.id, None, runner.StepFailure(step.id, locked.message))
+            )
             return
         if drifted:
             result.detail = (

@@ -41,7 +41,7 @@ def test_defaults_are_derived_from_the_domain() -> None:
         ("dmarc_policy", "strict", "none, quarantine or reject"),
         ("sender_customer", "noreply@other.org", "address at example.com"),
         ("nonce_ttl_seconds", 599, "at least 600"),
-        ("rate_limit_max", 0, "greater than 0"),
+        ("rate_limit_max", 0, "from 1 to"),
         ("assets_origin", "b.r2.cloudflarestorage.com", "private S3 API"),
         ("route_mode", "magic", "route, custom_domain"),
         ("colour", "blue", "remove it"),

@@ -59,3 +59,24 @@ def test_demo_json_in_a_fresh_sandbox(tmp_path: Path) -> None:
     assert report["ok"] is True
     assert [s["name"] for s in report["stages"]] == STAGES
     assert all(s["ok"] and s["detail"] for s in report["stages"])
+
+
+def test_the_deployed_worker_runs_in_workerd_on_the_sandbox_kv(relay_ctx: Context) -> None:
+    """The nonce and rate keys the shipped JS writes are in the store the KV API shows."""
+    import httpx
+
+    ep = relay_ctx.sandbox
+    assert ep is not None
+    ok, detail = demo.mail_test(relay_ctx)
+    assert ok, detail
+    auth = {"Authorization": f"Bearer {ep.token}"}
+    scripts = f"{ep.api}/accounts/{ep.account_id}/workers/scripts"
+    bindings = httpx.get(f"{scripts}/polaris-email-worker/settings", headers=auth).json()
+    (kv,) = [b for b in bindings["result"]["bindings"] if b["type"] == "kv_namespace"]
+    keys = httpx.get(
+        f"{ep.api}/accounts/{ep.account_id}/storage/kv/namespaces/{kv['namespace_id']}/keys",
+        headers=auth,
+    ).json()["result"]
+    prefixes = sorted({k["name"].split(":", 1)[0] for k in keys})
+    assert prefixes == ["nonce", "rate"]
+    assert all(k["expiration"] > 0 for k in keys)

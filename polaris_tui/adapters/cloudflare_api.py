@@ -28,21 +28,29 @@ def all_items(first: Any) -> list[Any]:
 
     The SDK's own iteration asks for page n+1 until one comes back empty, so even a short
     list costs two round trips in a row; ``result_info`` already says whether more exist.
+    The server may return fewer items per page than asked, so the totals decide, not the
+    size of a page.
     """
     items: list[Any] = []
     page = first
     while True:
         batch = list(page.result or [])
         items += batch
-        if not _more_pages(page.result_info, len(batch)) or not page.has_next_page():
+        if not _more_pages(page.result_info, len(batch), len(items)) or not page.has_next_page():
             return items
         page = page.get_next_page()
 
 
-def _more_pages(info: Any, count: int) -> bool:
-    """Whether a page is not the last: ``total_pages`` if given, else a full page."""
+def _more_pages(info: Any, count: int, seen: int) -> bool:
+    """Whether a page is not the last: ``total_pages`` or ``total_count`` if given (the
+    documented ``result_info`` carries only the latter), else a full page."""
+    if not count:
+        return False
     total = getattr(info, "total_pages", None)
     if total is not None:
         return int(getattr(info, "page", None) or 1) < int(total)
+    total_count = getattr(info, "total_count", None)
+    if total_count is not None:
+        return seen < int(total_count)
     per_page = getattr(info, "per_page", None)
     return per_page is None or count >= int(per_page)

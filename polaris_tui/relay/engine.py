@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from polaris_tui.fsutil import fsync_directory, write_and_rename
+from polaris_tui.relay.bounds import RELAY_BOUNDS
 from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
 from polaris_tui.relay.signing import (
     HOST_RE,
@@ -49,21 +50,20 @@ class RelaySettings:
     secret_a: str
     secret_b: str | None
     senders: dict[str, str]  # allowed from-address -> send_email binding name
-    ts_window_ms: int = 300000
-    nonce_ttl_seconds: int = 600
-    rate_limit_max: int = 10
-    rate_limit_window_seconds: int = 3600
-    max_body_bytes: int = 65536
+    ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
+    nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
+    rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
+    rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
+    max_body_bytes: int = RELAY_BOUNDS["max_body_bytes"].default
 
     def __post_init__(self) -> None:
         """Refuse settings the Worker would refuse: an empty secret would verify anything."""
         if not self.secret_a:
             raise ValueError("secret_a is empty: set POLARIS_SECRET_A")
-        for name in ("ts_window_ms", "nonce_ttl_seconds", "rate_limit_max",
-                     "rate_limit_window_seconds", "max_body_bytes"):  # fmt: skip
+        for name, bound in RELAY_BOUNDS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            if fix := bound.fix(value):
+                raise ValueError(f"{name} = {value!r} is out of bounds: {fix}")
         for address, binding in self.senders.items():
             if not ADDRESS_RE.fullmatch(address):
                 raise ValueError(f"senders: {address!r} is not a bare address like a@example.com")

@@ -11,13 +11,16 @@ Environment knobs (read by ``start``; constructor arguments override the first t
   POLARIS_SANDBOX_LATENCY_MS     delay every API, DNS, S3 and edge response
   POLARIS_SANDBOX_ACTIVATION_MS  pending -> active delay of R2 custom domains, Email Sending
                                  verification and destination addresses (default 1500)
+  POLARIS_SANDBOX_PAGE_CAP       at most this many items per list page, fewer than a client
+                                 may ask for (result_info then has no total_pages)
   POLARIS_SANDBOX_DKIM_MODE      ``txt`` (cf-bounce._domainkey TXT, published automatically)
                                  or ``cname`` (``<selector>._domainkey`` CNAME left to the
                                  operator, the older documented form)
 
 Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
 S3 keys, Worker secret values), ``config.toml``, ``requests.jsonl`` (redacted API log),
-``inbox/*.eml`` and ``s3/`` (object copies so a restart serves what was uploaded).
+``inbox/*.eml``, ``s3/`` (object copies so a restart serves what was uploaded) and
+``workerd/`` (the edge's miniflare scratch space and its ``workerd.log``).
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class SandboxEndpoints:
     inbox: Path
     directory: Path
     config_path: Path
+    # How the edge runs uploaded Workers: "workerd (miniflare)", or "unavailable: <why>"
+    # (then every Worker host answers 503 with that reason).
+    edge_workers: str = "workerd (miniflare)"
 
     def serve_line(self) -> dict[str, Any]:
         """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
@@ -75,6 +81,7 @@ class SandboxEndpoints:
             "edge": self.edge,
             "smtp": f"{self.smtp_host}:{self.smtp_port}",
             "inbox": str(self.inbox),
+            "edge_workers": self.edge_workers,
         }
 
 

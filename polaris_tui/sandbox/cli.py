@@ -28,6 +28,8 @@ def cmd_serve(sandbox_dir: Path | None) -> int:
         except (OSError, RuntimeError, ValueError) as err:
             print(f"error: the sandbox could not start: {err}", file=sys.stderr)
             return 1
+        if endpoints.edge_workers.startswith("unavailable"):
+            print(f"warning: Worker hosts answer 503: {endpoints.edge_workers}", file=sys.stderr)
         sys.stdout.write(json.dumps(endpoints.serve_line()) + "\n")
         sys.stdout.flush()
         while not stop.wait(0.5):

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dnslib import AAAA, CNAME, MX, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSRecord
-from dnslib.server import BaseResolver, DNSServer
+from dnslib import AAAA, CNAME, EDNS0, MX, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSRecord
+from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
 from polaris_tui.sandbox import EDGE_IPV4, EDGE_IPV6
 from polaris_tui.sandbox.state import Store
@@ -19,17 +19,24 @@ from polaris_tui.sandbox.zone import in_zone
 AUTO_TTL = 300
 NS_NAMES = ("ns1", "ns2")
 GLUE_IPV4 = "127.0.0.1"
+TXT_STRING_MAX = 255
+UDP_PLAIN_MAX = 512  # a query without EDNS takes at most this much over UDP (RFC 1035)
+EDNS_PAYLOAD = 1232  # what the server advertises in its OPT record (DNS flag day 2020)
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
+def _split(raw: bytes) -> list[bytes]:
+    return [raw[i : i + TXT_STRING_MAX] for i in range(0, len(raw), TXT_STRING_MAX)] or [b""]
+
+
 def txt_strings(content: str) -> list[bytes]:
-    """Cloudflare splits long TXT content into <=255-byte character-strings."""
+    """Cloudflare splits TXT content into <=255-byte character-strings: unquoted content,
+    and each quoted string longer than that too (one string on the wire cannot be longer)."""
     if content.startswith('"'):
         parts = [p.replace('\\"', '"') for p in _QUOTED.findall(content)]
         if parts:
-            return [p.encode() for p in parts]
-    raw = content.encode()
-    return [raw[i : i + 255] for i in range(0, len(raw), 255)] or [b""]
+            return [chunk for p in parts for chunk in _split(p.encode())]
+    return _split(content.encode())
 
 
 class _Quiet:
@@ -47,6 +54,14 @@ class ZoneResolver(BaseResolver):
         delay = self.latency_ms()
         if delay > 0:
             time.sleep(delay / 1000)
+        reply = self._reply(request)
+        reply.header.ad = 0  # no DNSSEC here: AD is never copied from the query
+        reply.header.tc = 0
+        if edns_payload(request) is not None:  # EDNS answered with EDNS
+            reply.add_ar(EDNS0(udp_len=EDNS_PAYLOAD))
+        return reply
+
+    def _reply(self, request: DNSRecord) -> DNSRecord:
         reply = request.reply(ra=0, aa=1)
         qname = str(request.q.qname).rstrip(".").lower()
         qtype = QTYPE.get(request.q.qtype)
@@ -142,6 +157,39 @@ class ZoneResolver(BaseResolver):
         return RR(rec["name"], getattr(QTYPE, kind), ttl=ttl, rdata=rdata)
 
 
+def edns_payload(message: DNSRecord) -> int | None:
+    """The UDP payload size an EDNS query advertises, None without an OPT record."""
+    for rr in message.ar:
+        if rr.rtype == QTYPE.OPT:
+            return int(rr.rclass)
+    return None
+
+
+def truncated(reply: DNSRecord) -> DNSRecord:
+    """The question, the header with TC set and the OPT record: "ask again over TCP"."""
+    short = DNSRecord(reply.header, q=reply.q)
+    short.header.tc = 1
+    for rr in reply.ar:
+        if rr.rtype == QTYPE.OPT:
+            short.add_ar(rr)
+    return short
+
+
+class ZoneHandler(DNSHandler):
+    """Over UDP, an answer larger than the client can take goes out truncated (TC): 512
+    bytes without EDNS, else the advertised payload size."""
+
+    def get_reply(self, data: bytes) -> bytes:
+        request = DNSRecord.parse(data)
+        reply = self.server.resolver.resolve(request, self)
+        packed = reply.pack()
+        if self.protocol == "udp":
+            limit = max(UDP_PLAIN_MAX, edns_payload(request) or UDP_PLAIN_MAX)
+            if len(packed) > limit:
+                packed = truncated(reply).pack()
+        return packed
+
+
 class ZoneDnsServer:
     """UDP and TCP servers on one free port."""
 
@@ -152,11 +200,18 @@ class ZoneDnsServer:
 
     def start(self) -> int:
         for _ in range(50):
-            udp = DNSServer(self.resolver, address="127.0.0.1", port=0, logger=_Quiet())
+            udp = DNSServer(
+                self.resolver, address="127.0.0.1", port=0, logger=_Quiet(), handler=ZoneHandler
+            )
             port = udp.server.server_address[1]
             try:
                 tcp = DNSServer(
-                    self.resolver, address="127.0.0.1", port=port, tcp=True, logger=_Quiet()
+                    self.resolver,
+                    address="127.0.0.1",
+                    port=port,
+                    tcp=True,
+                    logger=_Quiet(),
+                    handler=ZoneHandler,
                 )
             except OSError:
                 udp.server.server_close()

@@ -2,20 +2,20 @@
 
 ``assets.<domain>`` (an attached, active R2 custom domain) serves bucket objects;
 a host bound to a deployed Worker (route + proxied record, or a Workers custom domain)
-goes to the relay engine; a proxied host without a Worker answers 522; others 404.
+is answered by that Worker's uploaded modules running in workerd (503 with the reason when
+Node is missing, never a stand-in); a proxied host without a Worker answers 522; others 404.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox import zone
@@ -23,13 +23,13 @@ from polaris_tui.sandbox.api.storage import domain_status
 from polaris_tui.sandbox.api.workers import match_route
 from polaris_tui.sandbox.s3 import INTERNAL_AUTH
 from polaris_tui.sandbox.state import Settings, Store, worker_secret_service
+from polaris_tui.sandbox.workerd import (
+    RuntimeUnavailable,
+    WorkerdHost,
+    WorkerLoadError,
+    worker_spec,
+)
 
-RELAY_DEFAULTS = {
-    "TS_WINDOW_MS": 300000,
-    "NONCE_TTL_SECONDS": 600,
-    "RATE_LIMIT_MAX": 10,
-    "RATE_LIMIT_WINDOW_SECONDS": 3600,
-}
 PASS_HEADERS = (
     "content-type",
     "etag",
@@ -40,14 +40,7 @@ PASS_HEADERS = (
     "accept-ranges",
 )
 CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since", "if-match", "range")
-
-
-def relay_available() -> bool:
-    """The relay engine ships separately; without it the edge answers 501."""
-    try:
-        return importlib.util.find_spec("polaris_tui.relay.engine") is not None
-    except ModuleNotFoundError:
-        return False
+HOP_HEADERS = ("connection", "keep-alive", "transfer-encoding", "content-length", "upgrade")
 
 
 class Edge:
@@ -56,10 +49,19 @@ class Edge:
         store: Store,
         settings: Callable[[], Settings],
         s3_url: Callable[[], str],
-        smtp: Callable[[], tuple[str, int]],
+        workers: WorkerdHost,
     ) -> None:
-        self.store, self.settings, self.s3_url, self.smtp = store, settings, s3_url, smtp
-        self.engines: dict[str, tuple[Any, Any]] = {}
+        self.store, self.settings, self.s3_url, self.workers = store, settings, s3_url, workers
+        self._client: Any = None
+
+    def _http(self) -> Any:
+        """One loopback client for the edge's event loop (building one per request costs
+        tens of milliseconds)."""
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=60, trust_env=False)
+        return self._client
 
     def app(self) -> Starlette:
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -92,7 +94,7 @@ class Edge:
                 )
             return await self._object(request, bucket)
         if script is not None:
-            return await self._relay(request, script, host)
+            return await self._worker(request, script)
         if proxied:
             return PlainTextResponse("error code: 522", status_code=522)
         return PlainTextResponse("Not found", status_code=404)
@@ -109,20 +111,17 @@ class Edge:
         return dict(script) if script else None
 
     async def _object(self, request: Request, bucket: str) -> Response:
-        import httpx
-
         if request.method not in ("GET", "HEAD"):
             return PlainTextResponse("Method not allowed", status_code=405)
         key = request.url.path.lstrip("/")
         if not key:
             return PlainTextResponse("Not found", status_code=404)
         forwarded = {k: v for k, v in request.headers.items() if k.lower() in CONDITIONAL_HEADERS}
-        async with httpx.AsyncClient(timeout=30) as client:
-            upstream = await client.request(
-                request.method,
-                f"{self.s3_url()}/{bucket}/{quote(key)}",
-                headers={"Authorization": INTERNAL_AUTH, **forwarded},
-            )
+        upstream = await self._http().request(
+            request.method,
+            f"{self.s3_url()}/{bucket}/{quote(key)}",
+            headers={"Authorization": INTERNAL_AUTH, **forwarded},
+        )
         if upstream.status_code == 404:
             return PlainTextResponse("Object not found", status_code=404)
         headers = {k: v for k, v in upstream.headers.items() if k.lower() in PASS_HEADERS}
@@ -132,46 +131,47 @@ class Edge:
             headers=headers,
         )
 
-    def relay_settings(self, script: dict[str, Any], settings_cls: Any) -> Any:
-        """RelaySettings from the deployed bindings (secret values from the keyring)."""
-        secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
-        plain = {b["name"]: b.get("text") for b in script["bindings"] if b["type"] == "plain_text"}
-        numbers = {k: int(plain.get(k) or v) for k, v in RELAY_DEFAULTS.items()}
-        extra = (
-            {"max_body_bytes": int(plain["MAX_BODY_BYTES"])} if plain.get("MAX_BODY_BYTES") else {}
-        )
-        senders = {
-            b["allowed_sender_addresses"][0]: b["name"]
-            for b in script["bindings"]
-            if b["type"] == "send_email" and b.get("allowed_sender_addresses")
-        }
-        return settings_cls(
-            secret_a=secrets.get("POLARIS_SECRET_A", ""),
-            secret_b=secrets.get("POLARIS_SECRET_B") or None,
-            senders=senders,
-            ts_window_ms=numbers["TS_WINDOW_MS"],
-            nonce_ttl_seconds=numbers["NONCE_TTL_SECONDS"],
-            rate_limit_max=numbers["RATE_LIMIT_MAX"],
-            rate_limit_window_seconds=numbers["RATE_LIMIT_WINDOW_SECONDS"],
-            **extra,
+    @staticmethod
+    def _unavailable(script: dict[str, Any], reason: str) -> Response:
+        return PlainTextResponse(
+            f"Worker {script['name']} cannot run in this sandbox: {reason}", status_code=503
         )
 
-    async def _relay(self, request: Request, script: dict[str, Any], host: str) -> Response:
-        if not relay_available():
-            return JSONResponse({"error": "relay engine not available"}, status_code=501)
-        from polaris_tui.relay.engine import RelayEngine, RelaySettings, SmtpDelivery
+    async def _worker(self, request: Request, script: dict[str, Any]) -> Response:
+        if self.workers.problem:
+            return self._unavailable(script, self.workers.problem)
+
+        def spec() -> dict[str, Any]:
+            secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
+            return worker_spec(script, secrets)
 
         try:
-            settings = self.relay_settings(script, RelaySettings)
-        except ValueError as err:  # what the Worker would throw on start-up: error 1101
-            return PlainTextResponse(f"error code: 1101 (Worker exception: {err})", status_code=500)
-        engine, current = self.engines.get(script["name"], (None, None))
-        if engine is None:
-            engine = RelayEngine(settings, SmtpDelivery(*self.smtp()))
-        elif current != settings:
-            engine.update(settings)
-        self.engines[script["name"]] = (engine, settings)
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        resp = await engine.handle(request.method, request.url.path, host, headers, body)
-        return Response(resp.body, status_code=resp.status, headers=resp.headers)
+            url = await asyncio.to_thread(
+                self.workers.url_for, script["name"], script["etag"], spec
+            )
+        except RuntimeUnavailable as err:
+            return self._unavailable(script, str(err))
+        except WorkerLoadError as err:  # what Cloudflare shows for a Worker that cannot start
+            return PlainTextResponse(
+                f"error code: 1101 (Worker {script['name']} failed to start: {err})",
+                status_code=500,
+            )
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_HEADERS]
+        target = url.rstrip("/") + request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        upstream = await self._http().request(
+            request.method, target, headers=headers, content=await request.body()
+        )
+        # httpx hands over the decoded body, so its content-encoding no longer applies.
+        passed = [
+            (k, v)
+            for k, v in upstream.headers.items()
+            if k.lower() not in (*HOP_HEADERS, "content-encoding")
+        ]
+        response = Response(upstream.content, status_code=upstream.status_code)
+        response.raw_headers = [
+            *(h for h in response.raw_headers if h[0] == b"content-length"),
+            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in passed),
+        ]
+        return response

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.responses import JSONResponse
+
+# Set per request from the sandbox settings (POLARIS_SANDBOX_PAGE_CAP): a page shorter than
+# the client asked for, as a server may choose, to prove clients page by the totals.
+PAGE_CAP: ContextVar[int] = ContextVar("PAGE_CAP", default=0)
 
 
 class ApiError(Exception):
@@ -51,6 +56,11 @@ def paginate(items: list[Any], query: Any, default_per_page: int = 20) -> JSONRe
     except ValueError:
         raise ApiError(400, 9207, "page and per_page must be numbers") from None
     total = len(items)
+    cap = PAGE_CAP.get()
+    if 0 < cap < per_page:
+        chunk = items[(page - 1) * cap : page * cap]
+        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": total}
+        return ok(chunk, result_info=info)  # the documented fields only: no total_pages
     chunk = items[(page - 1) * per_page : page * per_page]
     info = {
         "page": page,

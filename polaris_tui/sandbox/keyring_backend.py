@@ -15,7 +15,9 @@ from pathlib import Path
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_json_object
+
+RESET_FIX = "run `polaris-tui sandbox reset` to start from a fresh demo account and credentials"
 
 
 class SandboxKeyring(KeyringBackend):
@@ -30,7 +32,7 @@ class SandboxKeyring(KeyringBackend):
 
     def _load(self) -> dict[str, dict[str, str]]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            return read_json_object(self.path, RESET_FIX)
         except FileNotFoundError:
             return {}
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from pathlib import Path
 
 from polaris_tui.sandbox import SandboxEndpoints
-from polaris_tui.sandbox.api.app import create_api
+from polaris_tui.sandbox.api.app import PREFIX, create_api
 from polaris_tui.sandbox.api.common import ApiContext
+from polaris_tui.sandbox.api.kv_values import worker_backend
 from polaris_tui.sandbox.dns_server import ZoneDnsServer
 from polaris_tui.sandbox.edge import Edge
 from polaris_tui.sandbox.faults import FaultPlan
@@ -22,6 +24,7 @@ from polaris_tui.sandbox.state import (
     Settings,
     Store,
 )
+from polaris_tui.sandbox.workerd import Endpoints, WorkerdHost
 
 
 class Runtime:
@@ -43,24 +46,35 @@ class Runtime:
             create_bucket=self.s3.create_bucket,
             delete_bucket=self.s3.delete_bucket,
         )
-        self.edge = Edge(
-            self.store,
-            lambda: self.settings,
-            lambda: self.s3.url,
-            lambda: ("127.0.0.1", self.smtp.port),
-        )
         self.api_server = UvicornThread(
             create_api(self.context, directory / "requests.jsonl"), "api"
         )
+        backend_token = secrets.token_urlsafe(24)
+        self.backend_server = UvicornThread(
+            worker_backend(self.context, PREFIX, backend_token), "worker-backend"
+        )
+        self.workers = WorkerdHost(
+            lambda: Endpoints(
+                api=f"http://127.0.0.1:{self.backend_server.port}{PREFIX}",
+                token=backend_token,
+                account_id=self.store.account_id,
+                smtp_host="127.0.0.1",
+                smtp_port=self.smtp.port,
+            ),
+            directory / "workerd",
+        )
+        self.edge = Edge(self.store, lambda: self.settings, lambda: self.s3.url, self.workers)
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
     def start(self) -> SandboxEndpoints:
+        problem = self.workers.check()
         self.s3.start()
         with self.store.read() as state:
             self.s3.restore(sorted(state["r2_buckets"]))
         self.dns.start()
         self.smtp.start()
         api_port = self.api_server.start()
+        self.backend_server.start()
         edge_port = self.edge_server.start()
         store = self.store
         return SandboxEndpoints(
@@ -80,12 +94,15 @@ class Runtime:
             inbox=self.directory / "inbox",
             directory=self.directory,
             config_path=self.directory / "config.toml",
+            edge_workers=f"unavailable: {problem}" if problem else "workerd (miniflare)",
         )
 
     def stop(self) -> None:
         """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
         stoppers = [
+            self.workers.stop,
             self.api_server.stop,
+            self.backend_server.stop,
             self.edge_server.stop,
             self.dns.stop,
             self.s3.stop,
@@ -112,7 +129,7 @@ class Runtime:
         self.store.wipe()
         self.faults.replace(self.initial_settings.faults)
         self.set_latency(self.initial_settings.latency_ms)
-        self.edge.engines.clear()
+        self.workers.forget()
         log = self.directory / "requests.jsonl"
         if log.exists():
             log.unlink()

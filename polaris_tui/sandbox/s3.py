@@ -1,11 +1,14 @@
 """S3 endpoint for the R2 buckets: moto's S3 in server mode behind a small WSGI wrapper
-(latency injection, S3 as the only service, object persistence across restarts)."""
+(latency injection, SigV4 checked against the R2 keys, S3 as the only service, objects and
+their metadata kept across restarts)."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
+import secrets
 import threading
 import time
 import urllib.error
@@ -16,14 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.fsutil import atomic_write
+from polaris_tui.sandbox.s3_auth import S3Error, check_digest, request_headers, verify
 from polaris_tui.sandbox.s3_namespace import BucketNamespace
+from polaris_tui.sandbox.state import S3_KEY_ID_NAME, S3_SECRET_NAME, SERVICE
 
 S3_HOST = "s3.amazonaws.com"
-# moto treats requests without an Authorization header as anonymous (private objects then
-# answer 403). The sandbox's own requests carry a SigV4-shaped header; moto does not verify it.
+# The sandbox's own requests (restore, mirror, the edge's reads) skip the SigV4 check with
+# this header; its signature is random per process, so no outside client can present it.
 INTERNAL_AUTH = (
     "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
-    "SignedHeaders=host, Signature=0"
+    f"SignedHeaders=host, Signature={secrets.token_hex(32)}"
+)
+KEPT_HEADERS = (
+    "Content-Type",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
 )
 
 
@@ -33,7 +46,9 @@ class S3Server:
 
     def __init__(self, directory: Path, latency_ms: Callable[[], int], namespace: str) -> None:
         self.names = BucketNamespace(namespace)
+        self.directory = directory
         self.mirror = directory / "s3"
+        self.keys: dict[str, str] = {}
         self.latency_ms = latency_ms
         self.port = 0
         self._server: Any = None
@@ -49,11 +64,22 @@ class S3Server:
         from werkzeug.serving import make_server
 
         moto_app = DomainDispatcherApplication(create_backend_app)
+        self.keys = self._load_keys()
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             delay = self.latency_ms()
             if delay > 0:
                 time.sleep(delay / 1000)
+            try:
+                self._authorise(environ)
+            except S3Error as err:
+                body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else err.xml()
+                status = f"{err.status} {'Bad Request' if err.status == 400 else 'Forbidden'}"
+                start_response(
+                    status,
+                    [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+                )
+                return [body]
             environ["HTTP_HOST"] = S3_HOST  # route every request to moto's S3, path-style
             method = environ.get("REQUEST_METHOD", "GET")
             query = environ.get("QUERY_STRING", "")
@@ -104,6 +130,33 @@ class S3Server:
         )
         self._thread.start()
         return self.port
+
+    def _load_keys(self) -> dict[str, str]:
+        from polaris_tui.sandbox.keyring_backend import SandboxKeyring
+
+        keyring = SandboxKeyring(self.directory / "keyring.json")
+        key_id = keyring.get_password(SERVICE, S3_KEY_ID_NAME)
+        secret = keyring.get_password(SERVICE, S3_SECRET_NAME)
+        return {key_id: secret} if key_id and secret else {}
+
+    def _authorise(self, environ: dict[str, Any]) -> None:
+        """SigV4 and Content-MD5 as R2 checks them (the body is buffered for the digest)."""
+        headers = request_headers(environ)
+        if headers.get("authorization") == INTERNAL_AUTH:
+            return
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        verify(
+            environ.get("REQUEST_METHOD", "GET"),
+            raw.split("?", 1)[0],
+            environ.get("QUERY_STRING", ""),
+            headers,
+            self.keys,
+        )
+        if "content-md5" in headers and "aws-chunked" not in headers.get("content-encoding", ""):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            check_digest(headers, body)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -168,12 +221,8 @@ class S3Server:
             for meta_path in bucket_dir.glob("*.json"):
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 data = base64.b64decode(meta["b64"])
-                self._request(
-                    "PUT",
-                    f"/{name}/{urllib.parse.quote(meta['key'])}",
-                    data,
-                    {"Content-Type": meta["content_type"]},
-                )
+                kept = meta.get("headers") or {"Content-Type": meta["content_type"]}
+                self._request("PUT", f"/{name}/{urllib.parse.quote(meta['key'])}", data, kept)
 
     # -- mirror ------------------------------------------------------------------------
     def _mirror(self, method: str, bucket: str, raw_key: str) -> None:
@@ -194,7 +243,17 @@ class S3Server:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 data = resp.read()
                 content_type = resp.headers.get("Content-Type", "binary/octet-stream")
+                kept = {
+                    name: value
+                    for name, value in resp.headers.items()
+                    if name.title() in KEPT_HEADERS or name.lower().startswith("x-amz-meta-")
+                }
         except urllib.error.HTTPError:
             return
-        meta = {"key": key, "content_type": content_type, "b64": base64.b64encode(data).decode()}
+        meta = {
+            "key": key,
+            "content_type": content_type,
+            "headers": kept,
+            "b64": base64.b64encode(data).decode(),
+        }
         atomic_write(target, json.dumps(meta).encode(), 0o600)

@@ -81,3 +81,21 @@ def validate(body: Any, pointer: str, *, drop_required: tuple[str, ...] = ()) ->
     else:
         detail = error.message
     raise ApiError(400, 9207, f"Request body is invalid: field '{field or '(body)'}' {detail}")
+
+
+def validate_response(body: Any, method: str, path: str) -> list[str]:
+    """What in a 200 answer of a documented operation breaks its response schema (tests
+    hold the sandbox's answers to the same document its request checks use)."""
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    pointer = f"#/paths/{escaped}/{method.lower()}/responses/200/content/application~1json/schema"
+    node: Any = _spec()
+    for part in pointer.lstrip("#/").split("/"):
+        node = (
+            node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        )
+    if node is None:
+        return []
+    return [
+        f"{'.'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
+        for error in _validator(pointer, ()).iter_errors(body)
+    ]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from polaris_tui.fsutil import atomic_write
+from polaris_tui.fsutil import atomic_write, read_json_object
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
 DOMAIN = "polaris.test"
@@ -41,6 +41,9 @@ r2_bucket = "polaris-assets"
 sender_customer = "noreply@{domain}"
 sender_admin = "admin@{domain}"
 """
+
+
+RESET_FIX = "run `polaris-tui sandbox reset` to start from a fresh demo account"
 
 
 def now_iso() -> str:
@@ -66,6 +69,7 @@ class Settings:
     dkim_mode: str = "txt"  # "txt" (cf-bounce._domainkey TXT) or "cname" (<sel>._domainkey)
     latency_ms: int = 0
     faults: str = ""
+    page_cap: int = 0  # > 0: list pages hold at most this many items, whatever was asked
 
     @classmethod
     def from_env(cls, faults: str | None = None, latency_ms: int | None = None) -> Settings:
@@ -88,6 +92,7 @@ class Settings:
             if latency_ms is not None
             else env_int("POLARIS_SANDBOX_LATENCY_MS", 0),
             faults=faults if faults is not None else os.environ.get("POLARIS_SANDBOX_FAULTS", ""),
+            page_cap=env_int("POLARIS_SANDBOX_PAGE_CAP", 0),
         )
 
 
@@ -135,15 +140,10 @@ class Store:
         with self.lock:
             self.directory.mkdir(parents=True, exist_ok=True)
             try:
-                self.data = json.loads(self.path.read_text(encoding="utf-8"))
+                self.data = read_json_object(self.path, RESET_FIX)
             except FileNotFoundError:
                 self.data = empty_state(new_id(), new_id())
                 self._save()
-            except ValueError:
-                raise RuntimeError(
-                    f"{self.path} is not valid JSON (edited by hand?); run "
-                    "`polaris-tui sandbox reset` to start from a fresh demo account"
-                ) from None
             self._ensure_credentials()
             self._write_config()
 

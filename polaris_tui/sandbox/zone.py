@@ -110,6 +110,15 @@ def build_record(
     return rec
 
 
+def record_view(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record as the current API returns it: no zone_id/zone_name (no longer sent), and
+    ``meta`` without the sandbox's own bookkeeping (which product made it, locks), and no
+    ``comment`` when there is none."""
+    hidden = ("zone_id", "zone_name", "meta")
+    view = {k: v for k, v in rec.items() if k not in hidden and (k != "comment" or v)}
+    return {**view, "meta": {}}
+
+
 def check_conflicts(records: dict[str, dict[str, Any]], rec: dict[str, Any]) -> None:
     """Cloudflare's rules: a CNAME owns its name; identical records are refused."""
     for other in records.values():

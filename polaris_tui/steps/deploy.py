@@ -160,8 +160,13 @@ def _script_settings(ctx: Context) -> Any:
     return settings.get(ctx.config.worker_name, account_id=ctx.config.account_id)
 
 
-def _script_code(ctx: Context) -> Any:
-    return ctx.cf.workers.scripts.get(ctx.config.worker_name, account_id=ctx.config.account_id)
+def _script_code(ctx: Context) -> str:
+    from polaris_tui.adapters.worker_script import download_module
+    from polaris_tui.relay import WORKER_MAIN_MODULE
+
+    return download_module(
+        ctx.cf, ctx.config.worker_name, account_id=ctx.config.account_id, module=WORKER_MAIN_MODULE
+    )
 
 
 def deployed(ctx: Context) -> Deployed:

@@ -561,10 +561,14 @@ CheckRun = Callable[[], Awaitable[tuple[bool, str]]]
 
 
 def _routing_check(enabled: bool, status: str) -> CheckRun:
+    """Enabled is not enough: Cloudflare reports ``ready`` only when its records are right."""
+
     async def run() -> tuple[bool, str]:
         if not enabled:
             return False, "Email Routing is not enabled on the zone"
-        return True, f"Email Routing enabled (status {status})"
+        if status != "ready":
+            return False, f"Email Routing is enabled but Cloudflare reports status {status}"
+        return True, "Email Routing enabled (status ready)"
 
     return run
 

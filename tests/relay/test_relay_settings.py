@@ -13,9 +13,10 @@ from relay_support import SETTINGS
     ("change", "message"),
     [
         ({"secret_a": ""}, "secret_a is empty"),
-        ({"ts_window_ms": 0}, "ts_window_ms must be a positive integer"),
-        ({"rate_limit_max": True}, "rate_limit_max must be a positive integer"),
-        ({"max_body_bytes": "65536"}, "max_body_bytes must be a positive integer"),
+        ({"ts_window_ms": 0}, "ts_window_ms = 0 is out of bounds: use a whole number from 1,000"),
+        ({"rate_limit_max": True}, "rate_limit_max = True is out of bounds"),
+        ({"rate_limit_max": 9007199254740993}, "from 1 to 1,000,000,000"),
+        ({"max_body_bytes": "65536"}, "max_body_bytes = '65536' is out of bounds"),
         ({"senders": {"hello@polaris.test": "customer"}}, "must be named SEND_<NAME>"),
         ({"senders": {"Hello <hello@polaris.test>": "SEND_CUSTOMER"}}, "not a bare address"),
     ],

@@ -138,6 +138,33 @@ def test_wrong_token_is_401_with_cloudflare_shape(ep):
     assert err.value.body["errors"] == [{"code": 10000, "message": "Authentication error"}]
 
 
+@pytest.mark.parametrize("token", ["has spaces in it", 'quoted"token', "dotted.token.value"])
+def test_malformed_token_is_400_6003_with_6111_in_its_chain(ep, token):
+    from polaris_tui import troubleshooting
+
+    bad = cloudflare.Cloudflare(api_token=token, base_url=ep.api, max_retries=0)
+    with pytest.raises(cloudflare.BadRequestError) as err:
+        bad.dns.records.list(zone_id=ep.zone_id)
+    assert err.value.status_code == 400
+    [error] = err.value.body["errors"]
+    assert error["code"] == 6003
+    assert [link["code"] for link in error["error_chain"]] == [6111]
+    entry = troubleshooting.lookup("dns", exc=err.value)
+    assert entry is not None and entry.id == "token-malformed"
+
+
+def test_authorization_header_without_bearer_is_malformed(ep):
+    import subprocess
+
+    out = subprocess.run(
+        ["curl", "-s", "-w", "\n%{http_code}", "-H", f"Authorization: Token {ep.token}",
+         f"{ep.api}/zones/{ep.zone_id}/dns_records"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    body, status = out.rsplit("\n", 1)
+    assert status == "400" and '"code":6003' in body.replace(" ", "") and "6111" in body
+
+
 def test_token_verify_and_zone_lookup(cf, ep):
     assert cf.user.tokens.verify().status == "active"
     assert cf.accounts.tokens.verify(account_id=ep.account_id).status == "active"
@@ -156,6 +183,68 @@ def test_long_txt_is_split_into_character_strings(cf, ep):
         strings = resp.answer[0][0].strings
         assert len(strings) == 2 and all(len(s) <= 255 for s in strings)
         assert b"".join(strings).decode() == content
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_quoted_txt_longer_than_255_is_split_not_dropped(cf, ep, tcp):
+    long = "x" * 300
+    cf.dns.records.create(
+        zone_id=ep.zone_id, name="long", type="TXT", content=f'"{long}" "tail"', ttl=1
+    )
+    query = dns.message.make_query("long.polaris.test", "TXT", use_edns=0)
+    send = dns.query.tcp if tcp else dns.query.udp
+    resp = send(query, ep.dns_host, port=ep.dns_port, timeout=5)
+    assert [len(s) for s in resp.answer[0][0].strings] == [255, 45, 4]
+    assert b"".join(resp.answer[0][0].strings) == (long + "tail").encode()
+
+
+def _big_txt(cf, ep) -> list[str]:
+    """Four 200-byte TXT records at one name: over 512 bytes on the wire."""
+    contents = [f"v{i}=" + "y" * 200 for i in range(4)]
+    for content in contents:
+        cf.dns.records.create(zone_id=ep.zone_id, name="big", type="TXT", content=content, ttl=1)
+    return sorted(contents)
+
+
+def test_udp_answer_over_512_bytes_without_edns_is_truncated(cf, ep):
+    contents = _big_txt(cf, ep)
+    plain = dns.query.udp(
+        dns.message.make_query("big.polaris.test", "TXT"), ep.dns_host, port=ep.dns_port, timeout=5
+    )
+    assert plain.flags & dns.flags.TC and not plain.answer
+    assert plain.edns < 0  # no OPT to a query without one
+    full = ask(ep, "big.polaris.test", "TXT", tcp=True)
+    assert sorted(b"".join(rd.strings).decode() for rd in full.answer[0]) == contents
+    edns = dns.query.udp(
+        dns.message.make_query("big.polaris.test", "TXT", use_edns=0, payload=1232),
+        ep.dns_host,
+        port=ep.dns_port,
+        timeout=5,
+    )
+    assert not edns.flags & dns.flags.TC and len(edns.answer[0]) == 4
+    assert edns.edns == 0 and edns.payload >= 512  # EDNS answered with an OPT record
+
+
+def test_the_product_falls_back_to_tcp_on_a_truncated_answer(cf, ep):
+    import asyncio
+
+    from polaris_tui.adapters.dns_probe import DnsProber
+
+    contents = _big_txt(cf, ep)
+    query = dns.message.make_query("big.polaris.test", "TXT")  # as the prober asks
+    udp = dns.query.udp(query, ep.dns_host, port=ep.dns_port, timeout=5)
+    assert udp.flags & dns.flags.TC and not udp.answer
+    prober = DnsProber("polaris.test", authoritative=[(ep.dns_host, ep.dns_port)])
+    [answer] = asyncio.run(prober.ask_authoritative("big.polaris.test", "TXT"))
+    assert answer.ok and list(answer.records) == contents  # the UDP reply carried none
+
+
+def test_ad_bit_is_not_copied_from_the_query(cf, ep):
+    cf.dns.records.create(zone_id=ep.zone_id, name="ad", type="A", content="192.0.2.7", ttl=1)
+    query = dns.message.make_query("ad.polaris.test", "A")
+    query.flags |= dns.flags.AD
+    resp = dns.query.udp(query, ep.dns_host, port=ep.dns_port, timeout=5)
+    assert answers(resp) == ["192.0.2.7"] and not resp.flags & dns.flags.AD
 
 
 def test_mx_ns_soa_glue_cname_chain(cf, ep):

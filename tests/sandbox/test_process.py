@@ -8,12 +8,14 @@ import os
 import selectors
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
 import cloudflare
 import dns.message
 import dns.query
+import httpx
 
 from tests.runtime_helpers import CLI
 
@@ -30,6 +32,7 @@ KEYS = {
     "edge",
     "smtp",
     "inbox",
+    "edge_workers",
 }
 
 
@@ -116,3 +119,71 @@ def test_state_survives_sigkill(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    return {pid for pid in pids if running(pid)}
+
+
+def start_worker(info: dict) -> None:
+    """Deploy and route a Worker and call it once, so that its workerd runs."""
+    cf = cloudflare.Cloudflare(api_token=info["token"], base_url=info["api"])
+    cf.workers.scripts.update(
+        "probe",
+        account_id=info["account_id"],
+        metadata={"main_module": "m.js", "compatibility_date": "2026-04-26", "bindings": []},
+        files=[
+            (
+                "m.js",
+                b"export default {fetch: () => new Response('ok')}",
+                "application/javascript+module",
+            )
+        ],
+    )
+    cf.dns.records.create(
+        zone_id=info["zone_id"], name="mail", type="A", content="192.0.2.10", ttl=1, proxied=True
+    )
+    cf.workers.routes.create(zone_id=info["zone_id"], pattern="mail.polaris.test/*", script="probe")
+    resp = httpx.get(info["edge"] + "/", headers={"Host": "mail.polaris.test"}, timeout=120)
+    assert (resp.status_code, resp.text) == (200, "ok")
+
+
+def test_workerd_ends_with_the_sandbox_on_sigterm_and_on_sigkill(tmp_path):
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        proc, info = serve(tmp_path / f"sbx-{stop}")
+        try:
+            start_worker(info)
+            children = descendants(proc.pid)
+            assert len(children) >= 2  # node and at least one workerd
+            proc.send_signal(stop)
+            proc.communicate(timeout=30)
+            deadline = time.monotonic() + 30  # after SIGKILL, node sees its stdin close
+            while alive(children) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert alive(children) == set()
+        finally:
+            if proc.poll() is None:
+                proc.kill()

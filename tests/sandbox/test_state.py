@@ -11,6 +11,7 @@ import cloudflare
 import pytest
 from keyring.backend import KeyringBackend
 
+from polaris_tui.errors import CorruptFile
 from polaris_tui.sandbox import Sandbox, default_sandbox_dir, reset
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 from tests.runtime_helpers import CLI
@@ -115,7 +116,7 @@ def test_corrupt_state_gives_a_clear_error_and_reset_recovers(tmp_path):
     with Sandbox(directory):
         pass
     (directory / "state.json").write_text("{not json")
-    with pytest.raises(RuntimeError, match="sandbox reset"):
+    with pytest.raises(CorruptFile, match="sandbox reset"):
         Sandbox(directory).start()
     proc = subprocess.run(
         [str(CLI), "sandbox", "reset", "--sandbox-dir", str(directory)],

@@ -197,3 +197,29 @@ def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Conte
     # re-enabling the domain is planned as an update, never a second attach
     domain = [c for c in runner.pending(runner.plan(ctx, STEP)) if c.kind == "r2_custom_domain"]
     assert [c.action for c in domain] == [Action.UPDATE]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "secret", "code"),
+    [
+        (None, "0" * 64, "SignatureDoesNotMatch"),  # the secret was mistyped
+        ("f" * 32, None, "InvalidAccessKeyId"),  # the key pair was rotated away
+    ],
+)
+def test_wrong_or_rotated_r2_keys_get_the_r2_guidance(
+    sandbox_ctx: Context, key_id: str | None, secret: str | None, code: str
+) -> None:
+    from polaris_tui.adapters.r2 import make_r2_client
+
+    ctx = sandbox_ctx
+    assert ctx.sandbox is not None
+    ctx.__dict__["r2"] = make_r2_client(
+        ctx.config.account_id,
+        key_id or ctx.sandbox.s3_access_key_id,
+        secret or ctx.sandbox.s3_secret_access_key,
+        ctx.endpoints.s3,
+    )
+    with pytest.raises(runner.StepFailure) as err:
+        runner.apply(ctx, STEP, confirm=yes)
+    assert code in err.value.message
+    assert err.value.entry is not None and err.value.entry.id == "r2-s3-credentials"

@@ -247,10 +247,11 @@ def test_cli_done_when(tmp_path: Path) -> None:
 
     with Sandbox(box) as ep:
         cf = make_client(ep.token, ep.api)
-        txt = sorted(
-            r.content.strip('"') for r in cf.dns.records.list(zone_id=ep.zone_id, type="TXT")
-        )
+        records = list(cf.dns.records.list(zone_id=ep.zone_id, type="TXT"))
+    txt = sorted(r.content.strip('"') for r in records if "._domainkey." not in r.name)
     assert txt == sorted([MERGED, UNRELATED, RUNBOOK_DMARC])
+    [dkim] = [r.name for r in records if "._domainkey." in r.name]  # Email Routing's own
+    assert dkim == "cf2024-1._domainkey.polaris.test"
 
 
 @pytest.mark.parametrize(
@@ -284,3 +285,32 @@ def test_plan_warns_before_the_merge_exceeds_ten_lookups(sandbox_ctx) -> None:  
     assert spf_change.note.startswith("WARNING: 11 DNS lookups")
     result = runner.apply(ctx, AuthStep(), confirm=_yes)
     assert any(m.startswith("WARNING: 11 DNS lookups") for m in result.messages)
+
+
+def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    """Onboarding Email Sending writes _dmarc and Email Routing a DKIM TXT at
+    cf2024-1._domainkey: auth updates that DMARC in place and leaves the DKIM alone."""
+    import dns.message
+    import dns.query
+
+    ctx = sandbox_ctx
+    domain = ctx.config.domain
+    ctx.cf.email_routing.dns.create(zone_id=ctx.zone_id)
+    ctx.cf.email_sending.subdomains.create(zone_id=ctx.zone_id, name=domain)
+    [made] = list_records(ctx, name=f"_dmarc.{domain}", rtype="TXT")
+    assert made.content.startswith("v=DMARC1;")
+    [dkim] = list_records(ctx, name=f"cf2024-1._domainkey.{domain}", rtype="TXT")
+
+    dmarc_changes = [
+        c for c in runner.pending(runner.plan(ctx, AuthStep())) if "_dmarc" in c.target
+    ]
+    assert [(c.action, c.before["id"]) for c in dmarc_changes] == [(Action.UPDATE, made.id)]
+    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert dmarc_txt(ctx) == [RUNBOOK_DMARC]
+    assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
+    assert [r.content for r in list_records(ctx, name=dkim.name, rtype="TXT")] == [dkim.content]
+    host, port = ctx.endpoints.authoritative_dns[0]
+    answer = dns.query.tcp(dns.message.make_query(dkim.name, "TXT"), host, port=port, timeout=5)
+    served = [b"".join(rd.strings).decode() for rrset in answer.answer for rd in rrset]
+    assert served == [dkim.content]
+    assert ctx.cf.email_routing.get(zone_id=ctx.zone_id).status == "ready"

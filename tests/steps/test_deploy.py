@@ -23,7 +23,13 @@ from polaris_tui.steps.deploy import (
     wrangler_config,
 )
 from polaris_tui.steps.secret import VAULT_A
-from tests.runtime_helpers import RELAY_STEPS, apply_step, assert_not_on_disk, pending
+from tests.runtime_helpers import (
+    RELAY_STEPS,
+    apply_step,
+    assert_not_on_disk,
+    pending,
+    verify,
+)
 
 pytest_plugins = ["tests.runtime_fixtures"]
 
@@ -156,3 +162,52 @@ def test_runtime_steps_converge_under_write_faults(
     assert all(pending(ctx, step_id) == [] for step_id in RELAY_STEPS)
     checks = runner.verify(ctx, runner.select("all")).checks
     assert all(c.ok for c in checks if c.step in RELAY_STEPS)
+
+
+def test_module_source_reads_the_named_part_or_a_raw_body() -> None:
+    from polaris_tui.adapters.worker_script import module_source
+
+    code = b"export default {\r\n  fetch() { return new Response('--x'); }\n};\n"
+    body = (
+        b'--b1\r\nContent-Disposition: form-data; name="util.js"; filename="util.js"\r\n'
+        b"Content-Type: application/javascript+module\r\n\r\nexport const x = 1;\r\n"
+        b'--b1\r\nContent-Disposition: form-data; name="index.js"; filename="index.js"\r\n'
+        b"Content-Type: application/javascript+module\r\n\r\n" + code + b"\r\n--b1--\r\n"
+    )
+    assert module_source(body, "multipart/form-data; boundary=b1", "index.js") == code
+    assert module_source(code, "application/javascript", "index.js") == code
+
+
+def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> None:
+    """Cloudflare serves the module inside multipart/form-data: the shipped code is up to
+    date, and a different module (same bindings) is drift in both plan and verify."""
+    import httpx
+
+    from polaris_tui.relay import WORKER_MAIN_MODULE
+
+    ctx = relay_ctx
+    name, account = ctx.config.worker_name, ctx.config.account_id
+    raw = httpx.get(
+        f"{ctx.endpoints.api_base}/accounts/{account}/workers/scripts/{name}",
+        headers={"Authorization": f"Bearer {ctx.vault.get('cloudflare-api-token')}"},
+    )
+    assert raw.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert pending(ctx, "deploy") == []
+    assert verify(ctx, "deploy")["deploy.script"].ok
+    metadata = _metadata(ctx, main_module=WORKER_MAIN_MODULE, keep_bindings=["secret_text"])
+    metadata["bindings"] = desired_bindings(ctx.config, verify_kv_id(ctx))
+    ctx.cf.workers.scripts.update(
+        name,
+        account_id=account,
+        metadata=metadata,
+        files=[(WORKER_MAIN_MODULE, b"export default {};\n", "application/javascript+module")],
+    )
+    [change] = pending(ctx, "deploy")
+    assert change.note == "code"
+    assert not verify(ctx, "deploy")["deploy.script"].ok
+
+
+def verify_kv_id(ctx: Context) -> str:
+    from polaris_tui.steps.kv import kv_ids
+
+    return kv_ids(ctx)["id"]

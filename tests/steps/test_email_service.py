@@ -16,6 +16,7 @@ import pytest
 from polaris_tui import runner, troubleshooting
 from polaris_tui.context import Context
 from polaris_tui.session import sandbox_context
+from polaris_tui.steps.auth import AuthStep
 from polaris_tui.steps.base import Action, StepState
 from polaris_tui.steps.email_service import (
     AUTH_DRIFT,
@@ -188,8 +189,17 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     insp = STEP.inspect(ctx)
     assert insp.state is StepState.DONE
     assert insp.facts["dkim_published"] and insp.facts["dkim_verified"]
+    # two SPF records: Cloudflare reports Routing misconfigured until auth merges them
+    assert insp.facts["routing_status"] == "misconfigured"
+    report = runner.verify(ctx, [STEP])
+    [failed] = [c for c in report.checks if not c.ok]
+    assert failed.id == "email-service.routing" and "status misconfigured" in failed.detail
+    assert failed.guidance.startswith("Email Routing is enabled but misconfigured")
+    assert "polaris-tui apply auth" in failed.guidance
+    assert runner.apply(ctx, AuthStep(), confirm=yes).ok
     report = runner.verify(ctx, [STEP])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
+    assert "status ready" in {c.id: c for c in report.checks}["email-service.routing"].detail
     assert {"email-service.dkim-published", "email-service.dkim-verified"} <= {
         c.id for c in report.checks
     }
@@ -263,10 +273,10 @@ def test_legacy_cname_form_is_published_by_the_step(own_sandbox: Any) -> None:
     assert result.ok, result.detail
     cnames = [c for c in result.applied if c.kind == "dns_record"]
     assert [c.target for c in cnames] == [
-        "CNAME cf2024-1._domainkey.polaris.test cf2024-1.dkim.cloudflare.net"
+        "CNAME cf-legacy._domainkey.polaris.test cf-legacy.dkim.cloudflare.net"
     ]
-    answer = asyncio.run(ctx.dns.lookup(f"cf2024-1._domainkey.{ZONE}", "CNAME"))
-    assert answer.records == ("cf2024-1.dkim.cloudflare.net",)
+    answer = asyncio.run(ctx.dns.lookup(f"cf-legacy._domainkey.{ZONE}", "CNAME"))
+    assert answer.records == ("cf-legacy.dkim.cloudflare.net",)
     assert runner.pending(runner.plan(ctx, STEP)) == []
     assert runner.verify(ctx, [STEP]).ok
 

@@ -49,15 +49,24 @@ async def test_keymap_and_theme_from_config(config_path: Path) -> None:
         assert app.current_panel is not None and app.current_panel.id == "panel-verify"
 
 
-async def test_unknown_keymap_id_and_theme_are_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ('theme = "no-such"', "'theme'", "no-such"),
+        ('keymap = { bogus = "f9" }', "'keymap'", "bogus"),
+    ],
+)
+async def test_unknown_keymap_id_and_theme_are_named(
+    tmp_path: Path, line: str, field: str, value: str
+) -> None:
+    """The config refuses them (as `config set` does); the TUI says which field and value."""
     path = tmp_path / "config.toml"
-    path.write_text(VALID_CONFIG + 'theme = "no-such"\nkeymap = { bogus = "f9" }\n', "utf-8")
+    path.write_text(VALID_CONFIG + line + "\n", "utf-8")
     app = create_app(config_path=path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         messages = [n.message for n in app._notifications]
-        assert any("'theme'" in m and "no-such" in m for m in messages), messages
-        assert any("'keymap'" in m and "bogus" in m for m in messages), messages
+        assert any(field in m and value in m for m in messages), messages
 
 
 def test_deletion_hostname_rules() -> None:

@@ -15,14 +15,28 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from polaris_tui.sandbox.api import accounts, dns, email, storage, workers
-from polaris_tui.sandbox.api.common import ApiContext
-from polaris_tui.sandbox.envelope import ApiError, fail
+from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
+from polaris_tui.sandbox.api.common import ApiContext, parse_json
+from polaris_tui.sandbox.envelope import PAGE_CAP, ApiError, fail
 
 PREFIX = "/client/v4"
+# An API token is URL-safe base64 text; anything else in a Bearer header is malformed.
+_TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]+")
+MALFORMED_TOKEN = {
+    "success": False,
+    "errors": [
+        {
+            "code": 6003,
+            "message": "Invalid request headers",
+            "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}],
+        }
+    ],
+    "messages": [],
+    "result": None,
+}
 _REDACT_KEY = re.compile(r"secret|text|token|value|password|key", re.I)
 FAULT_CODES = {
     429: (971, "Please wait and consider throttling your request speed"),
@@ -121,7 +135,7 @@ class GuardedApi:
                 entry["fault"] = fault[0]
             if body and _is_json(scope):
                 try:
-                    entry["body"] = redact(json.loads(body))
+                    entry["body"] = redact(parse_json(body))
                 except ValueError:
                     entry["body"] = "[unparsable]"
             self.log.append(entry)
@@ -161,21 +175,30 @@ class GuardedApi:
                 headers = {"Retry-After": "0"} if decision.status == 429 else None
                 await fail(decision.status, code, message, headers)(scope, replay, send_wrapper)
                 return
-            if not self._authorised(scope):
+            verdict = self._authorisation(scope)
+            if verdict == "malformed":
+                answer = JSONResponse(MALFORMED_TOKEN, status_code=400)
+                await answer(scope, replay, send_wrapper)
+                return
+            if verdict != "ok":
                 await fail(401, 10000, "Authentication error")(scope, replay, send_wrapper)
                 return
+            PAGE_CAP.set(self.context.settings.page_cap)
             await self.app(scope, replay, send_wrapper)
         finally:
             write_log()
 
-    def _authorised(self, scope: dict) -> bool:
+    def _authorisation(self, scope: dict) -> str:
+        """``ok``, ``denied`` (no or wrong token: 401/10000) or ``malformed`` (a header that
+        is not ``Bearer <token>``: Cloudflare answers 400/6003 with 6111 in its chain)."""
         for key, value in scope.get("headers", []):
             if key == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
-                return scheme.lower() == "bearer" and hmac.compare_digest(
-                    token.strip().encode(), self.context.token.encode()
-                )
-        return False
+                if scheme.lower() != "bearer" or not _TOKEN_FORM.fullmatch(token):
+                    return "malformed"
+                same = hmac.compare_digest(token.encode(), self.context.token.encode())
+                return "ok" if same else "denied"
+        return "denied"
 
 
 def _is_json(scope: dict) -> bool:
@@ -183,7 +206,14 @@ def _is_json(scope: dict) -> bool:
 
 
 def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
-    routes = [*accounts.routes, *dns.routes, *email.routes, *storage.routes, *workers.routes]
+    routes = [
+        *accounts.routes,
+        *dns.routes,
+        *email.routes,
+        *storage.routes,
+        *kv_values.routes,
+        *workers.routes,
+    ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=routes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,9 +57,29 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
             raise ApiError(400, 9207, "Request body is invalid: a JSON body is required")
         return {}
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise ApiError(400, 6007, "Malformed JSON in request body") from None
+        return parse_json(raw)
+    except ValueError as exc:
+        raise ApiError(400, 6007, f"Malformed JSON in request body: {exc}") from None
+
+
+MAX_JSON_DEPTH = 64
+"""Nesting beyond this is refused before parsing: no Cloudflare body nests more than a few
+levels, and deeper ones exhaust Python's recursion (the parser, the log's redaction, copies)."""
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def parse_json(raw: str | bytes) -> Any:
+    """``json.loads`` that refuses nesting deeper than MAX_JSON_DEPTH with a ValueError."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    depth = 0
+    for token in _STRUCTURE.findall(text):  # strings are skipped whole, brackets counted
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        elif token in ("]", "}"):
+            depth -= 1
+    return json.loads(text)
 
 
 def require_object(body: Any) -> dict[str, Any]:

@@ -49,7 +49,9 @@ async def list_records(request: Request) -> Response:
     with context.store.read() as state:
         records = list(state["dns_records"].values())
     found = zone.filter_records(records, request.query_params, context.store.domain)
-    return paginate(found, request.query_params, default_per_page=100)
+    return paginate(
+        [zone.record_view(r) for r in found], request.query_params, default_per_page=100
+    )
 
 
 async def create_record(request: Request) -> Response:
@@ -57,13 +59,13 @@ async def create_record(request: Request) -> Response:
     body = require_object(await json_body(request))
     with context.store.change() as state:
         rec = zone.add_record(state, body)
-    return ok(rec)
+    return ok(zone.record_view(rec))
 
 
 async def get_record(request: Request) -> Response:
     context = check_zone(request)
     with context.store.read() as state:
-        return ok(_existing(state, request.path_params["record_id"]))
+        return ok(zone.record_view(_existing(state, request.path_params["record_id"])))
 
 
 def _replace(
@@ -86,7 +88,7 @@ async def update_record(request: Request) -> Response:
     body = require_object(await json_body(request))
     with context.store.change() as state:
         rec = _replace(state, request.path_params["record_id"], body, patch=False)
-    return ok(rec)
+    return ok(zone.record_view(rec))
 
 
 async def edit_record(request: Request) -> Response:
@@ -94,7 +96,7 @@ async def edit_record(request: Request) -> Response:
     body = require_object(await json_body(request))
     with context.store.change() as state:
         rec = _replace(state, request.path_params["record_id"], body, patch=True)
-    return ok(rec)
+    return ok(zone.record_view(rec))
 
 
 def _delete(state: dict[str, Any], record_id: str) -> dict[str, Any]:
@@ -142,7 +144,7 @@ async def batch(request: Request) -> Response:
             result["puts"].append(_replace(state, entry["id"], entry, patch=False))
         for entry in _entries(body, "posts"):
             result["posts"].append(zone.add_record(state, entry))
-    return ok(result)
+    return ok({key: [zone.record_view(r) for r in recs] for key, recs in result.items()})
 
 
 base = "/zones/{zone_id}/dns_records"

@@ -28,17 +28,42 @@ ROUTING_MX = (
     ("route2.mx.cloudflare.net", 86),
     ("route3.mx.cloudflare.net", 24),
 )
+SPF_INCLUDE = "include:_spf.mx.cloudflare.net"
 BOUNCE = "cf-bounce"
-LEGACY_SELECTOR = "cf2024-1"
+ROUTING_DKIM_SELECTOR = "cf2024-1"
+# The older CNAME form; its selector name is a sandbox choice (the runbook leaves it open).
+LEGACY_SELECTOR = "cf-legacy"
+SENDING_DMARC = "v=DMARC1; p=none;"  # what onboarding writes is not documented exactly
 
 
 # -- Email Routing -------------------------------------------------------------------
-def routing_required(domain: str) -> list[dict[str, Any]]:
-    mx = [
+def routing_mx(domain: str) -> list[dict[str, Any]]:
+    return [
         {"name": domain, "type": "MX", "content": host, "priority": prio, "ttl": 1}
         for host, prio in ROUTING_MX
     ]
-    return [*mx, {"name": domain, "type": "TXT", "content": ROUTING_SPF, "ttl": 1}]
+
+
+def routing_required(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """What enabling Email Routing publishes: MX, the apex SPF and its DKIM TXT at
+    ``cf2024-1._domainkey``."""
+    domain = state["zone"]["name"]
+    dkim = {
+        "name": f"{ROUTING_DKIM_SELECTOR}._domainkey.{domain}",
+        "type": "TXT",
+        "content": f"v=DKIM1; h=sha256; k=rsa; p={routing_dkim_key(state)}",
+        "ttl": 1,
+    }
+    spf = {"name": domain, "type": "TXT", "content": ROUTING_SPF, "ttl": 1}
+    return [*routing_mx(domain), spf, dkim]
+
+
+def routing_dkim_key(state: dict[str, Any]) -> str:
+    """The zone's Email Routing DKIM public key (made on first use, like the sending one)."""
+    routing = state["email_routing"]
+    if not routing.get("dkim_key"):
+        routing["dkim_key"] = base64.b64encode(secrets.token_bytes(294)).decode()
+    return routing["dkim_key"]
 
 
 def _present(state: dict[str, Any], want: dict[str, Any]) -> bool:
@@ -57,16 +82,26 @@ def _spf_records(state: dict[str, Any], name: str) -> list[dict[str, Any]]:
     ]
 
 
-def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
+def _routing_spf_ok(state: dict[str, Any], domain: str) -> bool:
+    """One apex SPF record, and it includes Cloudflare's (a merged record counts)."""
+    spf = _spf_records(state, domain)
+    return len(spf) == 1 and SPF_INCLUDE in (spf[0].get("content") or "").lower().split()
+
+
+def routing_status(state: dict[str, Any]) -> str:
+    """Derived from the zone as Cloudflare describes it: its MX records present and an
+    SPF record that includes ``_spf.mx.cloudflare.net``; otherwise misconfigured."""
     routing, domain = state["email_routing"], state["zone"]["name"]
     if not routing["enabled"]:
-        status = "unconfigured"
-    elif len(_spf_records(state, domain)) > 1 or not all(
-        _present(state, want) for want in routing_required(domain)
-    ):
-        status = "misconfigured"
-    else:
-        status = "unlocked" if routing.get("unlocked") else "ready"
+        return "unconfigured"
+    mx_ok = all(_present(state, want) for want in routing_mx(domain))
+    if not (mx_ok and _routing_spf_ok(state, domain)):
+        return "misconfigured"
+    return "unlocked" if routing.get("unlocked") else "ready"
+
+
+def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
+    routing, domain = state["email_routing"], state["zone"]["name"]
     return {
         "id": routing["tag"],
         "tag": routing["tag"],
@@ -76,7 +111,7 @@ def routing_settings(state: dict[str, Any]) -> dict[str, Any]:
         "modified": routing["modified"],
         "skip_wizard": True,
         "support_subaddress": False,
-        "status": status,
+        "status": routing_status(state),
     }
 
 
@@ -92,7 +127,7 @@ async def enable_routing(request: Request) -> Response:
     context = check_zone(request)
     await json_body(request, required=False)
     with context.store.change() as state:
-        for want in routing_required(state["zone"]["name"]):
+        for want in routing_required(state):
             if not _present(state, want):
                 zone.add_record(state, want, meta={"email_routing": True, "auto_added": True})
         state["email_routing"].update(enabled=True, unlocked=False, modified=now_iso())
@@ -116,7 +151,11 @@ async def unlock_routing(request: Request) -> Response:
 
 async def routing_dns(request: Request) -> Response:
     context = check_zone(request)
-    return ok(routing_required(context.store.domain))
+    with context.store.read() as state:
+        if state["email_routing"].get("dkim_key"):
+            return ok(routing_required(state))
+    with context.store.change() as state:  # the first read mints the zone's DKIM key
+        return ok(routing_required(state))
 
 
 def _address_view(addr: dict[str, Any], activation_ms: int) -> dict[str, Any]:
@@ -366,8 +405,24 @@ async def create_subdomain(request: Request) -> Response:
             if want["type"] == "CNAME" or _present(state, want):
                 continue  # the legacy CNAME form is left for the operator to publish
             zone.add_record(state, want, meta={"email_sending": True, "auto_added": True})
+        _add_dmarc(state, name)
         _refresh_enabled(state, sub, mode)
         return ok(sending_view(sub, context.settings.activation_ms))
+
+
+def _add_dmarc(state: dict[str, Any], name: str) -> None:
+    """Onboarding also writes a ``_dmarc`` TXT; never a second one beside an existing DMARC."""
+    dmarc = f"_dmarc.{name}"
+    if any(
+        (r.get("content") or "").strip('"').lower().startswith("v=dmarc1")
+        for r in zone.find(state, dmarc, "TXT")
+    ):
+        return
+    zone.add_record(
+        state,
+        {"name": dmarc, "type": "TXT", "content": SENDING_DMARC, "ttl": 1},
+        meta={"email_sending": True, "auto_added": True},
+    )
 
 
 async def list_subdomains(request: Request) -> Response:

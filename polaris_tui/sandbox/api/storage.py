@@ -281,6 +281,7 @@ async def delete_namespace(request: Request) -> Response:
     with context.store.change() as state:
         ns = _namespace(state, request.path_params["namespace_id"])
         del state["kv_namespaces"][ns["id"]]
+        state.get("kv_values", {}).pop(ns["id"], None)
     return ok({})
 
 

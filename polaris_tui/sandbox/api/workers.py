@@ -3,11 +3,17 @@ domains with Cloudflare's error codes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import datetime
 import fnmatch
 import hashlib
 import json
+import shutil
+import subprocess
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -21,6 +27,7 @@ from polaris_tui.sandbox.api.common import (
     check_account,
     check_zone,
     json_body,
+    parse_json,
     require_object,
 )
 from polaris_tui.sandbox.envelope import ApiError, ok, paginate
@@ -28,6 +35,20 @@ from polaris_tui.sandbox.state import new_id, now_iso, worker_secret_service
 
 SCRIPTS = "/accounts/{account_id}/workers/scripts"
 SECRET_TYPES = ("secret_text",)
+# The binding types Cloudflare accepts, as the SDK lists them
+# (cloudflare/types/workers/script_update_params.py, MetadataBinding); a test keeps them equal.
+# fmt: off
+BINDING_TYPES = frozenset((
+    "ai", "ai_search", "ai_search_namespace", "analytics_engine", "artifacts", "assets",
+    "browser", "d1", "data_blob", "dispatch_namespace", "durable_object_namespace", "flagship",
+    "hyperdrive", "images", "inherit", "json", "k2", "kv_namespace", "media", "messaging",
+    "mtls_certificate", "pipelines", "plain_text", "queue", "r2_bucket", "ratelimit",
+    "secret_key", "secret_text", "secrets_store_secret", "send_email", "service", "text_blob",
+    "vectorize", "version_metadata", "vpc_network", "vpc_service", "wasm_module", "workflow",
+))
+# fmt: on
+JS_MODULE_TYPES = ("application/javascript+module", "text/javascript+module")
+NODE_CHECK_TIMEOUT = 20.0
 CUSTOM_DOMAIN_TARGET = "100::"
 
 
@@ -98,6 +119,12 @@ def _check_binding(binding: Any, i: int, state: dict[str, Any]) -> dict[str, Any
             f"field 'metadata.bindings.{i}': every binding needs a string 'name' and 'type'",
         )
     kind = binding["type"]
+    if kind not in BINDING_TYPES:
+        raise ApiError(
+            400,
+            10021,
+            f"field 'metadata.bindings.{i}.type': unknown binding type {kind!r}",
+        )
     if kind in ("plain_text", "secret_text") and not isinstance(binding.get("text"), str):
         raise ApiError(
             400,
@@ -121,7 +148,69 @@ def _check_binding(binding: Any, i: int, state: dict[str, Any]) -> dict[str, Any
                     10021,
                     f"field 'metadata.bindings.{i}.{key}' must be a list of email addresses",
                 )
+        domain = state["zone"]["name"]
+        for sender in binding.get("allowed_sender_addresses") or []:
+            if not zone.in_zone(sender.rpartition("@")[2], domain):
+                raise ApiError(
+                    400,
+                    10021,
+                    f"field 'metadata.bindings.{i}.allowed_sender_addresses': {sender} is not "
+                    f"on a domain of this account's zones ({domain})",
+                )
     return binding
+
+
+def check_compatibility_date(value: Any) -> None:
+    """A ``compatibility_date`` must be a real date, and not after today (UTC)."""
+    if value is None:
+        return
+    try:
+        day = datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ApiError(
+            400, 10021, f"field 'metadata.compatibility_date': {value!r} is not a YYYY-MM-DD date"
+        )
+    today = datetime.datetime.now(datetime.UTC).date()
+    if day > today:
+        raise ApiError(
+            400,
+            10021,
+            f"field 'metadata.compatibility_date': {value} is in the future (today is {today})",
+        )
+
+
+def check_module_syntax(modules: dict[str, dict[str, str]]) -> None:
+    """Each JavaScript module must parse, as Cloudflare's upload does (400/10021 with the
+    parser's message). ``node --check`` is the parser; without Node nothing is checked."""
+    node = shutil.which("node")
+    if node is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="sandbox-upload-") as tmp:
+        for name, module in modules.items():
+            if module["content_type"] not in JS_MODULE_TYPES:
+                continue
+            path = Path(tmp) / (Path(name).stem + ".mjs")
+            path.write_bytes(base64.b64decode(module["b64"]))
+            result = subprocess.run(
+                [node, "--check", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=NODE_CHECK_TIMEOUT,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise ApiError(400, 10021, _syntax_message(result.stderr, path, name))
+
+
+def _syntax_message(stderr: str, path: Path, name: str) -> str:
+    """``Uncaught SyntaxError: ... at index.js:LINE`` from Node's report."""
+    lines = stderr.splitlines()
+    error = next((ln for ln in lines if "Error:" in ln), lines[-1] if lines else "SyntaxError")
+    where = next((ln for ln in lines if ln.startswith(str(path) + ":")), "")
+    line = where.rpartition(":")[2] if where else "?"
+    return f"Uncaught {error.strip()}\n  at {name}:{line}"
 
 
 def apply_bindings(
@@ -190,7 +279,7 @@ async def _form_json(value: Any, field: str) -> Any:
     if not isinstance(value, str):
         raise ApiError(400, 10021, f"field '{field}' is required (a JSON multipart part)")
     try:
-        return json.loads(value)
+        return parse_json(value)
     except ValueError:
         raise ApiError(400, 10021, f"field '{field}' is not valid JSON") from None
 
@@ -224,6 +313,8 @@ async def upload_script(request: Request) -> Response:
             f"field 'metadata.main_module': module {main!r} was not "
             f"uploaded (parts: {sorted(modules)})",
         )
+    check_compatibility_date(metadata.get("compatibility_date"))
+    await asyncio.to_thread(check_module_syntax, modules)
     bindings = metadata.get("bindings", [])
     keep = metadata.get("keep_bindings", [])
     if not isinstance(bindings, list) or not isinstance(keep, list):
@@ -264,12 +355,30 @@ async def list_scripts(request: Request) -> Response:
         return ok([_script_view(s) for s in state["scripts"].values()])
 
 
+def modules_multipart(script: dict[str, Any]) -> tuple[bytes, str]:
+    """A module Worker downloads as multipart/form-data, one part per module, main first,
+    as Cloudflare answers it (not the raw JS)."""
+    boundary = uuid.uuid4().hex
+    names = sorted(script["modules"], key=lambda n: n != script["main_module"])
+    chunks = []
+    for name in names:
+        module = script["modules"][name]
+        chunks += [
+            f"--{boundary}\r\n".encode(),
+            f'Content-Disposition: form-data; name="{name}"; filename="{name}"\r\n'.encode(),
+            f"Content-Type: {module['content_type']}\r\n\r\n".encode(),
+            base64.b64decode(module["b64"]),
+            b"\r\n",
+        ]
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
 async def get_script(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
-        script = _script(state, request.path_params["script"])
-        module = script["modules"][script["main_module"]]
-    return Response(base64.b64decode(module["b64"]), media_type=module["content_type"])
+        body, content_type = modules_multipart(_script(state, request.path_params["script"]))
+    return Response(body, headers={"content-type": content_type})
 
 
 async def delete_script(request: Request) -> Response:
@@ -291,7 +400,6 @@ def _settings_view(script: dict[str, Any]) -> dict[str, Any]:
         "compatibility_date": script.get("compatibility_date"),
         "compatibility_flags": script.get("compatibility_flags", []),
         "logpush": script.get("logpush", False),
-        "placement": {},
         "tags": script.get("tags", []),
         "tail_consumers": [],
         "usage_model": "standard",

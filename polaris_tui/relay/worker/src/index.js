@@ -11,6 +11,15 @@ const DEFAULTS = {
   RATE_LIMIT_WINDOW_SECONDS: 3600,
   MAX_BODY_BYTES: 65536,
 };
+// Inclusive [lowest, highest] of each limit: polaris_tui/relay/bounds.py holds the same table
+// for the config and the Python relay, and tests/test_config_bounds.py fails when they differ.
+const BOUNDS = {
+  TS_WINDOW_MS: [1000, 3600000],
+  NONCE_TTL_SECONDS: [1, 604800],
+  RATE_LIMIT_MAX: [1, 1000000000],
+  RATE_LIMIT_WINDOW_SECONDS: [1, 604800],
+  MAX_BODY_BYTES: [1024, 1048576],
+};
 const KV_MIN_TTL_SECONDS = 60;
 const MAX_RECIPIENTS = 10;
 const MAX_SUBJECT_CHARS = 900;
@@ -39,8 +48,9 @@ function intVar(env, name) {
   const raw = env[name];
   if (raw === undefined || raw === null || raw === "") return DEFAULTS[name];
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  const [low, high] = BOUNDS[name];
+  if (!Number.isSafeInteger(value) || value < low || value > high) {
+    throw new ConfigError(`${name} must be a whole number from ${low} to ${high}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }

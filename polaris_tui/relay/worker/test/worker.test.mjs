@@ -37,6 +37,17 @@ test("a non-numeric limit var fails closed with 500 instead of guessing", async 
   }
 });
 
+test("a limit var outside the shared bounds fails closed with 500", async () => {
+  for (const value of ["9007199254740993", "1000000001", "0"]) {
+    const mf = startWorker(SETTINGS, { RATE_LIMIT_MAX: value });
+    try {
+      assert.equal((await post(mf, payload("x@example.com"))).status, 500, value);
+    } finally {
+      await mf.dispose();
+    }
+  }
+});
+
 test("NONCE_TTL_SECONDS below twice the window is raised to 2 * TS_WINDOW_MS / 1000", async () => {
   const mf = startWorker({ ...SETTINGS, ts_window_ms: 600000, nonce_ttl_seconds: 60 });
   try {
