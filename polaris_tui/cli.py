@@ -205,15 +205,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     steps = _select(args.step)
     out, any_changes, failed = [], False, False
     with _context(args) as ctx:
-        for step in steps:
-            try:
-                changes = runner.pending(runner.plan(ctx, step))
-            except runner.StepFailure as failure:
+        for step, planned in zip(steps, runner.plan_each(ctx, steps), strict=True):
+            if isinstance(planned, runner.StepFailure):
                 failed = True
-                out.append({"id": step.id, "changes": [], "error": failure.message})
+                out.append({"id": step.id, "changes": [], "error": planned.message})
                 if not args.json:
-                    _print_failure(failure)
+                    _print_failure(planned)
                 continue
+            changes = runner.pending(planned)
             any_changes = any_changes or bool(changes)
             out.append({"id": step.id, "changes": [c.to_json() for c in changes]})
             if not args.json:
@@ -261,7 +260,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
         print(f"  ..{pct} {message}", file=sys.stderr)
 
-    def apply_one(ctx: Context, step: Any) -> bool:
+    def apply_one(ctx: Context, step: Any, again: bool) -> bool:
+        if again:
+            print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
             result = runner.apply(
                 ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
@@ -284,19 +285,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
         _context(args) as ctx,
         apply_lock(ctx.state.path.parent, command, wait=args.wait, on_wait=waiting),
     ):
-        if not all(apply_one(ctx, step) for step in steps):
+        try:
+            ok = runner.apply_in_order(ctx, steps, lambda step, again: apply_one(ctx, step, again))
+        except runner.StepFailure as failure:
+            _print_failure(failure)
             return Exit.FAILURE
-        if len(steps) > 1:
-            try:
-                again = runner.changed_again(ctx, steps)
-            except runner.StepFailure as failure:
-                _print_failure(failure)
-                return Exit.FAILURE
-            for step in again:
-                print(f"{step.id}: a later step changed what it manages; applying it again")
-                if not apply_one(ctx, step):
-                    return Exit.FAILURE
-    return Exit.OK
+    return Exit.OK if ok else Exit.FAILURE
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -481,9 +475,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 def cmd_send_test(args: argparse.Namespace) -> int:
     """Sign with secret A and POST one message, as the app does; report status, id, key slot."""
-    import httpx
-
     from polaris_tui import troubleshooting
+    from polaris_tui.errors import Unavailable
     from polaris_tui.relay.client import send_signed
     from polaris_tui.relay.signing import SigningError
     from polaris_tui.steps.relay_probe import relay_url
@@ -507,8 +500,8 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             result = send_signed(url, secret, payload, connect_to=connect_to)
         except SigningError as exc:
             raise UsageError(f"--url: {exc}") from None
-        except httpx.HTTPError as exc:
-            print(f"error: no answer from {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        except Unavailable as exc:
+            print(f"error: no answer from {url}: {exc}", file=sys.stderr)
             print(
                 "Is the relay running? Locally: `polaris-tui relay --outbox DIR`, then "
                 "--url http://127.0.0.1:8787/send",

@@ -15,14 +15,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from polaris_tui.config import Config
 from polaris_tui.journal import Journal
+from polaris_tui.observation import observed
 from polaris_tui.state import StateStore
 from polaris_tui.vault import Vault
 
 if TYPE_CHECKING:
-    import cloudflare
+    from polaris_tui.adapters.cloudflare_api import CloudflareApi
+    from polaris_tui.ports import (
+        R2,
+        DnsProber,
+        DnsRecords,
+        EmailRouting,
+        EmailSending,
+        HttpProber,
+        KvNamespaces,
+        Workers,
+    )
 
-    from polaris_tui.adapters.dns_probe import DnsProber
-    from polaris_tui.adapters.http_probe import HttpProber
+R2_REMEDY = (
+    "create an R2 API token (R2 → Manage API tokens) and run `polaris-tui secrets "
+    "set r2-access-key-id` and `... r2-secret-access-key`"
+)
 
 
 @dataclass(frozen=True)
@@ -62,34 +75,74 @@ class Context:
         return self.sandbox is not None
 
     @cached_property
-    def cf(self) -> cloudflare.Cloudflare:
-        from polaris_tui.adapters.cloudflare_api import make_client
+    def api(self) -> CloudflareApi:
+        """The Cloudflare API connection the Cloudflare adapters share (token read on use)."""
+        from polaris_tui.adapters.cloudflare_api import CloudflareApi, make_client
 
-        token = self.vault.require(
-            "cloudflare-api-token", "run `polaris-tui secrets set cloudflare-api-token`"
-        )
-        return make_client(token, self.endpoints.api_base)
+        def client() -> Any:
+            token = self.vault.require(
+                "cloudflare-api-token", "run `polaris-tui secrets set cloudflare-api-token`"
+            )
+            return make_client(token, self.endpoints.api_base)
+
+        return CloudflareApi(client, self.config.account_id, lambda: self.zone_id)
+
+    @property
+    def cf(self) -> Any:
+        """The raw SDK client, for the adapters and for tests that arrange the world.
+
+        Steps never use it: they reach Cloudflare only through the ports below.
+        """
+        return self.api.client
 
     @cached_property
-    def r2(self) -> Any:
-        from polaris_tui.adapters.r2 import make_r2_client
+    def dns_records(self) -> DnsRecords:
+        from polaris_tui.adapters.dns_records import CloudflareDnsRecords
 
-        remedy = (
-            "create an R2 API token (R2 → Manage API tokens) and run `polaris-tui secrets "
-            "set r2-access-key-id` and `... r2-secret-access-key`"
-        )
-        return make_r2_client(
-            self.config.account_id,
-            self.vault.require("r2-access-key-id", remedy),
-            self.vault.require("r2-secret-access-key", remedy),
-            self.endpoints.s3,
-        )
+        return observed("dns_records", CloudflareDnsRecords(self.api))
+
+    @cached_property
+    def email_routing(self) -> EmailRouting:
+        from polaris_tui.adapters.email_routing import CloudflareEmailRouting
+
+        return observed("email_routing", CloudflareEmailRouting(self.api))
+
+    @cached_property
+    def email_sending(self) -> EmailSending:
+        from polaris_tui.adapters.email_sending import CloudflareEmailSending
+
+        return observed("email_sending", CloudflareEmailSending(self.api, self.config.zone))
+
+    @cached_property
+    def workers(self) -> Workers:
+        from polaris_tui.adapters.workers import CloudflareWorkers
+
+        return observed("workers", CloudflareWorkers(self.api))
+
+    @cached_property
+    def kv(self) -> KvNamespaces:
+        from polaris_tui.adapters.kv import CloudflareKv
+
+        return observed("kv", CloudflareKv(self.api))
+
+    @cached_property
+    def r2(self) -> R2:
+        """R2 buckets and custom domains (Cloudflare API), objects (S3 API, keys read on use)."""
+        from polaris_tui.adapters.r2 import CloudflareR2
+
+        def credentials() -> tuple[str, str]:
+            return (
+                self.vault.require("r2-access-key-id", R2_REMEDY),
+                self.vault.require("r2-secret-access-key", R2_REMEDY),
+            )
+
+        return observed("r2", CloudflareR2(self.api, credentials, self.endpoints.s3))
 
     @cached_property
     def dns(self) -> DnsProber:
-        from polaris_tui.adapters.dns_probe import DnsProber
+        from polaris_tui.adapters.dns_probe import DnsProber as DnsProbe
 
-        return DnsProber(
+        return DnsProbe(
             self.config.zone,
             self.endpoints.authoritative_dns,
             list(self.endpoints.resolvers),
@@ -98,9 +151,9 @@ class Context:
 
     @cached_property
     def http(self) -> HttpProber:
-        from polaris_tui.adapters.http_probe import HttpProber
+        from polaris_tui.adapters.http_probe import HttpProber as HttpProbe
 
-        return HttpProber(self.endpoints.edge)
+        return HttpProbe(self.endpoints.edge)
 
     @cached_property
     def zone_id(self) -> str:
@@ -108,16 +161,9 @@ class Context:
         cached = self.state.get("zone_id")
         if cached:
             return str(cached)
-        from polaris_tui.adapters.cloudflare_api import all_items
-
-        zones = all_items(self.cf.zones.list(name=self.config.zone))
-        if not zones:
-            raise LookupError(
-                f"Zone {self.config.zone} not found in the account: add the "
-                "zone in the Cloudflare dashboard, or fix 'zone' in the config"
-            )
-        self.state.set("zone_id", zones[0].id)
-        return zones[0].id
+        zone_id = self.api.find_zone_id(self.config.zone)
+        self.state.set("zone_id", zone_id)
+        return zone_id
 
 
 def fingerprint(secret: str) -> str:

@@ -23,6 +23,7 @@ from polaris_tui.steps.secret import VAULT_A
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
+    from polaris_tui.steps.base import Step
 
 LOGOS = (
     "polaris-logo-160.png",
@@ -77,28 +78,38 @@ def ensure_operator_mailbox(ctx: Context) -> str | None:
     In a real account the operator adds and verifies it by e-mail; the sandbox verifies it
     after a short delay. Nothing is added when the account already has one.
     """
-    account = ctx.config.account_id
-    if list(ctx.cf.email_routing.addresses.list(account_id=account)):
+    if ctx.email_routing.addresses():
         return None
-    ctx.cf.email_routing.addresses.create(account_id=account, email=OPERATOR_MAILBOX)
+    ctx.email_routing.create_address(OPERATOR_MAILBOX)
     return OPERATOR_MAILBOX
 
 
 def apply_all(ctx: Context) -> tuple[bool, str]:
-    """Apply every step in runbook order, then once more those a later step changed."""
+    """Apply every step in runbook order (the runner re-applies what a later step changed)."""
     added = ensure_operator_mailbox(ctx)
     done = [f"sandbox: {added} added as the verified mailbox for DMARC reports"] if added else []
     steps = runner.select("all")
-    for second_pass in (False, True):
-        for step in runner.changed_again(ctx, steps) if second_pass else steps:
-            try:
-                result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
-            except runner.StepFailure as failure:
-                return False, f"{step.id}: {failure.message}"
-            if not result.ok:
-                return False, f"{step.id}: {result.detail}"
-            label = f"{step.id} (again, after later steps)" if second_pass else step.id
-            done.append(f"{label}: {result.detail or 'ok'}")
+    failed: list[str] = []
+
+    def apply_one(step: Step, again: bool) -> bool:
+        try:
+            result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
+        except runner.StepFailure as failure:
+            failed.append(f"{step.id}: {failure.message}")
+            return False
+        if not result.ok:
+            failed.append(f"{step.id}: {result.detail}")
+            return False
+        label = f"{step.id} (again, after later steps)" if again else step.id
+        done.append(f"{label}: {result.detail or 'ok'}")
+        return True
+
+    try:
+        runner.apply_in_order(ctx, steps, apply_one)
+    except runner.StepFailure as failure:
+        return False, f"{failure.step}: {failure.message}"
+    if failed:
+        return False, failed[0]
     left = [s.id for s in runner.changed_again(ctx, steps)]
     if left:
         return False, f"still pending after two passes: {', '.join(left)}"

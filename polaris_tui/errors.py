@@ -56,9 +56,13 @@ class ConfigError(PolarisError, ValueError):
         self.field = field_name
         self.value = value
         self.fix = fix
-        super().__init__(
-            f"config field '{field_name}' = {value!r} is invalid: {fix}", guidance=fix
-        )
+        super().__init__(f"config field '{field_name}' = {value!r} is invalid: {fix}", guidance=fix)
+
+
+class MetadataError(PolarisError, ValueError):
+    """A Worker upload's metadata does not match the API's types; names the field."""
+
+    title = "Invalid Worker metadata"
 
 
 class UsageError(PolarisError):
@@ -123,9 +127,7 @@ class PermissionDenied(ApiError):
 class RateLimited(ApiError):
     title = "Rate limited"
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, **kwargs: object
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

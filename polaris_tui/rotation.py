@@ -104,14 +104,7 @@ def _probe_all(ctx: Context, secrets: dict[str, str]) -> dict[str, ProbeResult]:
 
 def _bulk(ctx: Context, changes: dict[str, str | None]) -> None:
     """One Worker version with all secret changes (a JSON merge patch: None removes)."""
-    ctx.cf.workers.scripts.secrets.bulk_update(
-        ctx.config.worker_name,
-        account_id=ctx.config.account_id,
-        secrets={
-            name: (None if value is None else {"name": name, "text": value, "type": "secret_text"})
-            for name, value in changes.items()
-        },
-    )
+    ctx.workers.update_secrets(ctx.config.worker_name, changes)
     record_pushed(ctx, changes)
 
 

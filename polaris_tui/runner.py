@@ -7,16 +7,19 @@ front end can show the guidance next to the failure.
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
+import contextvars
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from polaris_tui import troubleshooting
+from polaris_tui.adapters import preload
 from polaris_tui.context import Context
 from polaris_tui.errors import PolarisError
+from polaris_tui.observation import observing
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -30,6 +33,8 @@ from polaris_tui.steps.base import (
 from polaris_tui.steps.catalog import STEP_INFO
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
+
+T = TypeVar("T")
 
 CHECK_TIMEOUT_SECONDS = 20.0
 VERIFY_THREADS = 32
@@ -140,6 +145,32 @@ def step_status(ctx: Context, step: Step) -> StepStatus:
 KEYRING_BLOCKED = "the keyring cannot hold secrets (see `polaris-tui secrets status`)"
 
 
+def _prepare(ctx: Context) -> None:
+    """What threads would otherwise build or import at the same moment, done once first.
+
+    Concurrent first imports of the SDK's lazily loaded modules can deadlock on import locks;
+    the shared API client is built once rather than once per thread. A missing token is not
+    an error here: the step that needs it reports it.
+    """
+    preload()
+    with contextlib.suppress(PolarisError, VaultError):
+        _ = ctx.api.client, ctx.zone_id
+
+
+def each_step(ctx: Context, steps: Iterable[Step], run: Callable[[Step], T]) -> list[T]:
+    """``run`` for every step at once, in one observation, results in the steps' order.
+
+    Steps read independent things, so their reads overlap; reads several steps share (the
+    zone's records, the Worker's secrets) are made once (``polaris_tui.observation``).
+    """
+    chosen = list(steps)
+    with observing():
+        _prepare(ctx)
+        with ThreadPoolExecutor(max(len(chosen), 1), thread_name_prefix="observe") as pool:
+            futures = [pool.submit(contextvars.copy_context().run, run, s) for s in chosen]
+            return [f.result() for f in futures]
+
+
 def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
     """Every step's state; an unusable keyring blocks them all, said once rather than per step."""
     chosen = list(steps if steps is not None else all_steps())
@@ -147,7 +178,7 @@ def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus
         ctx.vault.ensure_usable()
     except VaultError:
         return [StepStatus(s.id, s.title, StepState.BLOCKED, KEYRING_BLOCKED) for s in chosen]
-    return [step_status(ctx, s) for s in chosen]
+    return each_step(ctx, chosen, lambda s: step_status(ctx, s))
 
 
 def plan(ctx: Context, step: Step) -> list[Change]:
@@ -158,17 +189,74 @@ def plan(ctx: Context, step: Step) -> list[Change]:
         raise describe_error(ctx, step.id, exc) from None
 
 
+def plan_each(ctx: Context, steps: Iterable[Step]) -> list[list[Change] | StepFailure]:
+    """Every step's plan (or its failure) from one observation, the reads overlapping."""
+
+    def one(step: Step) -> list[Change] | StepFailure:
+        try:
+            return plan(ctx, step)
+        except StepFailure as failure:
+            return failure
+
+    return each_step(ctx, steps, one)
+
+
+@dataclass
+class StepView:
+    """What a step panel shows: status, facts and the plan (or why it could not plan)."""
+
+    status: StepStatus
+    facts: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    failure: StepFailure | None = None
+
+
+def load_step(ctx: Context, step: Step) -> StepView:
+    """A panel's status, facts and plan from one observation: each read is made once."""
+    with observing():
+        _prepare(ctx)
+        view = StepView(step_status(ctx, step))
+        try:
+            view.facts = dict(step.inspect(ctx).facts)
+        except Exception:  # the status row already carries the inspect error
+            view.facts = {}
+        try:
+            view.changes = plan(ctx, step)
+        except StepFailure as failure:
+            view.failure = failure
+    return view
+
+
 def pending(changes: list[Change]) -> list[Change]:
     return [c for c in changes if c.action is not Action.NOOP]
 
 
 def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
-    """Steps with pending changes after a run over all of them.
+    """Steps with pending changes after a run over all of them (one observation)."""
+    chosen = list(steps)
+    plans = plan_each(ctx, chosen)
+    for result in plans:
+        if isinstance(result, StepFailure):
+            raise result
+    return [s for s, changes in zip(chosen, plans, strict=True) if pending(changes)]  # type: ignore[arg-type]
 
-    A later step can change what an earlier one manages: enabling Email Routing adds its own
-    SPF record, which the auth step then merges into one. Applying these once more converges.
+
+def apply_in_order(
+    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], bool]
+) -> bool:
+    """Apply steps in runbook order, then once more each one a later step changed.
+
+    ``apply_one(step, again)`` applies and reports one step; False stops the run. The second
+    pass exists because a later step can change what an earlier one manages: enabling Email
+    Routing (email-service) adds Cloudflare's own SPF record at the apex, which auth then
+    merges into one. This is the only place that knows; front ends call this.
     """
-    return [s for s in steps if pending(plan(ctx, s))]
+    chosen = list(steps)
+    if not all(apply_one(step, False) for step in chosen):
+        return False
+    if len(chosen) < 2:
+        return True
+    return all(apply_one(step, True) for step in changed_again(ctx, chosen))
 
 
 Confirm = Callable[[Step, list[Change]], bool]
@@ -244,42 +332,12 @@ async def _verify_step(ctx: Context, step: Step) -> list[Check]:
 async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
     """Every check of every step concurrently; wall time tracks the slowest check."""
     started = time.perf_counter()
-    import_for_verify()  # before the fan-out, in this thread
+    preload()  # before the fan-out, in this thread
     results = await asyncio.gather(*(_verify_step(ctx, s) for s in steps))
     checks = [_with_guidance(ctx, c) for group in results for c in group]
     return VerifyReport(
         all(c.ok for c in checks) and bool(checks), (time.perf_counter() - started) * 1000, checks
     )
-
-
-SDK_RESOURCES = ("dns", "email_routing", "email_sending", "kv", "r2", "workers", "zones")
-VERIFY_IMPORTS = (
-    *(f"cloudflare.resources.{name}" for name in SDK_RESOURCES),
-    "httpx",
-    "httpcore",
-    "dns.asyncquery",
-    "dns.resolver",
-    "checkdmarc.spf",
-    "checkdmarc.dmarc",
-)
-"""What the checks' adapters import lazily, imported before the fan-out. The Cloudflare SDK
-imports a resource's modules on first attribute access, and its modules import one another:
-first imported from several verify threads at once, they can deadlock Python's per-module
-import locks ("deadlock detected by _ModuleLock('cloudflare.types.email_routing…')")."""
-
-VERIFY_RDTYPES = ("A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT")
-
-
-def import_for_verify() -> None:
-    """Import every module a check would otherwise import first from a pool thread."""
-    for name in VERIFY_IMPORTS:
-        importlib.import_module(name)
-    import dns.rdata
-    import dns.rdataclass
-    import dns.rdatatype
-
-    for rdtype in VERIFY_RDTYPES:  # dnspython imports each record type's class on first use
-        dns.rdata.get_rdata_class(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype))
 
 
 def verify(ctx: Context, steps: Iterable[Step]) -> VerifyReport:

@@ -10,6 +10,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from polaris_tui.errors import ApiError
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -70,22 +72,13 @@ def entries() -> tuple[Entry, ...]:
 
 
 def error_codes(exc: BaseException) -> list[int]:
-    """Cloudflare error codes carried by an SDK exception (``.errors[i].code`` or the body),
-    including each error's ``error_chain`` (6003 carries the 6111 that says why)."""
-    codes: list[int] = []
-    for err in getattr(exc, "errors", None) or []:
-        code = err.get("code") if isinstance(err, dict) else getattr(err, "code", None)
-        if isinstance(code, int):
-            codes.append(code)
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        for err in body.get("errors") or []:
-            chain = err.get("error_chain") if isinstance(err, dict) else None
-            for link in [err, *(chain if isinstance(chain, list) else [])]:
-                code = link.get("code") if isinstance(link, dict) else None
-                if isinstance(code, int) and code not in codes:
-                    codes.append(code)
-    return codes
+    """Cloudflare error codes carried by a port error (adapters keep them in ``codes``)."""
+    return list(exc.codes) if isinstance(exc, ApiError) else []
+
+
+def error_status(exc: BaseException) -> int | None:
+    """The HTTP status a port error carries, if any."""
+    return exc.status if isinstance(exc, ApiError) else None
 
 
 def lookup(
@@ -100,7 +93,7 @@ def lookup(
     """The most specific entry for a failure; step-specific entries win over generic ones."""
     codes = error_codes(exc) if exc is not None else []
     if status is None and exc is not None:
-        status = getattr(exc, "status_code", None)
+        status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
 

@@ -145,16 +145,8 @@ class StepPanel(VerticalScroll):
         from polaris_tui import runner
 
         ctx, step = self._engine()
-        status = runner.step_status(ctx, step)
-        snap = Snapshot(status)
-        try:
-            snap.facts = dict(step.inspect(ctx).facts)
-        except Exception:  # the status row already carries the inspect error
-            snap.facts = {}
-        try:
-            snap.changes = runner.plan(ctx, step)
-        except runner.StepFailure as failure:
-            snap.failure = failure
+        view = runner.load_step(ctx, step)
+        snap = Snapshot(view.status, view.facts, view.changes, view.failure)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Loaded(snap))
 

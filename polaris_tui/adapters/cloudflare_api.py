@@ -1,8 +1,22 @@
-"""The official Cloudflare SDK client, pointed at Cloudflare or at the sandbox."""
+"""The official Cloudflare SDK client, pointed at Cloudflare or at the sandbox, and the one
+place its exceptions become the port errors (with Cloudflare's error codes kept)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from polaris_tui.errors import (
+    ApiError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+)
 
 if TYPE_CHECKING:
     import cloudflare
@@ -54,3 +68,96 @@ def _more_pages(info: Any, count: int, seen: int) -> bool:
         return seen < int(total_count)
     per_page = getattr(info, "per_page", None)
     return per_page is None or count >= int(per_page)
+
+
+def _codes(exc: BaseException) -> list[int]:
+    """Cloudflare error codes of an SDK exception (``errors[i].code`` or the body's)."""
+    codes: list[int] = []
+    body = getattr(exc, "body", None)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    for err in errors or getattr(exc, "errors", None) or []:
+        code = err.get("code") if isinstance(err, dict) else getattr(err, "code", None)
+        if isinstance(code, int):
+            codes.append(code)
+    return codes
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def port_error(exc: BaseException) -> ApiError | None:
+    """The port error for an SDK exception, or None when ``exc`` is not the SDK's."""
+    import cloudflare
+
+    if isinstance(exc, cloudflare.APIConnectionError):  # timeouts included
+        return Unavailable(f"no answer from the Cloudflare API: {type(exc).__name__}: {exc}")
+    if not isinstance(exc, cloudflare.APIStatusError):
+        return None
+    status, codes = exc.status_code, _codes(exc)
+    message = str(exc)
+    if status in (401, 403):
+        return PermissionDenied(message, status=status, codes=codes)
+    if status == 404:
+        return NotFound(message, status=status, codes=codes)
+    if status == 409:
+        return Conflict(message, status=status, codes=codes)
+    if status == 429:
+        return RateLimited(message, status=status, codes=codes, retry_after=_retry_after(exc))
+    if status >= 500:
+        return Unavailable(message, status=status, codes=codes)
+    return ApiError(message, status=status, codes=codes)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Run SDK calls; their exceptions leave as port errors (the SDK's own chained)."""
+    try:
+        yield
+    except Exception as exc:
+        mapped = port_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+@dataclass
+class CloudflareApi:
+    """One SDK client and the ids every Cloudflare adapter needs.
+
+    ``zone_id`` is a callable because the zone is looked up (once) only when a zone-scoped
+    call is made, and the lookup is cached by the caller's state.
+    """
+
+    client_factory: Callable[[], cloudflare.Cloudflare]
+    account_id: str
+    zone_id_of: Callable[[], str]
+
+    @cached_property
+    def client(self) -> cloudflare.Cloudflare:
+        return self.client_factory()
+
+    @property
+    def zone_id(self) -> str:
+        return self.zone_id_of()
+
+    def find_zone_id(self, name: str) -> str:
+        """The id of the zone called ``name``; NotFound (with the fix) when there is none."""
+        with translated():
+            zones = all_items(self.client.zones.list(name=name))
+        if not zones:
+            raise NotFound(
+                f"Zone {name} not found in the account: add the zone in the Cloudflare "
+                "dashboard, or fix 'zone' in the config"
+            )
+        return str(zones[0].id)
+
+
+def dump(obj: Any) -> dict[str, Any]:
+    """An SDK model (or a plain mapping) as a dict."""
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)

@@ -6,17 +6,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from polaris_tui.ports import DnsAnswer
 
-@dataclass(frozen=True)
-class DnsAnswer:
-    server: str
-    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, TIMEOUT, ...
-    records: tuple[str, ...] = ()
-    authoritative: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.rcode == "NOERROR"
+__all__ = ["DnsAnswer", "DnsProber"]
 
 
 @dataclass

@@ -3,10 +3,14 @@ right Host header, so the same step code runs in both modes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from polaris_tui.errors import Unavailable
+from polaris_tui.ports import HttpResponse
 
 if TYPE_CHECKING:
     import ssl
@@ -44,15 +48,39 @@ class HttpProber:
         method: str,
         url: str,
         *,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
-    ) -> httpx.Response:
+    ) -> HttpResponse:
         import httpx
 
         target, extra = self.route(url)
-        async with httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, verify=_tls()
-        ) as client:
-            return await client.request(
-                method, target, headers={**extra, **(headers or {})}, content=content
-            )
+        try:
+            async with httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, verify=_tls()
+            ) as client:
+                response = await client.request(
+                    method, target, headers={**extra, **(headers or {})}, content=content
+                )
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+        return _response(response)
+
+
+def _response(response: httpx.Response) -> HttpResponse:
+    return HttpResponse(
+        response.status_code,
+        {k.lower(): v for k, v in response.headers.items()},
+        response.content,
+    )
+
+
+def post(
+    url: str, content: bytes, headers: Mapping[str, str], *, timeout: float = 10.0
+) -> HttpResponse:
+    """One synchronous POST (the CLI's send-test); Unavailable when nothing answers."""
+    import httpx
+
+    try:
+        return _response(httpx.post(url, content=content, headers=dict(headers), timeout=timeout))
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"{type(exc).__name__}: {exc}") from exc

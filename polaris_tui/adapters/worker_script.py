@@ -11,10 +11,6 @@ from __future__ import annotations
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import cloudflare
 
 
 def _part_name(part: Message) -> str | None:
@@ -40,11 +36,3 @@ def module_source(body: bytes, content_type: str, module: str) -> bytes:
     payload = chosen.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
-
-def download_module(
-    cf: cloudflare.Cloudflare, script_name: str, *, account_id: str, module: str
-) -> str:
-    """The text of one module of a deployed Worker (raises the SDK's NotFoundError)."""
-    raw = cf.workers.scripts.with_raw_response.get(script_name, account_id=account_id)
-    source = module_source(raw.http_response.content, raw.headers.get("content-type", ""), module)
-    return source.decode("utf-8", "replace")

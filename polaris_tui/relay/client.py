@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from polaris_tui.adapters.http_probe import post
 from polaris_tui.relay.signing import SigningError, sign
 
 
@@ -28,7 +27,7 @@ def send_signed(
     connect_to: str | None = None,
     timeout: float = 10.0,
 ) -> SendResult:
-    """POST ``payload`` as JSON to ``url`` signed with ``secret``.
+    """POST ``payload`` as JSON to ``url`` signed with ``secret``; Unavailable when nothing answers.
 
     ``connect_to`` (e.g. "http://127.0.0.1:8787") is where the TCP connection goes; the Host
     header and the signed host and path still come from ``url``, as behind an edge proxy.
@@ -45,7 +44,7 @@ def send_signed(
             )
         target = parts._replace(scheme=base.scheme, netloc=base.netloc).geturl()
         headers["host"] = parts.netloc
-    response = httpx.post(target, content=body, headers=headers, timeout=timeout)
+    response = post(target, body, headers, timeout=timeout)
     try:
         parsed: dict | str = response.json()
     except ValueError:

@@ -9,15 +9,15 @@ served publicly. R2 is public only through a custom domain (or r2.dev): a CNAME 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.errors import PolarisError
+from polaris_tui.errors import ApiError, NotFound, PolarisError
 from polaris_tui.png import PngError, read_png_size
+from polaris_tui.ports import R2CustomDomain
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -127,51 +127,29 @@ class Survey:
     assets: list[LocalAsset]
     bucket_exists: bool
     remote_md5: dict[str, str] = field(default_factory=dict)  # key -> ETag (MD5)
-    domain: dict[str, Any] | None = None  # the custom domain entry (r2 mode)
+    domain: R2CustomDomain | None = None  # the custom domain entry (r2 mode)
     private_cnames: list[Record] = field(default_factory=list)
 
     @property
     def domain_active(self) -> bool:
-        status = (self.domain or {}).get("status") or {}
-        return status.get("ownership") == "active" and status.get("ssl") == "active"
+        return self.domain is not None and self.domain.active
 
 
 def _r2_mode(ctx: Context) -> bool:
     return ctx.config.assets_origin == "r2"
 
 
-def _bucket_exists(ctx: Context) -> bool:
-    name = ctx.config.r2_bucket
-    listing = ctx.cf.r2.buckets.list(account_id=ctx.config.account_id, name_contains=name)
-    return any(b.name == name for b in listing.buckets or [])
-
-
-def _remote_md5(ctx: Context) -> dict[str, str]:
-    out: dict[str, str] = {}
-    pages = ctx.r2.get_paginator("list_objects_v2").paginate(
-        Bucket=ctx.config.r2_bucket, Prefix=KEY_PREFIX
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = _etag(obj.get("ETag"))
-    return out
-
-
-def _custom_domain(ctx: Context) -> dict[str, Any] | None:
-    listing = ctx.cf.r2.buckets.domains.custom.list(
-        ctx.config.r2_bucket, account_id=ctx.config.account_id
-    )
-    for d in listing.domains:
-        if d.domain.lower() == ctx.config.assets_host:
-            return d.model_dump()
-    return None
+def _custom_domain(ctx: Context) -> R2CustomDomain | None:
+    host = ctx.config.assets_host
+    return next((d for d in ctx.r2.custom_domains(ctx.config.r2_bucket) if d.domain == host), None)
 
 
 def survey(ctx: Context) -> Survey:
     """Read-only look at everything the step manages (local files are checked first)."""
     assets = load_assets(ctx.config.assets_dir)
-    exists = _bucket_exists(ctx)
-    found = Survey(assets, exists, _remote_md5(ctx) if exists else {})
+    bucket = ctx.config.r2_bucket
+    exists = ctx.r2.bucket_exists(bucket)
+    found = Survey(assets, exists, ctx.r2.object_etags(bucket, KEY_PREFIX) if exists else {})
     if _r2_mode(ctx):
         found.domain = _custom_domain(ctx) if exists else None
         found.private_cnames = [
@@ -210,8 +188,8 @@ def plan_changes(ctx: Context, found: Survey) -> list[Change]:
                 Change(Action.CREATE, DOMAIN_KIND, host, None, after, "public access to the bucket")
             )
         else:
-            before = {"bucket": bucket, "domain": host, "enabled": found.domain["enabled"]}
-            action = Action.NOOP if found.domain["enabled"] else Action.UPDATE
+            before = {"bucket": bucket, "domain": host, "enabled": found.domain.enabled}
+            action = Action.NOOP if found.domain.enabled else Action.UPDATE
             changes.append(Change(action, DOMAIN_KIND, host, before, after))
     return changes
 
@@ -237,7 +215,7 @@ class AssetsStep(Step):
         }
         notes = [PRIVATE_CNAME_WHY.format(host=r.content) for r in found.private_cnames]
         if _r2_mode(ctx):
-            facts["custom_domain"] = found.domain
+            facts["custom_domain"] = found.domain.to_json() if found.domain else None
         uploaded = sum(1 for a in found.assets if found.remote_md5.get(a.key) == a.md5)
         summary = f"{uploaded}/{len(found.assets)} PNGs current in {ctx.config.r2_bucket}"
         if any(c.action is Action.UPDATE and c.kind == OBJECT_KIND for c in changes):
@@ -316,51 +294,33 @@ class AssetsStep(Step):
 
 
 def _create_bucket(ctx: Context) -> None:
-    from polaris_tui.troubleshooting import error_codes
-
     try:
-        ctx.cf.r2.buckets.create(account_id=ctx.config.account_id, name=ctx.config.r2_bucket)
-    except Exception as exc:  # created meanwhile by us is fine; anything else propagates
-        if BUCKET_EXISTS_CODE not in error_codes(exc):
+        ctx.r2.create_bucket(ctx.config.r2_bucket)
+    except ApiError as exc:  # created meanwhile by us is fine; anything else propagates
+        if BUCKET_EXISTS_CODE not in exc.codes:
             raise
 
 
 def _upload(ctx: Context, asset: LocalAsset) -> None:
-    digest = hashlib.md5(asset.data, usedforsecurity=False).digest()
     ctx.r2.put_object(
-        Bucket=ctx.config.r2_bucket,
-        Key=asset.key,
-        Body=asset.data,
-        ContentType=CONTENT_TYPE,
-        CacheControl=CACHE_CONTROL,
-        ContentMD5=base64.b64encode(digest).decode("ascii"),
+        ctx.config.r2_bucket,
+        asset.key,
+        asset.data,
+        content_type=CONTENT_TYPE,
+        cache_control=CACHE_CONTROL,
     )
 
 
 def _attach_domain(ctx: Context, action: Action) -> None:
-    custom = ctx.cf.r2.buckets.domains.custom
     if action is Action.CREATE:
-        custom.create(
-            ctx.config.r2_bucket,
-            account_id=ctx.config.account_id,
-            domain=ctx.config.assets_host,
-            zone_id=ctx.zone_id,
-            enabled=True,
-        )
+        ctx.r2.attach_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
     else:
-        custom.update(
-            ctx.config.assets_host,
-            account_id=ctx.config.account_id,
-            bucket_name=ctx.config.r2_bucket,
-            enabled=True,
-        )
+        ctx.r2.enable_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
 
 
 def _domain_status(ctx: Context) -> dict[str, str]:
-    got = ctx.cf.r2.buckets.domains.custom.get(
-        ctx.config.assets_host, account_id=ctx.config.account_id, bucket_name=ctx.config.r2_bucket
-    )
-    return {"ownership": got.status.ownership, "ssl": got.status.ssl}
+    got = ctx.r2.custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
+    return {"ownership": got.ownership, "ssl": got.ssl}
 
 
 def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
@@ -386,10 +346,8 @@ def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
 async def _domain_check(ctx: Context) -> tuple[bool, str]:
     try:
         status = await asyncio.to_thread(_domain_status, ctx)
-    except Exception as exc:
-        if getattr(exc, "status_code", None) == 404:
-            return False, f"{ctx.config.assets_host} is not attached to {ctx.config.r2_bucket}"
-        raise
+    except NotFound:
+        return False, f"{ctx.config.assets_host} is not attached to {ctx.config.r2_bucket}"
     ok = status == {"ownership": "active", "ssl": "active"}
     return ok, f"{ctx.config.assets_host}: ownership {status['ownership']}, ssl {status['ssl']}"
 

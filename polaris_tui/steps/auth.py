@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import dmarc, spf
-from polaris_tui.adapters.cloudflare_api import all_items
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -106,28 +105,16 @@ class Routing:
     destinations: tuple[str, ...] = ()
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
 def routing_status(ctx: Context) -> Routing:
     """Read Email Routing rules (zone) and verified destination addresses (account)."""
     rua = ctx.config.dmarc_rua.lower()
-    for rule in all_items(ctx.cf.email_routing.rules.list(zone_id=ctx.zone_id)):
-        if _field(rule, "enabled") is False:
+    for rule in ctx.email_routing.rules():
+        if not rule.enabled or not any(t in ("forward", "worker") for t in rule.actions):
             continue
-        actions = [_field(a, "type") for a in _field(rule, "actions") or []]
-        if not any(t in ("forward", "worker") for t in actions):
-            continue
-        for m in _field(rule, "matchers") or []:
-            kind, value = _field(m, "type"), str(_field(m, "value") or "").lower()
-            if kind == "all" or (kind == "literal" and value == rua):
-                return Routing(True, f"rule {_field(rule, 'name') or _field(rule, 'id')!r}")
-    verified = tuple(
-        str(_field(a, "email"))
-        for a in all_items(ctx.cf.email_routing.addresses.list(account_id=ctx.config.account_id))
-        if _field(a, "verified")
-    )
+        for kind, value in rule.matchers:
+            if kind == "all" or (kind == "literal" and value.lower() == rua):
+                return Routing(True, f"rule {rule.name or rule.id!r}")
+    verified = tuple(a.email for a in ctx.email_routing.addresses() if a.verified)
     return Routing(False, f"no Email Routing rule forwards {rua}", verified)
 
 
@@ -216,14 +203,10 @@ class AuthStep(Step):
             apply_record_changes(ctx, records)
         for c in rules:
             progress(f"creating the Email Routing rule for {c.target}", 0.3)
-            rule = ctx.cf.email_routing.rules.create(
-                zone_id=ctx.zone_id,
-                name=RULE_NAME,
-                enabled=True,
-                matchers=[{"type": "literal", "field": "to", "value": c.after["to"]}],
-                actions=[{"type": "forward", "value": [c.after["forward"]]}],
+            rule_id = ctx.email_routing.create_forward_rule(
+                RULE_NAME, c.after["to"], c.after["forward"]
             )
-            ctx.state.mark_owned(RULE_KIND, str(_field(rule, "id")))
+            ctx.state.mark_owned(RULE_KIND, rule_id)
         expects = self._expects(ctx, records)
         missing = wait_until_served(
             ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress

@@ -19,7 +19,9 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.errors import PolarisError
+from polaris_tui.errors import NotFound
+from polaris_tui.ports import WorkerSettings
+from polaris_tui.relay import WORKER_MAIN_MODULE
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -56,12 +58,6 @@ CHECK_TIMEOUT = 10.0
 WRANGLER_TIMEOUT = 120.0
 
 
-class MetadataError(PolarisError, ValueError):
-    """The upload metadata does not match the SDK's types; names the field."""
-
-    title = "Invalid Worker metadata"
-
-
 def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -> RelaySettings:
     """The relay's settings from the config: one derivation for the deploy and `relay`."""
     from polaris_tui.relay.engine import RelaySettings
@@ -93,7 +89,7 @@ def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
 
 def code_digest() -> str:
     """SHA-256 of the shipped main module, compared with what Cloudflare serves back."""
-    from polaris_tui.relay import WORKER_MAIN_MODULE, worker_files
+    from polaris_tui.relay import worker_files
 
     return hashlib.sha256(worker_files()[WORKER_MAIN_MODULE]).hexdigest()
 
@@ -116,38 +112,6 @@ def redacted(bindings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def validate_metadata(metadata: dict[str, Any]) -> None:
-    """Check the metadata against the SDK's TypedDicts, binding by binding for clear errors."""
-    from cloudflare.types.workers import script_update_params as params
-    from pydantic import TypeAdapter, ValidationError
-
-    members = {
-        typing.get_args(typing.get_type_hints(m)["type"])[0]: m
-        for m in typing.get_args(params.MetadataBinding)
-        if "type" in typing.get_type_hints(m)
-    }
-    for i, binding in enumerate(metadata.get("bindings", [])):
-        kind = binding.get("type")
-        if kind not in members:
-            raise MetadataError(f"metadata.bindings[{i}].type {kind!r} is not a binding type")
-        try:
-            TypeAdapter(members[kind]).validate_python(binding, strict=True)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise MetadataError(
-                f"metadata.bindings[{i}] ({binding.get('name')}).{where}: {err['msg']}"
-            ) from None
-    rest = {k: v for k, v in metadata.items() if k != "bindings"}
-    try:
-        TypeAdapter(params.Metadata).validate_python(rest, strict=True)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise MetadataError(
-            f"metadata.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-        ) from None
-
-
 class Deployed(typing.NamedTuple):
     exists: bool
     code_sha256: str | None = None
@@ -155,55 +119,36 @@ class Deployed(typing.NamedTuple):
     bindings: tuple[dict[str, Any], ...] = ()
 
 
-def _script_settings(ctx: Context) -> Any:
-    settings = ctx.cf.workers.scripts.script_and_version_settings
-    return settings.get(ctx.config.worker_name, account_id=ctx.config.account_id)
-
-
-def _script_code(ctx: Context) -> str:
-    from polaris_tui.adapters.worker_script import download_module
-    from polaris_tui.relay import WORKER_MAIN_MODULE
-
-    return download_module(
-        ctx.cf, ctx.config.worker_name, account_id=ctx.config.account_id, module=WORKER_MAIN_MODULE
-    )
-
-
 def deployed(ctx: Context) -> Deployed:
     """What Cloudflare has now: code digest, compatibility date and bindings (no values)."""
-    import cloudflare
-
+    name = ctx.config.worker_name
     try:
-        return _deployed(_script_settings(ctx), _script_code(ctx))
-    except cloudflare.NotFoundError:
+        code = ctx.workers.content(name, WORKER_MAIN_MODULE)
+        return _deployed(ctx.workers.settings(name), code)
+    except NotFound:
         return Deployed(False)
 
 
 async def deployed_async(ctx: Context) -> Deployed:
     """``deployed`` with its two reads in flight at once (they are independent)."""
-    import cloudflare
-
+    name = ctx.config.worker_name
     try:
         settings, code = await asyncio.gather(
-            asyncio.to_thread(_script_settings, ctx), asyncio.to_thread(_script_code, ctx)
+            asyncio.to_thread(ctx.workers.settings, name),
+            asyncio.to_thread(ctx.workers.content, name, WORKER_MAIN_MODULE),
         )
-    except cloudflare.NotFoundError:
+    except NotFound:
         return Deployed(False)
     return _deployed(settings, code)
 
 
-def _deployed(settings: Any, code: Any) -> Deployed:
+def _deployed(settings: WorkerSettings, code: str) -> Deployed:
     """The script as the two reads describe it (settings: bindings and date; code)."""
-    text = code if isinstance(code, str) else str(code)
-    bindings = [
-        _normalise(b.model_dump(exclude_none=True) if hasattr(b, "model_dump") else dict(b))
-        for b in (settings.bindings or [])
-    ]
     return Deployed(
         True,
-        hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        hashlib.sha256(code.encode("utf-8")).hexdigest(),
         settings.compatibility_date,
-        tuple(bindings),
+        tuple(_normalise(dict(b)) for b in settings.bindings),
     )
 
 
@@ -254,7 +199,7 @@ class DeployStep(Step):
 
     def _change(self, ctx: Context, now: Deployed) -> Change:
         metadata = self._metadata(ctx, now)
-        validate_metadata(metadata)
+        ctx.workers.validate_metadata(metadata)
         want = _summary(
             code_digest(), metadata["compatibility_date"], redacted(metadata["bindings"])
         )
@@ -304,17 +249,12 @@ class DeployStep(Step):
             raise RuntimeError(
                 "the first upload must carry POLARIS_SECRET_A: run `polaris-tui apply secret`"
             )
-        validate_metadata(metadata)
+        ctx.workers.validate_metadata(metadata)
         progress("metadata matches the SDK's types", 0.2)
         messages = [wrangler_dry_run(ctx.config, metadata)]
         progress(messages[0], 0.5)
         files = [(name, body, MODULE_TYPE) for name, body in worker_files().items()]
-        ctx.cf.workers.scripts.update(
-            ctx.config.worker_name,
-            account_id=ctx.config.account_id,
-            metadata=metadata,  # type: ignore[arg-type]
-            files=files,
-        )
+        ctx.workers.upload(ctx.config.worker_name, metadata, files)
         if not now.exists:
             record_pushed(
                 ctx,

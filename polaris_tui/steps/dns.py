@@ -40,8 +40,8 @@ from polaris_tui.steps.records import (
 )
 
 if TYPE_CHECKING:
-    from polaris_tui.adapters.dns_probe import DnsAnswer
     from polaris_tui.context import Context
+    from polaris_tui.ports import DnsAnswer
 
 ADDRESS_TYPES = ("A", "AAAA", "CNAME")
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import PolarisError
+from polaris_tui.ports import SendingDomain
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -58,67 +59,6 @@ class EmailServiceError(PolarisError):
     """The step refuses to act; the message says why and what to do."""
 
     title = "Email Routing and Sending"
-
-
-@dataclass(frozen=True)
-class SendingDomain:
-    """An Email Sending (sub)domain as the API reports it, whichever field spelling it uses."""
-
-    tag: str
-    name: str
-    enabled: bool
-    dkim_selector: str | None = None
-    return_path_domain: str | None = None
-    created: datetime | None = None
-
-
-def _field(raw: Mapping[str, Any], key: str) -> Any:
-    """``key`` or its ``email_sending_`` spelling (API doc versions differ)."""
-    value = raw.get(key)
-    return value if value is not None else raw.get(f"email_sending_{key}")
-
-
-def parse_sending_domain(raw: Mapping[str, Any]) -> SendingDomain:
-    created = raw.get("created")
-    if isinstance(created, str):
-        created = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    return SendingDomain(
-        tag=str(_field(raw, "tag")),
-        name=str(raw.get("name") or _field(raw, "name")).lower().rstrip("."),
-        enabled=bool(_field(raw, "enabled")),
-        dkim_selector=_field(raw, "dkim_selector"),
-        return_path_domain=_field(raw, "return_path_domain"),
-        created=created,
-    )
-
-
-def _dump(obj: Any) -> dict[str, Any]:
-    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
-
-
-def fqdn(name: str, zone: str) -> str:
-    """An absolute lowercase name; the API may return names relative to the zone."""
-    name = (name or "").strip().rstrip(".").lower()
-    if name in ("", "@"):
-        return zone
-    return name if name == zone or name.endswith("." + zone) else f"{name}.{zone}"
-
-
-def required_record(raw: Mapping[str, Any], zone: str) -> Record:
-    """One record Email Sending asks for, normalised the way the DNS API stores it."""
-    rtype = str(raw["type"]).upper()
-    content = str(raw.get("content") or "")
-    if rtype == "TXT":
-        content = unquote(content)
-    elif rtype in ("CNAME", "MX"):
-        content = content.rstrip(".").lower()
-    priority = raw.get("priority")
-    return Record(
-        type=rtype,
-        name=fqdn(str(raw.get("name") or ""), zone),
-        content=content,
-        priority=int(priority) if priority is not None else None,
-    )
 
 
 def _value(rec: Record) -> str:
@@ -231,16 +171,11 @@ class Survey:
 
 def find_sending_domain(ctx: Context) -> SendingDomain | None:
     domain = ctx.config.domain
-    for item in ctx.cf.email_sending.subdomains.list(zone_id=ctx.zone_id):
-        parsed = parse_sending_domain(_dump(item))
-        if parsed.name == domain:
-            return parsed
-    return None
+    return next((d for d in ctx.email_sending.domains() if d.name == domain), None)
 
 
 def required_records(ctx: Context, sending: SendingDomain) -> list[Record]:
-    listed = ctx.cf.email_sending.subdomains.dns.get(sending.tag, zone_id=ctx.zone_id)
-    return [required_record(_dump(r), ctx.config.zone) for r in listed]
+    return ctx.email_sending.required_records(sending.tag)
 
 
 def _keys(wanted: list[Record]) -> list[tuple[str, str]]:
@@ -267,8 +202,8 @@ async def existing_for_async(ctx: Context, wanted: list[Record]) -> list[Record]
 
 def routing_settings(ctx: Context) -> tuple[bool, str]:
     """Whether Email Routing is enabled on the zone, and its status."""
-    routing = _dump(ctx.cf.email_routing.get(zone_id=ctx.zone_id))
-    return bool(routing.get("enabled")), str(routing.get("status") or "unknown")
+    routing = ctx.email_routing.settings()
+    return routing.enabled, routing.status
 
 
 def foreign_mx(ctx: Context) -> list[Record]:
@@ -365,9 +300,7 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
     timeout = ctx.config.dkim_timeout_seconds
     started, delay = time.monotonic(), 0.25
     while True:
-        got = parse_sending_domain(
-            _dump(ctx.cf.email_sending.subdomains.get(tag, zone_id=ctx.zone_id))
-        )
+        got = ctx.email_sending.get(tag)
         elapsed = time.monotonic() - started
         if got.enabled:
             progress("DKIM verified by Cloudflare", 1.0)
@@ -434,7 +367,7 @@ class EmailServiceStep(Step):
         messages: list[str] = []
         if any(c.kind == ROUTING_KIND for c in changes):
             progress("enabling Email Routing", None)
-            ctx.cf.email_routing.dns.create(zone_id=ctx.zone_id, name=domain)
+            ctx.email_routing.enable(domain)
             applied += [c for c in changes if c.kind == ROUTING_KIND]
             messages.append(AUTH_DRIFT.format(domain=domain))
         records = [c for c in changes if c.kind == RECORD_KIND]
@@ -442,8 +375,7 @@ class EmailServiceStep(Step):
         if any(c.kind == SENDING_KIND for c in changes):
             if sending is None:
                 progress(f"creating the Email Sending domain {domain}", None)
-                created = ctx.cf.email_sending.subdomains.create(zone_id=ctx.zone_id, name=domain)
-                sending = parse_sending_domain(_dump(created))
+                sending = ctx.email_sending.create(domain)
             applied += [c for c in changes if c.kind == SENDING_KIND]
             wanted = required_records(ctx, sending)
             # Cloudflare may write some records itself: only what is still missing is added.

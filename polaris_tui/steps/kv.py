@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.adapters.cloudflare_api import all_items
+from polaris_tui.errors import ApiError
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -40,21 +40,16 @@ TITLE_EXISTS = 10014  # Cloudflare: a namespace with this title already exists
 
 def list_namespaces(ctx: Context) -> dict[str, str]:
     """Every namespace of the account as title -> id (all pages)."""
-    pages = ctx.cf.kv.namespaces.list(account_id=ctx.config.account_id, per_page=100)
-    return {ns.title: ns.id for ns in all_items(pages)}
+    return ctx.kv.titles()
 
 
 def create_namespace(ctx: Context, title: str) -> str:
     """Create a namespace; if a retried create already made it (title clash), use that one."""
-    import cloudflare
-
-    from polaris_tui.troubleshooting import error_codes
-
     try:
-        return ctx.cf.kv.namespaces.create(account_id=ctx.config.account_id, title=title).id
-    except cloudflare.APIStatusError as exc:
+        return ctx.kv.create(title)
+    except ApiError as exc:
         existing = list_namespaces(ctx).get(title)
-        if TITLE_EXISTS in error_codes(exc) and existing:
+        if TITLE_EXISTS in exc.codes and existing:
             return existing
         raise
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from polaris_tui.steps.base import Progress, no_progress
 
 if TYPE_CHECKING:
-    from polaris_tui.adapters.dns_probe import DnsAnswer
     from polaris_tui.context import Context
+    from polaris_tui.ports import DnsAnswer
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
+from polaris_tui.errors import ApiError, Conflict
+from polaris_tui.ports import WorkerDomain, WorkerRoute
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -50,32 +52,35 @@ CHECK_TIMEOUT = 10.0
 REACHABLE = (405, 401)  # the Worker answers: GET is not allowed, or unsigned
 
 
-class HostnameTaken(Exception):
+TAKEN_CODE = 100116
+RECORDS_IN_THE_WAY_CODE = 100117
+
+
+class HostnameTaken(Conflict):
     """Another Worker holds the hostname as a Custom Domain (Cloudflare error 100116)."""
 
-    errors: ClassVar = ({"code": 100116},)
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=409, codes=(TAKEN_CODE,))
 
 
-class RecordsConflict(Exception):
+class RecordsConflict(Conflict):
     """Records at the hostname block a Custom Domain (Cloudflare error 100117)."""
 
-    errors: ClassVar = ({"code": 100117},)
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=409, codes=(RECORDS_IN_THE_WAY_CODE,))
 
 
 def pattern(ctx: Context) -> str:
     return f"{ctx.config.mail_host}/*"
 
 
-def find_route(ctx: Context) -> Any | None:
-    routes = ctx.cf.workers.routes.list(zone_id=ctx.zone_id)
-    return next((r for r in routes if r.pattern == pattern(ctx)), None)
+def find_route(ctx: Context) -> WorkerRoute | None:
+    return next((r for r in ctx.workers.routes() if r.pattern == pattern(ctx)), None)
 
 
-def find_domain(ctx: Context) -> Any | None:
-    domains = ctx.cf.workers.domains.list(
-        account_id=ctx.config.account_id, hostname=ctx.config.mail_host
-    )
-    return next((d for d in domains if d.hostname == ctx.config.mail_host), None)
+def find_domain(ctx: Context) -> WorkerDomain | None:
+    host = ctx.config.mail_host
+    return next((d for d in ctx.workers.domains(host) if d.hostname == host), None)
 
 
 def mail_records(ctx: Context) -> list[Record]:
@@ -176,10 +181,6 @@ class RouteStep(Step):
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
-        import cloudflare
-
-        from polaris_tui import troubleshooting
-
         records = [c for c in changes if c.kind == RECORD_KIND]
         if records:
             progress(f"{len(records)} DNS change(s) at {ctx.config.mail_host}", 0.2)
@@ -187,32 +188,22 @@ class RouteStep(Step):
         messages = []
         for change in changes:
             if change.kind == ROUTE_KIND and change.action is Action.CREATE:
-                route = ctx.cf.workers.routes.create(
-                    zone_id=ctx.zone_id, pattern=change.target, script=change.after
-                )
-                ctx.state.mark_owned(ROUTE_KIND, route.id)
+                route_id = ctx.workers.create_route(change.target, change.after)
+                ctx.state.mark_owned(ROUTE_KIND, route_id)
                 messages.append(f"route {change.target} -> {change.after}")
             elif change.kind == ROUTE_KIND and change.action is Action.UPDATE:
                 route = find_route(ctx)
                 assert route is not None
-                ctx.cf.workers.routes.update(
-                    route.id, zone_id=ctx.zone_id, pattern=change.target, script=change.after
-                )
+                ctx.workers.update_route(route.id, change.target, change.after)
                 messages.append(f"route {change.target} now -> {change.after}")
             elif change.kind == DOMAIN_KIND and change.action is Action.CREATE:
                 try:
-                    ctx.cf.workers.domains.update(
-                        account_id=ctx.config.account_id,
-                        hostname=change.target,
-                        service=change.after,
-                        zone_id=ctx.zone_id,
-                    )
-                except cloudflare.APIStatusError as exc:
-                    codes = troubleshooting.error_codes(exc)
-                    if 100116 in codes:
+                    ctx.workers.attach_domain(change.target, change.after)
+                except ApiError as exc:
+                    if TAKEN_CODE in exc.codes:
                         held = find_domain(ctx)
                         raise _taken(ctx, held.service if held else "(unknown)") from None
-                    if 100117 in codes:
+                    if RECORDS_IN_THE_WAY_CODE in exc.codes:
                         found = ", ".join(r.display() for r in mail_records(ctx))
                         raise RecordsConflict(
                             f"records at {change.target} block the Custom Domain: {found}; "

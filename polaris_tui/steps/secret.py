@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING
 
 from polaris_tui.context import fingerprint
+from polaris_tui.errors import NotFound
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -55,15 +56,10 @@ def generate_secret() -> str:
 
 def worker_secret_names(ctx: Context) -> set[str] | None:
     """Names of the Worker's secrets (values are never readable); None if it is not deployed."""
-    import cloudflare
-
     try:
-        items = ctx.cf.workers.scripts.secrets.list(
-            ctx.config.worker_name, account_id=ctx.config.account_id
-        )
-    except cloudflare.NotFoundError:
+        return ctx.workers.secret_names(ctx.config.worker_name)
+    except NotFound:
         return None
-    return {item.name for item in items if item.name}
 
 
 def pushed(ctx: Context) -> dict[str, str]:
@@ -119,13 +115,7 @@ def probe_now(ctx: Context, secret: str) -> ProbeResult | None:
 
 
 def push_secret(ctx: Context, binding: str, value: str) -> None:
-    ctx.cf.workers.scripts.secrets.update(
-        ctx.config.worker_name,
-        account_id=ctx.config.account_id,
-        name=binding,
-        text=value,
-        type="secret_text",
-    )
+    ctx.workers.put_secret(ctx.config.worker_name, binding, value)
     record_pushed(ctx, {binding: value})
 
 

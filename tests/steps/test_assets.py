@@ -43,7 +43,7 @@ def watch_puts(ctx: Context) -> list[str]:
     def record(params: dict[str, Any], **_: Any) -> None:
         seen.append(params["Key"])
 
-    ctx.r2.meta.events.register("provide-client-params.s3.PutObject", record)
+    ctx.r2.s3.meta.events.register("provide-client-params.s3.PutObject", record)
     return seen
 
 
@@ -92,7 +92,7 @@ def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) 
         f"polaris-assets/email/{name}" for name, _ in REQUIRED_SIZES
     ]
     assert sorted(puts) == sorted(f"email/{name}" for name, _ in REQUIRED_SIZES)
-    s3 = sandbox_ctx.r2
+    s3 = sandbox_ctx.r2.s3
     before = {}
     for name, _ in REQUIRED_SIZES:
         head = s3.head_object(Bucket="polaris-assets", Key=f"email/{name}")
@@ -177,7 +177,7 @@ def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context)
 def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     assert runner.apply(ctx, STEP, confirm=yes).ok
-    ctx.r2.delete_object(Bucket="polaris-assets", Key="email/polaris-logo-320.png")
+    ctx.r2.s3.delete_object(Bucket="polaris-assets", Key="email/polaris-logo-320.png")
     checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
     missing = checks["assets.public-polaris-logo-320"]
     assert not missing.ok and missing.data["status"] == 404

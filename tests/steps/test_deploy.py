@@ -10,16 +10,17 @@ import cloudflare
 import pytest
 
 from polaris_tui import rotation, runner, troubleshooting
+from polaris_tui.adapters.cloudflare_api import port_error
+from polaris_tui.adapters.workers import validate_metadata
 from polaris_tui.context import Context
+from polaris_tui.errors import MetadataError
 from polaris_tui.relay import WORKER_COMPATIBILITY_DATE
 from polaris_tui.sandbox import Sandbox
 from polaris_tui.steps.base import Action
 from polaris_tui.steps.deploy import (
     REDACTED,
     DeployStep,
-    MetadataError,
     desired_bindings,
-    validate_metadata,
     wrangler_config,
 )
 from polaris_tui.steps.secret import VAULT_A
@@ -133,7 +134,7 @@ def test_send_email_unsupported_maps_to_its_guidance(ctx: Context) -> None:
         ),
         body={"errors": [{"code": 10021, "message": "send_email binding not supported"}]},
     )
-    failure = runner.describe_error(ctx, "deploy", exc)
+    failure = runner.describe_error(ctx, "deploy", port_error(exc))
     assert failure.entry is not None and failure.entry.id == "send-email-binding-unsupported"
     assert "email-service" in failure.entry.fix
     assert troubleshooting.lookup("deploy", message="binding send_email") is not None

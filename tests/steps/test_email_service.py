@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from polaris_tui import runner, troubleshooting
+from polaris_tui.adapters.email_sending import parse_sending_domain, required_record
 from polaris_tui.context import Context
 from polaris_tui.session import sandbox_context
 from polaris_tui.steps.auth import AuthStep
@@ -22,10 +23,8 @@ from polaris_tui.steps.email_service import (
     AUTH_DRIFT,
     EmailServiceStep,
     dkim_comparison,
-    parse_sending_domain,
     pending_advice,
     record_changes,
-    required_record,
     same_record,
 )
 from polaris_tui.steps.records import OWNER_COMMENT, Record, list_records

@@ -1,0 +1,26 @@
+"""KV namespaces over the Cloudflare API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from polaris_tui.adapters.cloudflare_api import CloudflareApi, all_items, translated
+
+
+@dataclass
+class CloudflareKv:
+    api: CloudflareApi
+
+    def titles(self) -> dict[str, str]:
+        with translated():
+            pages = self.api.client.kv.namespaces.list(account_id=self.api.account_id, per_page=100)
+            return {ns.title: ns.id for ns in all_items(pages)}
+
+    def create(self, title: str) -> str:
+        with translated():
+            made = self.api.client.kv.namespaces.create(account_id=self.api.account_id, title=title)
+        return str(made.id)
+
+    def delete(self, namespace_id: str) -> None:
+        with translated():
+            self.api.client.kv.namespaces.delete(namespace_id, account_id=self.api.account_id)

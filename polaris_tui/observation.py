@@ -1,0 +1,141 @@
+"""One observation of the world, shared by every read made while it lasts.
+
+``status``, ``plan all`` and a TUI panel load ask several steps (or one step several times)
+about the same things: the zone's records, the Worker's secrets, the KV namespaces. Inside an
+observation each distinct read goes to the API once and its answer (or its error) is shared,
+also between threads reading at the same moment; the zone's records are listed once and
+filtered here, instead of one request per name. Any write ends the sharing (the cache is
+dropped), so nothing is ever decided on an answer older than the tool's own change.
+Outside an observation every call goes straight to the adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar, cast
+
+from polaris_tui.ports import Record
+
+T = TypeVar("T")
+
+READS = frozenset(
+    {
+        "list",
+        "settings",
+        "rules",
+        "addresses",
+        "domains",
+        "get",
+        "required_records",
+        "content",
+        "secret_names",
+        "routes",
+        "titles",
+        "bucket_exists",
+        "object_etags",
+        "custom_domains",
+        "custom_domain",
+    }
+)
+"""Port methods that only read; every other method is a write and ends the sharing."""
+
+
+class Observation:
+    """The answers shared while an observation lasts (thread-safe, first reader asks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def read(self, key: tuple[Any, ...], ask: Callable[[], Any]) -> Any:
+        with self._lock:
+            known = self._answers.get(key)
+            mine = known is None
+            if known is None:
+                known = self._answers[key] = Future()
+        if mine:
+            try:
+                known.set_result(ask())
+            except BaseException as exc:
+                known.set_exception(exc)
+        answer = known.result()
+        return copy.copy(answer) if isinstance(answer, list | dict | set) else answer
+
+    def forget(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_active: ContextVar[Observation | None] = ContextVar("polaris_observation", default=None)
+"""The observation of the current context: threads started with ``asyncio.to_thread`` (or
+a copied context) share it; another worker of the TUI, e.g. an apply polling for DKIM, does
+not, so its polls always reach the API."""
+
+
+@contextmanager
+def observing() -> Iterator[Observation]:
+    """Share reads in this context until the outermost ``observing`` ends."""
+    current = _active.get()
+    if current is not None:
+        yield current
+        return
+    token = _active.set(Observation())
+    try:
+        yield _active.get()  # type: ignore[misc]
+    finally:
+        _active.reset(token)
+
+
+class Observed:
+    """A port whose reads are shared through the active observation, if there is one."""
+
+    def __init__(self, family: str, port: Any) -> None:
+        self._family, self._port = family, port
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._port, name)
+        if not callable(attr):
+            return attr
+        if name not in READS:
+
+            def write(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return attr(*args, **kwargs)
+                finally:
+                    if (observation := _active.get()) is not None:
+                        observation.forget()
+
+            return write
+        if self._family == "dns_records" and name == "list":
+            return self._zone_list
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            observation = _active.get()
+            if observation is None:
+                return attr(*args, **kwargs)
+            key = (self._family, name, args, tuple(sorted(kwargs.items())))
+            return observation.read(key, lambda: attr(*args, **kwargs))
+
+        return read
+
+    def _zone_list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
+        """Inside an observation: the whole zone once, filtered as the API filters."""
+        observation = _active.get()
+        if observation is None:
+            return self._port.list(name=name, type=type)
+        zone = observation.read(("dns_records", "zone"), lambda: self._port.list())
+        return [
+            r
+            for r in zone
+            if (name is None or r.name.lower() == name.lower()) and (type is None or r.type == type)
+        ]
+
+
+def observed(family: str, port: T) -> T:
+    """``port`` with its reads shared inside an observation (typed as the port itself)."""
+    return cast(T, Observed(family, port))

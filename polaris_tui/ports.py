@@ -1,0 +1,336 @@
+"""What the steps need from the world, as Protocols over the project's own frozen dataclasses.
+
+Steps see only these types: the adapters (``polaris_tui.adapters``) implement them over the
+Cloudflare SDK, boto3, dnspython and httpx, and raise the port errors of ``polaris_tui.errors``
+instead of a vendor's exceptions, so a step never imports, catches or parses an SDK object.
+The Cloudflare-backed ports are synchronous (the SDK is); steps overlap their reads with
+``asyncio.to_thread``. The probers are asynchronous.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+OWNER_COMMENT = "managed by polaris-tui"
+
+
+def unquote(content: str) -> str:
+    """TXT content as one string: the API may return it quoted or split into quoted chunks."""
+    text = content.strip()
+    if text.startswith('"') and text.endswith('"'):
+        parts = text[1:-1].split('" "')
+        return "".join(parts)
+    return text
+
+
+# -- DNS records --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Record:
+    """A DNS record as the API reports it (TXT content without surrounding quotes)."""
+
+    type: str
+    name: str
+    content: str
+    proxied: bool = False
+    ttl: int = 1
+    priority: int | None = None
+    id: str | None = None
+    comment: str | None = None
+
+    @property
+    def owned(self) -> bool:
+        return (self.comment or "").startswith(OWNER_COMMENT)
+
+    def display(self) -> str:
+        """``TYPE name content`` as an operator would compare it with dig."""
+        extra = f" (priority {self.priority})" if self.priority is not None else ""
+        proxy = " [proxied]" if self.proxied else ""
+        return f"{self.type} {self.name} {self.content}{extra}{proxy}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "content": self.content,
+            "proxied": self.proxied,
+            "ttl": self.ttl,
+        }
+        if self.priority is not None:
+            out["priority"] = self.priority
+        if self.id:
+            out["id"] = self.id
+        return out
+
+    def same_as(self, other: Record) -> bool:
+        """Equal in everything the tool manages (not id, ttl or comment)."""
+        return (self.type, self.name, unquote(self.content), self.proxied, self.priority) == (
+            other.type,
+            other.name,
+            unquote(other.content),
+            other.proxied,
+            other.priority,
+        )
+
+
+class DnsRecords(Protocol):
+    """The zone's records."""
+
+    def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
+        """Records at ``name`` (exact) and/or of ``type``, every page."""
+        ...
+
+    def batch(
+        self, *, deletes: Sequence[str], patches: Sequence[Record], posts: Sequence[Record]
+    ) -> None:
+        """Delete (by id), patch (records with ids) and create records in one request."""
+        ...
+
+
+# -- Email Routing ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoutingSettings:
+    enabled: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    id: str
+    name: str
+    enabled: bool
+    matchers: tuple[tuple[str, str], ...]  # (type, value): ("literal", "dmarc@…"), ("all", "")
+    actions: tuple[str, ...]  # action types: forward, worker, drop
+
+
+@dataclass(frozen=True)
+class DestinationAddress:
+    email: str
+    verified: bool
+
+
+class EmailRouting(Protocol):
+    def settings(self) -> RoutingSettings: ...
+
+    def enable(self, name: str) -> None:
+        """Turn Email Routing on (Cloudflare adds its MX and SPF records)."""
+        ...
+
+    def rules(self) -> list[RoutingRule]: ...
+
+    def create_forward_rule(self, name: str, to: str, forward: str) -> str:
+        """A rule forwarding ``to`` to the address ``forward``; returns the rule id."""
+        ...
+
+    def addresses(self) -> list[DestinationAddress]:
+        """The account's destination addresses."""
+        ...
+
+    def create_address(self, email: str) -> None: ...
+
+
+# -- Email Sending ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SendingDomain:
+    """An Email Sending (sub)domain as the API reports it, whichever field spelling it uses."""
+
+    tag: str
+    name: str
+    enabled: bool
+    dkim_selector: str | None = None
+    return_path_domain: str | None = None
+    created: datetime | None = None
+
+
+class EmailSending(Protocol):
+    def domains(self) -> list[SendingDomain]: ...
+
+    def get(self, tag: str) -> SendingDomain: ...
+
+    def create(self, name: str) -> SendingDomain: ...
+
+    def required_records(self, tag: str) -> list[Record]:
+        """The records Cloudflare asks for, with absolute names, as the DNS API stores them."""
+        ...
+
+
+# -- Workers ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerSettings:
+    """A script's settings: its compatibility date and bindings (no secret values)."""
+
+    compatibility_date: str | None
+    bindings: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkerRoute:
+    id: str
+    pattern: str
+    script: str | None
+
+
+@dataclass(frozen=True)
+class WorkerDomain:
+    hostname: str
+    service: str
+
+
+class Workers(Protocol):
+    def settings(self, script: str) -> WorkerSettings:
+        """Raises NotFound when the script does not exist."""
+        ...
+
+    def content(self, script: str, module: str) -> str:
+        """The source of ``module`` as deployed; raises NotFound when the script does not exist."""
+        ...
+
+    def validate_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Check upload metadata against the API's types; raises MetadataError naming the field."""
+        ...
+
+    def upload(
+        self, script: str, metadata: Mapping[str, Any], files: Sequence[tuple[str, bytes, str]]
+    ) -> None: ...
+
+    def secret_names(self, script: str) -> set[str]:
+        """Names of the script's secrets; raises NotFound when the script does not exist."""
+        ...
+
+    def put_secret(self, script: str, name: str, value: str) -> None: ...
+
+    def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
+        """All secret changes in one version (None removes a secret)."""
+        ...
+
+    def routes(self) -> list[WorkerRoute]:
+        """The zone's Worker Routes."""
+        ...
+
+    def create_route(self, pattern: str, script: str) -> str: ...
+
+    def update_route(self, route_id: str, pattern: str, script: str) -> None: ...
+
+    def domains(self, hostname: str) -> list[WorkerDomain]:
+        """Worker Custom Domains at ``hostname``."""
+        ...
+
+    def attach_domain(self, hostname: str, service: str) -> None:
+        """Raises Conflict (100116 taken, 100117 records in the way)."""
+        ...
+
+
+# -- KV -----------------------------------------------------------------------------------------
+class KvNamespaces(Protocol):
+    def titles(self) -> dict[str, str]:
+        """Every namespace of the account as title -> id."""
+        ...
+
+    def create(self, title: str) -> str:
+        """Create a namespace and return its id; raises ApiError 10014 on a taken title."""
+        ...
+
+    def delete(self, namespace_id: str) -> None: ...
+
+
+# -- R2 -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class R2CustomDomain:
+    domain: str
+    enabled: bool
+    ownership: str
+    ssl: str
+
+    @property
+    def active(self) -> bool:
+        return self.ownership == "active" and self.ssl == "active"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "enabled": self.enabled,
+            "status": {"ownership": self.ownership, "ssl": self.ssl},
+        }
+
+
+class R2(Protocol):
+    def bucket_exists(self, name: str) -> bool: ...
+
+    def create_bucket(self, name: str) -> None:
+        """Raises Conflict 10004 when the bucket exists."""
+        ...
+
+    def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
+        """key -> ETag (lowercase, unquoted) of every object under ``prefix``."""
+        ...
+
+    def put_object(
+        self, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str
+    ) -> None:
+        """Upload with a Content-MD5, so a corrupted transfer is refused."""
+        ...
+
+    def custom_domains(self, bucket: str) -> list[R2CustomDomain]: ...
+
+    def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
+        """Raises NotFound when ``domain`` is not attached to ``bucket``."""
+        ...
+
+    def attach_custom_domain(self, bucket: str, domain: str) -> None: ...
+
+    def enable_custom_domain(self, bucket: str, domain: str) -> None: ...
+
+
+# -- probers ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DnsAnswer:
+    server: str
+    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, TIMEOUT, ...
+    records: tuple[str, ...] = ()
+    authoritative: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rcode == "NOERROR"
+
+
+class DnsProber(Protocol):
+    resolvers: list[tuple[str, int]]
+    timeout: float
+
+    async def authoritative_servers(self) -> list[tuple[str, int]]: ...
+
+    async def ask_authoritative(self, name: str, rdtype: str) -> list[DnsAnswer]: ...
+
+    async def ask_public(self, name: str, rdtype: str) -> list[DnsAnswer]: ...
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)  # lowercase names
+    content: bytes = b""
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ValueError when it is not JSON."""
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class HttpProber(Protocol):
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> HttpResponse:
+        """Raises Unavailable when nothing answers."""
+        ...
