@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from polaris_tui.dmarc import DmarcError
-from polaris_tui.errors import PolarisError, UsageError
+from polaris_tui.errors import MetadataError, PolarisError, UsageError
 from polaris_tui.png import PngError, png_size
 from polaris_tui.rotation import RotationError
 from polaris_tui.runner import StepFailure
 from polaris_tui.spf import SpfError
 from polaris_tui.steps.assets import AssetError
-from polaris_tui.steps.deploy import MetadataError
 from polaris_tui.steps.email_service import EmailServiceError
 from polaris_tui.troubleshooting import lookup
 from polaris_tui.vault import VaultError
