@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("step", nargs="?", help=steps_help).completer = _steps  # type: ignore[attr-defined]
     s.add_argument("--json", action="store_true")
 
+    s = sub.add_parser(
+        "preflight", help="check the prerequisites of the runbook, read-only (exit 1 if any fails)"
+    )
+    s.add_argument("--json", action="store_true")
+
     s = sub.add_parser("rotate", help="rotate the relay signing secret")
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--graceful", action="store_true", help="add a new secret as B")
@@ -309,6 +314,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(
             f"{'all checks passed' if report.ok else 'some checks failed'} in "
             f"{report.elapsed_ms:.0f} ms"
+        )
+    return Exit.OK if report.ok else Exit.FAILURE
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from polaris_tui import preflight
+
+    with _context(args) as ctx:
+        report = preflight.run(ctx)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for c in report.checks:
+            warn = preflight.severity(c) == preflight.WARNING
+            mark = "PASS" if c.ok else "WARN" if warn else "FAIL"
+            print(f"{mark} {c.id:<38} {c.ms:7.0f} ms  {c.detail}")
+            if not c.ok and c.guidance:
+                print("     " + c.guidance.replace("\n", "\n     "))
+        print(
+            f"{'ready for the runbook' if report.ok else 'fix the failures above first'} "
+            f"({report.elapsed_ms:.0f} ms)"
         )
     return Exit.OK if report.ok else Exit.FAILURE
 
@@ -543,6 +569,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "apply": cmd_apply,
     "verify": cmd_verify,
+    "preflight": cmd_preflight,
     "history": cmd_history,
     "config": cmd_config,
     "secrets": cmd_secrets,

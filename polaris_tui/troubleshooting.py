@@ -107,10 +107,10 @@ def lookup(
             s = 40 if status is None or not e.statuses or status in e.statuses else 0
             if s and e.messages:  # the check's detail tells two entries for one check apart
                 s += 3 if any(m.lower() in text.lower() for m in e.messages) else -1
+        elif text and any(m.lower() in text.lower() for m in e.messages):
+            s = 32  # words of the failure itself say more than its exception class
         elif exc_names & set(e.exceptions):
             s = 30
-        elif text and any(m.lower() in text.lower() for m in e.messages):
-            s = 25
         elif status is not None and status in e.statuses and not e.checks:
             s = 20
         return s + (5 if s and e.step == step else 0)

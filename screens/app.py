@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
 from textual.worker import Worker, WorkerState
 
 from polaris_tui.errors import ConfigError, PolarisError
 from polaris_tui.steps.catalog import STEPS, StepInfo
+from screens.preflight_panel import PreflightPanel
 from screens.step_panel import StepPanel
 
 if TYPE_CHECKING:
@@ -152,12 +153,14 @@ class PolarisApp(App[int]):
                 id="sandbox-marker",
             )
         with Horizontal(id="body"):
-            yield ListView(
-                *(StepItem(s.id, s.title) for s in self.steps),
-                NavItem("panel-verify", "✓ Verify all"),
-                NavItem("panel-history", "≡ History"),
-                id="sidebar",
-            )
+            with Vertical(id="sidebar-column"):
+                yield PreflightPanel()
+                yield ListView(
+                    *(StepItem(s.id, s.title) for s in self.steps),
+                    NavItem("panel-verify", "✓ Verify all"),
+                    NavItem("panel-history", "≡ History"),
+                    id="sidebar",
+                )
             with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
                 yield StepPanel(self.steps[0])  # the others are mounted when first shown
         yield Footer()
@@ -278,6 +281,7 @@ class PolarisApp(App[int]):
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
         self.refresh_statuses()
+        self.query_one(PreflightPanel).run(self.ctx)
 
     def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel) -> None:
         """Hand a panel what it works with: the session's Context (and its step, or all)."""

@@ -47,7 +47,10 @@ class Runtime:
             delete_bucket=self.s3.delete_bucket,
         )
         self.api_server = UvicornThread(
-            create_api(self.context, directory / "requests.jsonl"), "api"
+            # The API sets its own Date (the clock-skew knob): one Date header, as Cloudflare.
+            create_api(self.context, directory / "requests.jsonl"),
+            "api",
+            date_header=False,
         )
         backend_token = secrets.token_urlsafe(24)
         self.backend_server = UvicornThread(

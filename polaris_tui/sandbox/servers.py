@@ -18,8 +18,8 @@ class UvicornThread:
     """One uvicorn server in a daemon thread, bound to a socket we opened ourselves so the
     port is known before the server starts."""
 
-    def __init__(self, app: Any, name: str) -> None:
-        self.app, self.name = app, name
+    def __init__(self, app: Any, name: str, *, date_header: bool = True) -> None:
+        self.app, self.name, self.date_header = app, name, date_header
         self.port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -44,6 +44,7 @@ class UvicornThread:
             lifespan="off",
             timeout_graceful_shutdown=1,
             timeout_keep_alive=5,
+            date_header=self.date_header,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

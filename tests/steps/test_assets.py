@@ -209,16 +209,12 @@ def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Conte
 def test_wrong_or_rotated_r2_keys_get_the_r2_guidance(
     sandbox_ctx: Context, key_id: str | None, secret: str | None, code: str
 ) -> None:
-    from polaris_tui.adapters.r2 import make_r2_client
-
     ctx = sandbox_ctx
     assert ctx.sandbox is not None
-    ctx.__dict__["r2"] = make_r2_client(
-        ctx.config.account_id,
-        key_id or ctx.sandbox.s3_access_key_id,
-        secret or ctx.sandbox.s3_secret_access_key,
-        ctx.endpoints.s3,
-    )
+    if key_id:  # the keyring holds what the operator typed, wrong or stale
+        ctx.vault.set("r2-access-key-id", key_id)
+    if secret:
+        ctx.vault.set("r2-secret-access-key", secret)
     with pytest.raises(runner.StepFailure) as err:
         runner.apply(ctx, STEP, confirm=yes)
     assert code in err.value.message

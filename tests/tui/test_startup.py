@@ -55,4 +55,10 @@ def test_no_heavy_import_before_first_frame(tmp_path: Path, mode: str) -> None:
     assert steps == ["polaris_tui.steps.catalog"]
     # other screens (settings, rotation, help, ...) load when first opened
     screens = [m for m in loaded if m.startswith("screens.")]
-    assert screens == ["screens.app", "screens.entry", "screens.step_panel", "screens.widgets"]
+    assert screens == [
+        "screens.app",
+        "screens.entry",
+        "screens.preflight_panel",
+        "screens.step_panel",
+        "screens.widgets",
+    ]

@@ -8,42 +8,46 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from polaris_tui.sandbox.account_knobs import knobs
 from polaris_tui.sandbox.api.common import check_account, check_zone, ctx
 from polaris_tui.sandbox.envelope import ok, paginate
 
 TOKEN_ID = "5a4d5a0b0e2f4a6e9a1c1d0a5b0c0e11"
 
 
-def _token_status() -> dict[str, Any]:
-    return {"id": TOKEN_ID, "status": "active", "not_before": None, "expires_on": None}
+def _token_status(request: Request) -> dict[str, Any]:
+    expires_on = knobs(request).token_expires_on()
+    return {"id": TOKEN_ID, "status": "active", "not_before": None, "expires_on": expires_on}
 
 
 async def verify_user_token(request: Request) -> Response:
-    return ok(_token_status())
+    return ok(_token_status(request))
 
 
 async def verify_account_token(request: Request) -> Response:
     check_account(request)
-    return ok(_token_status())
+    return ok(_token_status(request))
 
 
 def zone_object(request: Request) -> dict[str, Any]:
     store = ctx(request).store
     zone = store.data["zone"]
+    status = knobs(request).zone_status
+    delegated = [f"ns1.{zone['name']}", f"ns2.{zone['name']}"]
     return {
         "id": zone["id"],
         "name": zone["name"],
-        "status": "active",
+        "status": status,
         "paused": False,
         "type": "full",
         "development_mode": 0,
-        "name_servers": [f"ns1.{zone['name']}", f"ns2.{zone['name']}"],
-        "original_name_servers": None,
+        "name_servers": knobs(request).name_servers(delegated),
+        "original_name_servers": delegated if status == "pending" else None,
         "original_registrar": None,
         "original_dnshost": None,
         "created_on": zone["created_on"],
         "modified_on": zone["created_on"],
-        "activated_on": zone["created_on"],
+        "activated_on": zone["created_on"] if status == "active" else None,
         "account": {"id": store.account_id, "name": "Polaris sandbox account"},
         "owner": {"id": None, "name": None, "type": "user"},
         "permissions": ["#dns_records:edit", "#zone:read", "#worker:edit"],

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
+from polaris_tui.sandbox import account_knobs
 from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
 from polaris_tui.sandbox.api.common import ApiContext, parse_json
 from polaris_tui.sandbox.envelope import PAGE_CAP, ApiError, fail
@@ -143,6 +144,8 @@ class GuardedApi:
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                date = (b"date", self.app.state.knobs.date_header().encode())
+                message = {**message, "headers": [*message.get("headers", []), date]}
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 write_log()
             await send(message)
@@ -183,6 +186,10 @@ class GuardedApi:
             if verdict != "ok":
                 await fail(401, 10000, "Authentication error")(scope, replay, send_wrapper)
                 return
+            refusal = self.app.state.knobs.refusal(method, rel)
+            if refusal is not None:
+                await fail(*refusal)(scope, replay, send_wrapper)
+                return
             PAGE_CAP.set(self.context.settings.page_cap)
             await self.app(scope, replay, send_wrapper)
         finally:
@@ -213,10 +220,12 @@ def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
         *storage.routes,
         *kv_values.routes,
         *workers.routes,
+        *account_knobs.routes,
     ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=routes)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.ctx = context
+    app.state.knobs = account_knobs.AccountKnobs.from_env()
     return GuardedApi(app, context, RequestLog(log_path))
