@@ -12,21 +12,6 @@ from typing import Any
 
 from polaris_tui.errors import ApiError
 
-# The permission each step's API calls need, shown when Cloudflare answers 403.
-STEP_PERMISSIONS: Mapping[str, str] = {
-    "dns": "Zone · DNS · Edit",
-    "auth": "Zone · DNS · Edit and Zone · Email Routing Rules · Edit",
-    "email-service": (
-        "Zone · Zone Settings · Edit (Email Routing), Zone · Email Sending · Edit and "
-        "Zone · DNS · Edit (the records Email Sending asks for)"
-    ),
-    "assets": "Account · Workers R2 Storage · Edit",
-    "kv": "Account · Workers KV Storage · Edit",
-    "secret": "Account · Workers Scripts · Edit",
-    "deploy": "Account · Workers Scripts · Edit",
-    "route": "Zone · Workers Routes · Edit and Zone · DNS · Edit (the proxied mail record)",
-}
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -208,7 +193,8 @@ def lookup(
     if score(best) == 0:
         return None
     filled = {**failure_values(exc), **(values or {})}
-    filled.setdefault("permission", STEP_PERMISSIONS.get(step, "the permission for this step"))
+    # the caller names the step's permission (runner.guidance_values, from the step catalog)
+    filled.setdefault("permission", "the permission for this step")
     return best.render(filled)
 
 

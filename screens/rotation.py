@@ -1,7 +1,8 @@
 """Secret rotation: graceful + promote as a guided pair, emergency as one confirmed action.
 
 The screen talks to the engine through one function, ``rotate(ctx, mode, progress)``, whose
-result lists stages (name, ok, detail), the new secret and the next actions for the app.
+result lists stages (name, ok, detail), the new secret and the next actions for the app. The
+app hands it the session's Context (``ctx``, None while connecting); it never reaches up.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from screens.wording import for_tui
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.steps.base import Progress
-    from screens.app import PolarisApp
 
 Mode = Literal["graceful", "promote", "emergency"]
 
@@ -137,15 +137,12 @@ class RotationScreen(Screen[None]):
             self.outcome = outcome
             self.error = error
 
-    def __init__(self, rotate: Rotate = engine_rotate) -> None:
+    def __init__(self, ctx: Context | None = None, rotate: Rotate = engine_rotate) -> None:
         super().__init__(id="rotation")
+        self.ctx = ctx
         self._rotate = rotate
         self.running: Mode | None = None
         self.last: tuple[Mode, RotationOutcome | None, str] | None = None
-
-    @property
-    def polaris(self) -> PolarisApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -191,10 +188,10 @@ class RotationScreen(Screen[None]):
         if self.running:
             self.notify(f"The {self.running} rotation is still running.", severity="warning")
             return
-        if self.polaris.ctx is None:
+        if self.ctx is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
             return
-        if mode == "promote" and not self.polaris.ctx.vault.get("polaris-secret-b"):
+        if mode == "promote" and not self.ctx.vault.get("polaris-secret-b"):
             self.notify(
                 "Nothing to promote: no new secret is staged. Press g for a graceful rotation "
                 "first, set the new secret on the app, then promote.",
@@ -229,7 +226,7 @@ class RotationScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="rotation")
     def _run(self, mode: Mode) -> None:
-        ctx = self.polaris.ctx
+        ctx = self.ctx
         assert ctx is not None
 
         def progress(text: str, fraction: float | None = None) -> None:

@@ -58,7 +58,7 @@ def test_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: igno
 def test_failure_with_inline_guidance(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[object]) -> None:
         await to_step(pilot, 4)
-        box, _ = pilot.app._sandbox_handle  # type: ignore[attr-defined]
+        box = pilot.app.session.sandbox  # type: ignore[attr-defined]
         box.set_faults("GET:*/storage/kv/namespaces*:403")
         await pilot.press("p")
         await settle(pilot)
