@@ -156,7 +156,8 @@ BINDING_IDS = (
     "apply", "cancel", "check", "confirm-cancel", "confirm-yes", "help", "help-close",
     "history", "quit", "refresh", "rerun", "rotate", "rotate-back", "rotate-emergency",
     "rotate-graceful", "rotate-promote", "rotate-secret", "secret", "secret-close",
-    "secret-copy", "secret-reveal", "settings", "settings-cancel", "settings-save", "verify-all",
+    "secret-copy", "secret-reveal", "settings", "settings-cancel", "settings-save", "sidebar",
+    "verify-all",
 )  # fmt: skip
 """Binding ids a keymap may override; the same test holds them to the TUI's bindings."""
 

@@ -129,15 +129,15 @@ def failure_values(exc: BaseException | None) -> dict[str, str]:
     attempts = getattr(exc, "attempts", None)
     # a port error keeps the SDK's exception as its cause: the request and response are there
     sdk = exc if getattr(exc, "request", None) is not None else exc.__cause__
-    request = getattr(sdk, "request", None)
-    if attempts is None and request is not None:  # the SDK numbers its retries in a header
-        retries = request.headers.get("x-stainless-retry-count")
+    request_headers = getattr(getattr(sdk, "request", None), "headers", None)
+    if attempts is None and request_headers is not None:  # the SDK numbers its retries
+        retries = request_headers.get("x-stainless-retry-count")
         attempts = int(retries) + 1 if retries and retries.isdigit() else None
     values["attempts"] = f"{attempts} attempt(s)" if attempts else "the client's retries"
     retry_after = getattr(exc, "retry_after", None)
-    response = getattr(sdk, "response", None)
-    if retry_after is None and response is not None:
-        header = response.headers.get("retry-after")
+    response_headers = getattr(getattr(sdk, "response", None), "headers", None)
+    if retry_after is None and response_headers is not None:  # botocore's response is a dict
+        header = response_headers.get("retry-after")
         retry_after = float(header) if header and header.replace(".", "", 1).isdigit() else None
     values["retry_after"] = (
         f"Cloudflare asked to wait {retry_after:g}s (Retry-After)"
@@ -165,7 +165,7 @@ def lookup(
         status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
-    cause = classify(exc, status) if exc is not None else None
+    cause = classify(exc, status)
 
     def score(e: Entry) -> int:
         if e.step not in ("*", step):
@@ -182,7 +182,9 @@ def lookup(
             if s and e.messages:  # the check's detail tells two entries for one check apart
                 s += 3 if any(m.lower() in text.lower() for m in e.messages) else -1
         elif text and any(m.lower() in text.lower() for m in e.messages):
-            s = 32  # words of the failure itself say more than its exception class
+            # the failure's own words name a case more precisely than its class does: R2's
+            # SignatureDoesNotMatch is a 403 too, but the fix is the R2 key pair, not the token
+            s = 47 if cause else 32
         elif exc_names & set(e.exceptions):
             s = 30
         elif status is not None and status in e.statuses and not e.checks:

@@ -16,6 +16,7 @@ from polaris_tui.errors import (
     RateLimited,
     Unavailable,
 )
+from polaris_tui.steps.catalog import STEP_INFO
 
 REQUEST = httpx.Request("GET", "https://api.cloudflare.com/client/v4/x")
 
@@ -64,8 +65,11 @@ def test_other_exceptions_pass_through() -> None:
 def test_troubleshooting_matches_port_errors_by_code_and_by_class() -> None:
     by_code = troubleshooting.lookup("kv", exc=port_error(sdk_error(400, 10014)))
     assert by_code is not None and by_code.id == "kv-title-exists"
-    denied = troubleshooting.lookup("dns", exc=PermissionDenied("no", status=403))
+    dns_permission = {"permission": STEP_INFO["dns"].permission}  # as runner.guidance_values
+    denied = troubleshooting.lookup(
+        "dns", values=dns_permission, exc=PermissionDenied("no", status=403)
+    )
     assert denied is not None and denied.id == "token-permission"
     assert "Zone · DNS · Edit" in denied.fix
     down = troubleshooting.lookup("kv", exc=Unavailable("no answer"))
-    assert down is not None and down.id == "api-unreachable"
+    assert down is not None and down.id == "cloudflare-unavailable"
