@@ -9,7 +9,7 @@ import pytest
 
 from polaris_tui.context import Context
 from polaris_tui.steps.secret import VAULT_A, VAULT_B
-from tests.runtime_helpers import RELAY_STEPS, apply_step
+from tests.runtime_helpers import RELAY_STEPS, SENDING_STEPS, apply_step
 
 
 @pytest.fixture
@@ -24,5 +24,14 @@ def ctx(sandbox_ctx: Context) -> Context:
 def relay_ctx(ctx: Context) -> Context:
     """kv, secret, deploy and route applied: the relay answers at mail.<domain>."""
     for step_id in RELAY_STEPS:
+        assert apply_step(ctx, step_id).ok, step_id
+    return ctx
+
+
+@pytest.fixture
+def sending_ctx(ctx: Context) -> Context:
+    """The relay answering, with polaris.test a verified Email Sending domain: sends reach
+    any recipient, as on an account whose operator finished the email-service step."""
+    for step_id in SENDING_STEPS:
         assert apply_step(ctx, step_id).ok, step_id
     return ctx

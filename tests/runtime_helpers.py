@@ -14,6 +14,9 @@ from polaris_tui.steps.base import ApplyResult
 from polaris_tui.steps.registry import get_step
 
 RELAY_STEPS = ("kv", "secret", "deploy", "route")
+# Real sends need the sender's domain onboarded: Cloudflare refuses a send_email from a
+# domain without Email Service, and without Email Sending reaches verified addresses only.
+SENDING_STEPS = ("email-service", *RELAY_STEPS)
 CLI = Path(sys.executable).parent / "polaris-tui"
 
 

@@ -18,7 +18,7 @@ from polaris_tui.config import load_config
 from polaris_tui.sandbox import Sandbox
 from polaris_tui.sandbox.servers import free_port
 from polaris_tui.session import sandbox_vault
-from tests.runtime_helpers import CLI
+from tests.runtime_helpers import CLI, RELAY_STEPS, run_cli
 
 SECRET = "cli-test-signing-secret-0123456789abcdef"
 
@@ -129,3 +129,22 @@ def test_unreachable_url_is_a_clear_failure(
     err = capsys.readouterr().err
     assert f"no answer from {url}" in err and "polaris-tui relay" in err
     assert SECRET not in err
+
+
+def test_send_test_a_send_cloudflare_refuses_is_502_with_the_delivery_guidance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The relay is deployed and routed, but polaris.test never went through email-service:
+    Cloudflare refuses the binding's send, the relay answers 502 send_failed and send-test
+    explains it."""
+    directory = tmp_path / "sbx"
+    for step_id in RELAY_STEPS:
+        done = run_cli(directory, "apply", step_id, "--yes")
+        assert done.returncode == 0, done.stderr
+    assert _run(directory, "send-test", "--to", "customer@example.com") == 1
+    out, err = capsys.readouterr()
+    assert "status   502" in out
+    assert "the relay answered 502: send_failed" in err
+    assert "Cloudflare refused to deliver the message" in err
+    assert "polaris-tui verify email-service" in err
+    assert not list((directory / "inbox").glob("*.eml"))

@@ -22,8 +22,8 @@ STAGES = [
 ]
 
 
-def test_send_test_reaches_the_inbox_with_headers_and_logos(relay_ctx: Context) -> None:
-    ok, detail = demo.mail_test(relay_ctx)
+def test_send_test_reaches_the_inbox_with_headers_and_logos(sending_ctx: Context) -> None:
+    ok, detail = demo.mail_test(sending_ctx)
     assert ok, detail
     assert "4 logo URLs" in detail
 
@@ -34,8 +34,8 @@ def test_inbox_check_fails_for_a_message_that_never_arrived(relay_ctx: Context) 
     assert demo.find_in_inbox(inbox, "no such subject", timeout=0.3) is None
 
 
-def test_rotation_stages_hide_secrets(relay_ctx: Context) -> None:
-    ctx = relay_ctx
+def test_rotation_stages_hide_secrets(sending_ctx: Context) -> None:
+    ctx = sending_ctx
     for mode in ("graceful", "promote"):
         ok, detail = demo.rotation_stage(ctx, mode)
         assert ok, detail
@@ -61,13 +61,13 @@ def test_demo_json_in_a_fresh_sandbox(tmp_path: Path) -> None:
     assert all(s["ok"] and s["detail"] for s in report["stages"])
 
 
-def test_the_deployed_worker_runs_in_workerd_on_the_sandbox_kv(relay_ctx: Context) -> None:
+def test_the_deployed_worker_runs_in_workerd_on_the_sandbox_kv(sending_ctx: Context) -> None:
     """The nonce and rate keys the shipped JS writes are in the store the KV API shows."""
     import httpx
 
-    ep = relay_ctx.sandbox
+    ep = sending_ctx.sandbox
     assert ep is not None
-    ok, detail = demo.mail_test(relay_ctx)
+    ok, detail = demo.mail_test(sending_ctx)
     assert ok, detail
     auth = {"Authorization": f"Bearer {ep.token}"}
     scripts = f"{ep.api}/accounts/{ep.account_id}/workers/scripts"

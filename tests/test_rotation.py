@@ -25,7 +25,7 @@ from polaris_tui.steps.secret import (
     SecretStep,
     worker_secret_names,
 )
-from tests.runtime_helpers import RELAY_STEPS, assert_not_on_disk, run_cli, verify
+from tests.runtime_helpers import SENDING_STEPS, assert_not_on_disk, run_cli, verify
 
 pytest_plugins = ["tests.runtime_fixtures"]
 
@@ -68,8 +68,8 @@ def test_promote_needs_a_graceful_rotation_first(relay_ctx: Context) -> None:
         rotation.promote(relay_ctx)
 
 
-def test_emergency_replaces_the_leaked_secret(relay_ctx: Context) -> None:
-    ctx = relay_ctx
+def test_emergency_replaces_the_leaked_secret(sending_ctx: Context) -> None:
+    ctx = sending_ctx
     rotation.graceful(ctx)  # an unfinished graceful rotation is superseded too
     leaked = ctx.vault.get(VAULT_A)
     report = rotation.emergency(ctx)
@@ -115,7 +115,7 @@ def test_interrupted_emergency_is_reported_and_resumes(
 
 def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path: Path) -> None:
     box_dir = tmp_path / "sandbox"
-    for step_id in RELAY_STEPS:
+    for step_id in SENDING_STEPS:
         done = run_cli(box_dir, "apply", step_id, "--yes")
         assert done.returncode == 0, done.stderr
     with Sandbox(box_dir) as endpoints:

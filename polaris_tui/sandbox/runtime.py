@@ -15,6 +15,7 @@ from polaris_tui.sandbox.dns_server import ZoneDnsServer
 from polaris_tui.sandbox.edge import Edge
 from polaris_tui.sandbox.faults import FaultPlan
 from polaris_tui.sandbox.s3 import S3Server
+from polaris_tui.sandbox.send_email_policy import store_policy
 from polaris_tui.sandbox.servers import UvicornThread
 from polaris_tui.sandbox.smtp import SmtpInbox
 from polaris_tui.sandbox.state import (
@@ -37,7 +38,12 @@ class Runtime:
             directory, lambda: self.settings.latency_ms, namespace=self.store.account_id[:10]
         )
         self.dns = ZoneDnsServer(self.store, lambda: self.settings.latency_ms)
+        # Two doors into one inbox: plain SMTP (the local relay's --smtp, any client) is
+        # accepted as sent; Workers' send_email goes through Cloudflare's recipient rules.
         self.smtp = SmtpInbox(directory / "inbox")
+        self.send_email = SmtpInbox(
+            directory / "inbox", store_policy(self.store, lambda: self.settings.activation_ms)
+        )
         self.context = ApiContext(
             store=self.store,
             settings=settings,
@@ -62,7 +68,7 @@ class Runtime:
                 token=backend_token,
                 account_id=self.store.account_id,
                 smtp_host="127.0.0.1",
-                smtp_port=self.smtp.port,
+                smtp_port=self.send_email.port,
             ),
             directory / "workerd",
         )
@@ -76,6 +82,7 @@ class Runtime:
             self.s3.restore(sorted(state["r2_buckets"]))
         self.dns.start()
         self.smtp.start()
+        self.send_email.start()
         api_port = self.api_server.start()
         self.backend_server.start()
         edge_port = self.edge_server.start()
@@ -110,6 +117,7 @@ class Runtime:
             self.dns.stop,
             self.s3.stop,
             self.smtp.stop,
+            self.send_email.stop,
         ]
         threads = [threading.Thread(target=fn, daemon=True) for fn in stoppers]
         for thread in threads:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from polaris_tui.sandbox import Sandbox
+from tests.sandbox.test_email import wait_until
 
 WORKER = "edge-probe"
 DATE = "2026-04-26"
@@ -133,13 +134,17 @@ export default {
 """
 
 
+MAIL_BINDING = {
+    "type": "send_email",
+    "name": "SEND",
+    "allowed_sender_addresses": ["noreply@polaris.test"],
+}
+
+
 def test_send_email_delivers_the_message_the_code_built_into_the_inbox(cf, ep):
-    binding = {
-        "type": "send_email",
-        "name": "SEND",
-        "allowed_sender_addresses": ["noreply@polaris.test"],
-    }
-    upload(cf, ep, MAIL_SOURCE, [binding])
+    sub = cf.email_sending.subdomains.create(zone_id=ep.zone_id, name="polaris.test")
+    wait_until(lambda: cf.email_sending.subdomains.get(sub.tag, zone_id=ep.zone_id).enabled)
+    upload(cf, ep, MAIL_SOURCE, [MAIL_BINDING])
     route(cf, ep)
     marker = secrets.token_hex(8)
     payload = {"from": "noreply@polaris.test", "to": "ops@example.com", "marker": marker}
@@ -152,6 +157,36 @@ def test_send_email_delivers_the_message_the_code_built_into_the_inbox(cf, ep):
     refused = call(ep, body=json.dumps({**payload, "from": "other@polaris.test"}).encode())
     assert (refused.status_code, refused.text) == (502, "email from other@polaris.test not allowed")
     assert len(list(Path(ep.inbox).glob("*.eml"))) == 1
+
+
+def test_send_email_under_email_routing_alone_reaches_only_verified_destinations(cf, ep):
+    cf.email_routing.dns.create(zone_id=ep.zone_id)
+    addr = cf.email_routing.addresses.create(account_id=ep.account_id, email="ops@example.com")
+    wait_until(lambda: cf.email_routing.addresses.get(addr.id, account_id=ep.account_id).verified)
+    upload(cf, ep, MAIL_SOURCE, [MAIL_BINDING])
+    route(cf, ep)
+    payload = {"from": "noreply@polaris.test", "to": "ops@example.com", "marker": "verified"}
+    assert call(ep, body=json.dumps(payload).encode()).status_code == 202
+    refused = call(ep, body=json.dumps({**payload, "to": "customer@example.com"}).encode())
+    assert refused.status_code == 502
+    assert "customer@example.com are not verified destination addresses" in refused.text
+    assert [m["To"] for m in map(email.message_from_bytes, _inbox_bytes(ep))] == [
+        "ops@example.com"
+    ]
+
+
+def test_send_email_from_a_domain_without_email_service_is_refused(cf, ep):
+    upload(cf, ep, MAIL_SOURCE, [MAIL_BINDING])
+    route(cf, ep)
+    payload = {"from": "noreply@polaris.test", "to": "ops@example.com", "marker": "none"}
+    refused = call(ep, body=json.dumps(payload).encode())
+    assert refused.status_code == 502
+    assert "not on a domain onboarded to Email Service" in refused.text
+    assert _inbox_bytes(ep) == []
+
+
+def _inbox_bytes(ep) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(Path(ep.inbox).glob("*.eml"))]
 
 
 def test_without_node_the_sandbox_says_so_and_the_mail_host_answers_503(tmp_path, monkeypatch):
