@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.context import fingerprint
+from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import Action, Change
 from polaris_tui.steps.kv import kv_ids
 from polaris_tui.steps.relay_probe import ProbeResult, describe, signed_probe
@@ -48,8 +49,10 @@ LAST_ACCEPTED_KEY = "slot-last-accepted:"  # + slot; epoch ms, written by the Wo
 Say = Callable[[str], None]
 
 
-class RotationError(RuntimeError):
+class RotationError(PolarisError):
     """A rotation cannot start or continue; the message says what to do."""
+
+    title = "Rotation stopped"
 
 
 @dataclass
