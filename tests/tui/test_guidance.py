@@ -48,7 +48,7 @@ async def test_api_faults_get_the_entry_for_their_cause(
         await settle(pilot)
         await pilot.press("down", "down", "down", "down")  # KV nonce store
         await settle(pilot)
-        box, _ = app._sandbox_handle  # type: ignore[misc]
+        box = app.session.sandbox  # type: ignore[union-attr]
         box.set_faults(f"{KV_LIST}:{fault}")
         await pilot.press("p")
         await settle(pilot)

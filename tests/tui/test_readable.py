@@ -56,7 +56,7 @@ async def test_failure_shows_the_sentence_and_hides_the_body(tmp_path: Path) -> 
         await settle(pilot)
         await pilot.press("down", "down", "down", "down", "b")  # KV, then hide the sidebar
         await settle(pilot)
-        box, _ = app._sandbox_handle  # type: ignore[misc]
+        box = app.session.sandbox  # type: ignore[union-attr]
         box.set_faults("GET:*/storage/kv/namespaces*:403")
         await pilot.press("p")
         await settle(pilot)
