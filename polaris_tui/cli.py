@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--promote", action="store_true", help="make B the only secret (A)")
     g.add_argument("--emergency", action="store_true", help="replace a leaked secret now")
     s.add_argument("--yes", action="store_true")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="promote even though the old secret signed a send within promote_quiet_seconds",
+    )
 
     s = sub.add_parser("relay", help="run the signed relay locally")
     s.add_argument("--host", default="127.0.0.1")
@@ -421,7 +426,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             print("cancelled: nothing was changed", file=sys.stderr)
             return Exit.FAILURE
         try:
-            report = rotation.rotate(ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr))
+            report = rotation.rotate(
+                ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr), force=args.force
+            )
         except rotation.RotationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return Exit.FAILURE

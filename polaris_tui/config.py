@@ -365,6 +365,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         default=600,
         check=_seconds(86400),
     ),
+    FieldSpec(
+        "promote_quiet_seconds",
+        int,
+        "rotate --promote waits until the old secret has signed nothing for this long (s).",
+        default=600,
+        check=_seconds(86400),
+    ),
     *(_relay(name) for name in RELAY_HELP),
     FieldSpec(
         "theme",
@@ -414,6 +421,7 @@ class Config:
     dns_timeout_seconds: float = 3.0
     propagation_timeout_seconds: int = 120
     dkim_timeout_seconds: int = 600
+    promote_quiet_seconds: int = 600
     ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
     nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default

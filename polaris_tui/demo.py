@@ -176,8 +176,8 @@ def mail_test(ctx: Context) -> tuple[bool, str]:
     return True, f"202 {result.message_id}; delivered with From, To, Subject and 4 logo URLs"
 
 
-def rotation_stage(ctx: Context, mode: str) -> tuple[bool, str]:
-    report = rotation.rotate(ctx, mode)
+def rotation_stage(ctx: Context, mode: str, *, force: bool = False) -> tuple[bool, str]:
+    report = rotation.rotate(ctx, mode, force=force)
     report.new_secret = None  # the demo never shows secret values
     detail = "; ".join([*report.lines, *report.probes.values()])
     return report.ok, f"{detail} ({report.elapsed_s:.2f}s)"
@@ -207,7 +207,8 @@ def run_demo(ctx: Context, on_stage: Callable[[Stage], None] = lambda _: None) -
         ("verify", lambda: verify_all(ctx)),
         ("send-test", lambda: mail_test(ctx)),
         ("rotate-graceful", lambda: rotation_stage(ctx, "graceful")),
-        ("rotate-promote", lambda: rotation_stage(ctx, "promote")),
+        # Forced: the send-test above signed with A seconds ago and there is no app to switch.
+        ("rotate-promote", lambda: rotation_stage(ctx, "promote", force=True)),
         ("rotate-emergency", lambda: emergency_with_sends(ctx)),
         ("verify-again", lambda: verify_all(ctx)),
     ]

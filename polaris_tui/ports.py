@@ -235,6 +235,10 @@ class KvNamespaces(Protocol):
 
     def delete(self, namespace_id: str) -> None: ...
 
+    def value(self, namespace_id: str, key: str) -> str | None:
+        """The value stored under ``key`` as text; None when the key is absent or expired."""
+        ...
+
 
 # -- R2 -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 - graceful: a new secret becomes POLARIS_SECRET_B (Worker and keyring); both are accepted
   until the app is switched.
 - promote: one Worker version sets A = the new secret and removes B; the keyring follows.
+  It waits until the app has switched: while the Worker recorded a real send signed with A
+  (the outgoing secret) within ``promote_quiet_seconds``, promote refuses unless forced.
 - emergency: one Worker version sets a fresh A and removes B; the old value is purged.
 
 Each stage is recorded in the tool state (fingerprints, never values) before the next
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from polaris_tui.context import fingerprint
 from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import Action, Change
+from polaris_tui.steps.kv import kv_ids
 from polaris_tui.steps.relay_probe import ProbeResult, describe, signed_probe
 from polaris_tui.steps.secret import (
     APP_VARIABLE,
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from polaris_tui.context import Context
 
 MODES = ("graceful", "promote", "emergency")
+SLOTS = ("A", "B")
+LAST_ACCEPTED_KEY = "slot-last-accepted:"  # + slot; epoch ms, written by the Worker
 Say = Callable[[str], None]
 
 
@@ -89,6 +94,42 @@ def _save(ctx: Context, mode: str, stage: str, new: str, old: str | None) -> Non
             "updated": time.time(),
         },
     )
+
+
+def last_accepted(ctx: Context) -> dict[str, float | None]:
+    """Epoch seconds of each slot's last accepted real send, as the Worker keeps it in KV.
+
+    The Worker rewrites a slot's key at most once a minute, so a value may lag by up to 60 s.
+    """
+    namespace = kv_ids(ctx).get("id")
+    found: dict[str, float | None] = dict.fromkeys(SLOTS)
+    if not namespace:
+        return found
+    for slot in SLOTS:
+        raw = ctx.kv.value(namespace, LAST_ACCEPTED_KEY + slot)
+        found[slot] = int(raw) / 1000 if raw and raw.isdigit() else None
+    return found
+
+
+def ago(seconds: float) -> str:
+    """A short age for people: '40 s', '2 min', '3 h', '2 days'."""
+    seconds = max(0.0, seconds)
+    for size, unit in ((86400, "days"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"
+
+
+def _refuse_while_old_in_use(ctx: Context) -> None:
+    """Promote removes A: refuse while the app still signed a real send with it lately."""
+    used = last_accepted(ctx)["A"]
+    quiet = ctx.config.promote_quiet_seconds
+    if used is not None and time.time() - used < quiet:
+        raise RotationError(
+            f"the app still signs with the old secret (last accepted {ago(time.time() - used)} "
+            f"ago): set {APP_VARIABLE} to the new one first, or pass --force "
+            f"(promote waits until A has been unused for promote_quiet_seconds = {quiet} s)"
+        )
 
 
 def _probe_all(ctx: Context, secrets: dict[str, str]) -> dict[str, ProbeResult]:
@@ -210,8 +251,11 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
     return report
 
 
-def promote(ctx: Context, say: Say = lambda _: None) -> RotationReport:
-    """After the app uses the new secret: A = new and B removed in one Worker version."""
+def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> RotationReport:
+    """After the app uses the new secret: A = new and B removed in one Worker version.
+
+    ``force`` skips the check that the app stopped signing with the old secret.
+    """
     started = time.perf_counter()
     report = RotationReport("promote")
     _unfinished_other(ctx, "promote")
@@ -237,6 +281,8 @@ def promote(ctx: Context, say: Say = lambda _: None) -> RotationReport:
                 f"the Worker has no {BINDING_B}: run `polaris-tui rotate --graceful` to finish "
                 "staging the new secret first"
             )
+        if not resuming and not force:
+            _refuse_while_old_in_use(ctx)
         _save(ctx, "promote", "started", new, old)
         _bulk(ctx, {BINDING_A: new} | ({BINDING_B: None} if BINDING_B in names else {}))
         _save(ctx, "promote", "worker", new, old)
@@ -324,7 +370,12 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
     return report
 
 
-def rotate(ctx: Context, mode: str, say: Say = lambda _: None) -> RotationReport:
+def rotate(
+    ctx: Context, mode: str, say: Say = lambda _: None, *, force: bool = False
+) -> RotationReport:
+    """Run one rotation mode; ``force`` matters only to promote (see ``promote``)."""
     if mode not in MODES:
         raise RotationError(f"mode {mode!r}: use one of {', '.join(MODES)}")
-    return {"graceful": graceful, "promote": promote, "emergency": emergency}[mode](ctx, say)
+    if mode == "promote":
+        return promote(ctx, say, force=force)
+    return {"graceful": graceful, "emergency": emergency}[mode](ctx, say)

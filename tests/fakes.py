@@ -44,6 +44,7 @@ class FakeDnsRecords:
 @dataclass
 class FakeKv:
     namespaces: dict[str, str] = field(default_factory=dict)  # title -> id
+    values: dict[tuple[str, str], str] = field(default_factory=dict)  # (id, key) -> value
     calls: Counter[str] = field(default_factory=Counter)
 
     def titles(self) -> dict[str, str]:
@@ -64,3 +65,7 @@ class FakeKv:
                 del self.namespaces[title]
                 return
         raise NotFound(f"no namespace {namespace_id}", status=404, codes=[10013])
+
+    def value(self, namespace_id: str, key: str) -> str | None:
+        self.calls["value"] += 1
+        return self.values.get((namespace_id, key))

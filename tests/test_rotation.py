@@ -4,7 +4,9 @@ and the `rotate --emergency` CLI with real signed sends at the edge afterwards."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,30 @@ def test_graceful_then_promote(relay_ctx: Context) -> None:
     assert _slot(ctx, new) == (200, "A")
     assert ctx.state.get(ROTATION_KEY)["stage"] == "done"
     assert_not_on_disk(ctx, new)
+
+
+def test_promote_waits_until_the_old_secret_is_quiet(relay_ctx: Context) -> None:
+    ctx = relay_ctx
+    old = ctx.vault.get(VAULT_A)
+    assert rotation.graceful(ctx).ok
+    new = ctx.vault.get(VAULT_B)
+    assert rotation.last_accepted(ctx)["A"] is None  # the rotation's dry-run probes do not count
+    sent_at = time.time()
+    assert send(ctx, old, "someone@example.com", "app not switched yet").status == 202
+    assert send(ctx, new, "someone@example.com", "switched").status == 202
+    seen = rotation.last_accepted(ctx)
+    assert seen["A"] is not None and seen["B"] is not None and seen["A"] >= sent_at - 1
+    with pytest.raises(rotation.RotationError, match=r"last accepted \d+ s ago.*--force"):
+        rotation.promote(ctx)
+    assert worker_secret_names(ctx) == {BINDING_A, BINDING_B}  # nothing changed
+    assert ctx.vault.get(VAULT_B) == new
+
+    quiet = dataclasses.replace(
+        ctx, config=dataclasses.replace(ctx.config, promote_quiet_seconds=1)
+    )
+    time.sleep(max(0.0, seen["A"] + 1.2 - time.time()))
+    assert rotation.promote(quiet).ok
+    assert _slot(ctx, old) == (401, None) and _slot(ctx, new) == (200, "A")
 
 
 def test_promote_needs_a_graceful_rotation_first(relay_ctx: Context) -> None:
@@ -142,3 +168,29 @@ def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path:
                 assert new.encode() not in path.read_bytes(), path
     finally:
         box.stop()
+
+
+def test_cli_promote_refuses_while_the_app_signs_with_the_old_secret(tmp_path: Path) -> None:
+    box_dir = tmp_path / "sandbox"
+    for step_id in RELAY_STEPS:
+        assert run_cli(box_dir, "apply", step_id, "--yes").returncode == 0
+    assert run_cli(box_dir, "rotate", "--graceful", "--yes").returncode == 0
+    box = Sandbox(box_dir)
+    ctx = sandbox_context(box, box.start())
+    try:
+        old = ctx.vault.get(VAULT_A)
+        assert send(ctx, old, "someone@example.com", "still the old secret").status == 202
+    finally:
+        box.stop()
+
+    refused = run_cli(box_dir, "rotate", "--promote", "--yes")
+    assert refused.returncode == 1, refused.stderr
+    assert re.search(
+        r"the app still signs with the old secret \(last accepted \d+ s ago\): "
+        r"set CF_EMAIL_WORKER_SECRET to the new one first, or pass --force",
+        refused.stderr,
+    ), refused.stderr
+
+    forced = run_cli(box_dir, "rotate", "--promote", "--yes", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "promoted: only the new secret is accepted" in forced.stdout

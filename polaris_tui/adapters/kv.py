@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from polaris_tui.adapters.cloudflare_api import CloudflareApi, all_items, translated
+from polaris_tui.errors import NotFound
+
+KEY_NOT_FOUND = 10009  # Cloudflare's code for an absent key (a missing namespace is 10013)
 
 
 @dataclass
@@ -24,3 +27,15 @@ class CloudflareKv:
     def delete(self, namespace_id: str) -> None:
         with translated():
             self.api.client.kv.namespaces.delete(namespace_id, account_id=self.api.account_id)
+
+    def value(self, namespace_id: str, key: str) -> str | None:
+        try:
+            with translated():
+                got = self.api.client.kv.namespaces.values.get(
+                    key, account_id=self.api.account_id, namespace_id=namespace_id
+                )
+        except NotFound as exc:
+            if KEY_NOT_FOUND in exc.codes:
+                return None
+            raise
+        return got.text()

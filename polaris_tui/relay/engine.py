@@ -392,6 +392,7 @@ class RelayEngine:
             )
         if dry_run:
             return _json(200, {"ok": True, "dry_run": True, "key": key_slot})
+        self.state.record_accepted(key_slot, now_ms)
         retry_after = self._rate_limit(message.recipients, now_ms)
         if retry_after:
             return _json(

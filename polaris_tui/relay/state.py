@@ -20,7 +20,10 @@ CREATE TABLE IF NOT EXISTS counts (
     mailbox TEXT NOT NULL, window INTEGER NOT NULL, sends INTEGER NOT NULL,
     PRIMARY KEY (mailbox, window)
 );
+CREATE TABLE IF NOT EXISTS last_accepted (slot TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
 """
+# As the Worker's slot-last-accepted:<slot> keys: rewritten only when older than a minute.
+LAST_ACCEPTED_EVERY_MS = 60_000
 
 
 def mailbox_key(address: str) -> str:
@@ -35,7 +38,8 @@ def mailbox_key(address: str) -> str:
 
 
 class RelayState:
-    """Claimed nonces (as SHA-256 digests) and per-mailbox send counts per window."""
+    """Claimed nonces (as SHA-256 digests), per-mailbox send counts per window, and when each
+    key slot last signed an accepted send (what `rotate --promote` asks of the Worker)."""
 
     def __init__(self, path: Path | None = None) -> None:
         """``path`` None keeps the state in memory (tests that pin a fresh relay per case)."""
@@ -92,3 +96,16 @@ class RelayState:
             db.execute("ROLLBACK")
             raise
         return True
+
+    def record_accepted(self, slot: str, now_ms: int) -> bool:
+        """Note that ``slot`` signed a real send; True when the stored time was rewritten."""
+        cursor = self._db.execute(
+            "INSERT INTO last_accepted VALUES (?, ?) ON CONFLICT (slot) DO UPDATE"
+            " SET at_ms = excluded.at_ms WHERE last_accepted.at_ms <= ?",
+            (slot, now_ms, now_ms - LAST_ACCEPTED_EVERY_MS),
+        )
+        return cursor.rowcount == 1
+
+    def last_accepted(self) -> dict[str, int]:
+        """Slot -> epoch ms of its last recorded accepted send."""
+        return dict(self._db.execute("SELECT slot, at_ms FROM last_accepted").fetchall())

@@ -21,6 +21,9 @@ const BOUNDS = {
   MAX_BODY_BYTES: [1024, 1048576],
 };
 const KV_MIN_TTL_SECONDS = 60;
+// A slot's last-accepted key is rewritten only when it is older than this, so a busy relay
+// writes KV at most once a minute per slot (protocol doc, "Last accepted per key slot").
+const LAST_ACCEPTED_EVERY_MS = 60000;
 const MAX_RECIPIENTS = 10;
 const MAX_SUBJECT_CHARS = 900;
 const FIELDS = ["from", "to", "subject", "text", "html", "reply_to", "dry_run"];
@@ -332,6 +335,23 @@ async function applyRateLimit(kv, recipients, settings, nowMs) {
   return 0;
 }
 
+/** The time each slot's KV key is known to hold, per isolate: spares a KV read per request. */
+const lastAcceptedMemo = new Map();
+
+/** Record that `slot` signed a real send at `nowMs`: at most one KV write a minute per slot. */
+async function recordAccepted(kv, slot, nowMs) {
+  const known = lastAcceptedMemo.get(slot);
+  if (known !== undefined && nowMs - known < LAST_ACCEPTED_EVERY_MS) return;
+  const key = `slot-last-accepted:${slot}`;
+  const stored = Number((await kv.get(key)) ?? "0");
+  if (nowMs - stored < LAST_ACCEPTED_EVERY_MS) {
+    lastAcceptedMemo.set(slot, stored);
+    return;
+  }
+  await kv.put(key, String(nowMs));
+  lastAcceptedMemo.set(slot, nowMs);
+}
+
 // ---- request handling -------------------------------------------------------------------------
 
 async function handle(request, env) {
@@ -394,6 +414,7 @@ async function handle(request, env) {
   }
   message.from = sender.address;
   if (message.dryRun) return json(200, { ok: true, dry_run: true, key: keySlot });
+  await recordAccepted(env.EMAIL_NONCE_DEDUP, keySlot, nowMs);
 
   const retryAfter = await applyRateLimit(env.EMAIL_NONCE_DEDUP, message.to, settings, nowMs);
   if (retryAfter > 0) {
