@@ -167,14 +167,19 @@ def _print_json(data: Any) -> None:
 
 
 @contextlib.contextmanager
-def _context(args: argparse.Namespace) -> Iterator[Context]:
-    """The run's Context; under --sandbox an in-process sandbox lives for the command."""
+def _context(args: argparse.Namespace, *, warm_edge: bool = False) -> Iterator[Context]:
+    """The run's Context; under --sandbox an in-process sandbox lives for the command.
+
+    ``warm_edge``: the command will request Worker hosts, so the sandbox starts their host
+    in the background at once rather than on the first request."""
     if args.sandbox:
         from polaris_tui.context import sandbox_context
         from polaris_tui.sandbox import Sandbox, default_sandbox_dir
 
         sandbox = Sandbox(args.sandbox_dir or default_sandbox_dir())
         with sandbox as endpoints:
+            if warm_edge:
+                sandbox.warm_edge()
             yield sandbox_context(sandbox, endpoints)
         return
     from polaris_tui.context import build_context
@@ -317,7 +322,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from polaris_tui import runner
 
     steps = _select(args.step)
-    with _context(args) as ctx:
+    with _context(args, warm_edge=True) as ctx:
         report = runner.verify(ctx, steps)
     if args.json:
         _print_json(report.to_json())
