@@ -33,7 +33,7 @@ PANEL_NEW = """
 import sys
 from pathlib import Path
 from polaris_tui import runner
-from polaris_tui.context import sandbox_context
+from polaris_tui.session import sandbox_context
 from polaris_tui.sandbox import Sandbox
 from polaris_tui.steps.registry import get_step
 box = Sandbox(Path(sys.argv[1]))

@@ -47,9 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui import runner
-from polaris_tui.context import Context, sandbox_context
+from polaris_tui.context import Context
 from polaris_tui.demo import apply_all
 from polaris_tui.sandbox import Sandbox
+from polaris_tui.session import sandbox_context
 from polaris_tui.steps.base import Check
 
 

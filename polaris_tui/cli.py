@@ -16,13 +16,14 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from polaris_tui.errors import PolarisError
-from polaris_tui.paths import LOG_ENV, default_config_path
+from polaris_tui.errors import PolarisError, UsageError
+from polaris_tui.paths import LOG_ENV
 from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
+    from polaris_tui.session import SessionOptions
 
 
 class Exit(IntEnum):
@@ -30,13 +31,6 @@ class Exit(IntEnum):
     FAILURE = 1
     USAGE = 2
     CHANGES = 3
-
-
-class UsageError(PolarisError):
-    """Wrong arguments: exit 2 with the message."""
-
-    title = "Usage error"
-    exit_code = Exit.USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,33 +160,24 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-@contextlib.contextmanager
-def _context(args: argparse.Namespace, *, warm_edge: bool = False) -> Iterator[Context]:
-    """The run's Context; under --sandbox an in-process sandbox lives for the command.
+def _options(args: argparse.Namespace, *, warm_edge: bool = False) -> SessionOptions:
+    from polaris_tui.session import SessionOptions
 
-    ``warm_edge``: the command will request Worker hosts, so the sandbox starts their host
-    in the background at once rather than on the first request."""
-    if args.sandbox:
-        from polaris_tui.context import sandbox_context
-        from polaris_tui.sandbox import Sandbox, default_sandbox_dir
-
-        sandbox = Sandbox(args.sandbox_dir or default_sandbox_dir())
-        with sandbox as endpoints:
-            if warm_edge:
-                sandbox.warm_edge()
-            yield sandbox_context(sandbox, endpoints)
-        return
-    from polaris_tui.context import build_context
-
-    yield build_context(args.config or default_config_path())
+    return SessionOptions(
+        config_path=args.config,
+        sandbox=args.sandbox,
+        sandbox_dir=args.sandbox_dir,
+        warm_edge=warm_edge,
+    )
 
 
-def _config_path(args: argparse.Namespace) -> Path:
-    if args.sandbox:
-        from polaris_tui.sandbox import default_sandbox_dir
+def _context(
+    args: argparse.Namespace, *, warm_edge: bool = False
+) -> contextlib.AbstractContextManager[Context]:
+    """The run's Context; under --sandbox an in-process sandbox lives for the command."""
+    from polaris_tui.session import session
 
-        return (args.sandbox_dir or default_sandbox_dir()) / "config.toml"
-    return args.config or default_config_path()
+    return session(_options(args, warm_edge=warm_edge))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -374,7 +359,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    path = _config_path(args)
+    path = _options(args).config_file
     if args.action == "path":
         print(path)
         return Exit.OK
@@ -399,12 +384,9 @@ def _vault(args: argparse.Namespace) -> Vault:
         raise UsageError(
             "the sandbox keeps its own credentials; secrets commands are for the OS keyring"
         )
-    from polaris_tui.config import load_config
+    from polaris_tui.session import operator_vault
 
-    probe = Vault("-")
-    probe.ensure_usable()
-    config = load_config(args.config or default_config_path())
-    return Vault(config.domain, backend=probe.backend)
+    return operator_vault(_options(args))
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
@@ -495,10 +477,9 @@ NO_SECRET_A = (
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from polaris_tui.sandbox.cli import cmd_reset, cmd_serve
+    from polaris_tui.session import sandbox_command
 
-    directory = args.sandbox_dir_sub or args.sandbox_dir
-    return cmd_serve(directory) if args.action == "serve" else cmd_reset(directory)
+    return sandbox_command(args.action, args.sandbox_dir_sub or args.sandbox_dir)
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
@@ -670,16 +651,7 @@ def error_document(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, PolarisError):
         return exc.to_json()
     doc: dict[str, Any] = {"message": str(exc), "guidance": "", "exit_code": Exit.FAILURE}
-    runner = sys.modules.get("polaris_tui.runner")
-    rotation = sys.modules.get("polaris_tui.rotation")
     node = sys.modules.get("polaris_tui.relay.node")
-    if runner is not None and isinstance(exc, runner.StepFailure):
-        guidance = exc.entry.text() if exc.entry is not None else ""
-        return {**doc, "title": f"Step {exc.step} failed", "guidance": guidance}
-    if isinstance(exc, VaultError):
-        return {**doc, "title": "Keyring unusable"}
-    if rotation is not None and isinstance(exc, rotation.RotationError):
-        return {**doc, "title": "Rotation stopped"}
     if node is not None and isinstance(exc, node.NodeMissingError):
         return {**doc, "title": "Node.js tooling missing"}
     return {

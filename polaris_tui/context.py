@@ -1,7 +1,8 @@
 """Everything a step needs, built once per run: config, vault, state, journal and adapters.
 
 The same Context shape serves real Cloudflare and the embedded sandbox; only endpoints
-differ. Adapters are created lazily so the TUI's first frame never waits on heavy imports.
+differ. ``polaris_tui.session`` builds it (and is the only module that knows how to start a
+sandbox). Adapters are created lazily so the TUI's first frame never waits on heavy imports.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from polaris_tui.config import Config, load_config
+from polaris_tui.config import Config
 from polaris_tui.journal import Journal
 from polaris_tui.observation import observed
-from polaris_tui.paths import state_dir
 from polaris_tui.state import StateStore
 from polaris_tui.vault import Vault
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         KvNamespaces,
         Workers,
     )
-    from polaris_tui.sandbox import Sandbox, SandboxEndpoints
 
 R2_REMEDY = (
     "create an R2 API token (R2 → Manage API tokens) and run `polaris-tui secrets "
@@ -50,6 +49,17 @@ class Endpoints:
     edge: str | None = None
 
 
+class SandboxFacts(Protocol):
+    """What the engine may know of a running sandbox (the session root passes its endpoints):
+    where it keeps its files and the inbox its SMTP server delivers to."""
+
+    @property
+    def directory(self) -> Path: ...
+
+    @property
+    def inbox(self) -> Path: ...
+
+
 @dataclass
 class Context:
     config: Config
@@ -58,7 +68,7 @@ class Context:
     state: StateStore
     journal: Journal
     endpoints: Endpoints
-    sandbox: SandboxEndpoints | None = None
+    sandbox: SandboxFacts | None = None
 
     @property
     def is_sandbox(self) -> bool:
@@ -154,52 +164,6 @@ class Context:
         zone_id = self.api.find_zone_id(self.config.zone)
         self.state.set("zone_id", zone_id)
         return zone_id
-
-
-def _tool_state_dir(base: Path, domain: str) -> Path:
-    return base / "domains" / domain
-
-
-def _readable(state: StateStore) -> StateStore:
-    """The store after one read, so a damaged file is named now rather than per step."""
-    state.load()
-    return state
-
-
-def build_context(config_path: Path) -> Context:
-    """A Context for real Cloudflare from the operator's config and OS keyring."""
-    config = load_config(config_path)
-    base = state_dir()
-    sd = _tool_state_dir(base, config.domain)
-    return Context(
-        config=config,
-        config_path=config_path,
-        vault=Vault(config.domain),
-        state=_readable(StateStore(sd / "state.json")),
-        journal=Journal(base / "journal.jsonl"),
-        endpoints=Endpoints(resolvers=[(ip, 53) for ip in config.public_resolvers]),
-    )
-
-
-def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
-    """A Context wired to a running sandbox: its config, keyring, API, DNS, S3 and edge."""
-    config = load_config(endpoints.config_path)
-    sd = endpoints.directory / "tool-state"
-    return Context(
-        config=config,
-        config_path=endpoints.config_path,
-        vault=Vault(config.domain, backend=sandbox.keyring()),
-        state=_readable(StateStore(_tool_state_dir(sd, config.domain) / "state.json")),
-        journal=Journal(sd / "journal.jsonl"),
-        endpoints=Endpoints(
-            api_base=endpoints.api,
-            s3=endpoints.s3,
-            authoritative_dns=[(endpoints.dns_host, endpoints.dns_port)],
-            resolvers=[],
-            edge=endpoints.edge,
-        ),
-        sandbox=endpoints,
-    )
 
 
 def fingerprint(secret: str) -> str:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from polaris_tui.errors import PolarisError
+
 POLICY_STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
 MANAGED = ("v", "p", "rua", "fo", "aspf", "adkim", "pct")
 
 
-class DmarcError(ValueError):
+class DmarcError(PolarisError, ValueError):
     """The text is not a DMARC record."""
+
+    title = "Invalid DMARC record"
 
 
 def is_dmarc(text: str) -> bool:

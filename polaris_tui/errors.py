@@ -65,6 +65,13 @@ class MetadataError(PolarisError, ValueError):
     title = "Invalid Worker metadata"
 
 
+class UsageError(PolarisError):
+    """Wrong arguments or options: exit 2; the message says which and what to use instead."""
+
+    title = "Usage error"
+    exit_code = 2
+
+
 class CorruptFile(PolarisError):
     """A file the tool reads cannot be parsed: names the file, what is wrong and the fix.
 

@@ -8,9 +8,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from polaris_tui.steps.base import Change
+
+class Recorded(Protocol):
+    """What the journal keeps of a change (a step's ``Change``): its JSON form. A protocol
+    rather than an import, so the journal sits below the steps that write to it."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 log = logging.getLogger(__name__)
 LAST_TIMESTAMP = 253402300799  # 9999-12-31: later (or NaN) times are not ones the tool wrote
@@ -33,7 +38,7 @@ class Journal:
         self.path = path
 
     def append(
-        self, domain: str, step: str, outcome: str, changes: list[Change], detail: str = ""
+        self, domain: str, step: str, outcome: str, changes: list[Recorded], detail: str = ""
     ) -> None:
         record = {
             "time": time.time(),

@@ -10,13 +10,17 @@ import struct
 import zlib
 from pathlib import Path
 
+from polaris_tui.errors import PolarisError
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IHDR = struct.Struct(">I4sII")  # chunk length, chunk type, width, height
 _HEADER_LEN = len(SIGNATURE) + 8 + 13 + 4  # signature, length+type, IHDR data, CRC
 
 
-class PngError(ValueError):
+class PngError(PolarisError, ValueError):
     """The bytes are not a well-formed PNG header; the message says what is wrong."""
+
+    title = "Invalid PNG"
 
 
 def png_size(data: bytes) -> tuple[int, int]:

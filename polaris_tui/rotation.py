@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.context import fingerprint
+from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import Action, Change
 from polaris_tui.steps.relay_probe import ProbeResult, describe, signed_probe
 from polaris_tui.steps.secret import (
@@ -43,8 +44,10 @@ MODES = ("graceful", "promote", "emergency")
 Say = Callable[[str], None]
 
 
-class RotationError(RuntimeError):
+class RotationError(PolarisError):
     """A rotation cannot start or continue; the message says what to do."""
+
+    title = "Rotation stopped"
 
 
 @dataclass

@@ -30,6 +30,7 @@ from polaris_tui.steps.base import (
     StepState,
     no_progress,
 )
+from polaris_tui.steps.catalog import STEP_INFO
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
 
@@ -59,15 +60,24 @@ class StepStatus:
 
 
 @dataclass
-class StepFailure(Exception):
+class StepFailure(PolarisError):
     """A step operation failed; ``entry`` is the guidance to show beside it."""
 
     step: str
     message: str
     entry: troubleshooting.Entry | None = None
 
+    def __post_init__(self) -> None:
+        guidance = self.entry.text() if self.entry is not None else ""
+        PolarisError.__init__(
+            self, self.message, title=f"Step {self.step} failed", guidance=guidance
+        )
+
     def __str__(self) -> str:
         return f"{self.step}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "message": str(self)}
 
 
 @dataclass
@@ -95,12 +105,22 @@ def select(step_arg: str | None) -> list[Step]:
     return chosen
 
 
+def guidance_values(ctx: Context, step_id: str) -> dict[str, str]:
+    """The placeholders of a troubleshooting entry: config values, and the token permission
+    the step's calls need (from the step catalog)."""
+    values = troubleshooting.config_values(ctx.config)
+    info = STEP_INFO.get(step_id)
+    if info is not None:
+        values["permission"] = info.permission
+    return values
+
+
 def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailure:
     """Turn any exception into a message without secrets plus its troubleshooting entry."""
     if isinstance(exc, StepFailure):
         return exc
     entry = troubleshooting.lookup(
-        step_id, values=troubleshooting.config_values(ctx.config), exc=exc
+        step_id, values=guidance_values(ctx, step_id), exc=exc
     )
     codes = troubleshooting.error_codes(exc)
     detail = str(exc) or type(exc).__name__
@@ -284,7 +304,7 @@ def _with_guidance(ctx: Context, check: Check) -> Check:
     if not check.ok and not check.guidance:
         entry = troubleshooting.lookup(
             check.step,
-            values=troubleshooting.config_values(ctx.config),
+            values=guidance_values(ctx, check.step),
             check_id=check.id,
             status=check.data.get("status"),
             message=check.detail,

@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from polaris_tui.errors import PolarisError
+
 CLOUDFLARE_INCLUDE = "include:_spf.mx.cloudflare.net"
 LOOKUP_LIMIT = 10  # RFC 7208 section 4.6.4
 _LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
 _QUALIFIERS = "+-~?"
 
 
-class SpfError(ValueError):
+class SpfError(PolarisError, ValueError):
     """The text is not an SPF record."""
+
+    title = "Invalid SPF record"
 
 
 def is_spf(text: str) -> bool:

@@ -12,21 +12,6 @@ from typing import Any
 
 from polaris_tui.errors import ApiError
 
-# The permission each step's API calls need, shown when Cloudflare answers 403.
-STEP_PERMISSIONS: Mapping[str, str] = {
-    "dns": "Zone · DNS · Edit",
-    "auth": "Zone · DNS · Edit and Zone · Email Routing Rules · Edit",
-    "email-service": (
-        "Zone · Zone Settings · Edit (Email Routing), Zone · Email Sending · Edit and "
-        "Zone · DNS · Edit (the records Email Sending asks for)"
-    ),
-    "assets": "Account · Workers R2 Storage · Edit",
-    "kv": "Account · Workers KV Storage · Edit",
-    "secret": "Account · Workers Scripts · Edit",
-    "deploy": "Account · Workers Scripts · Edit",
-    "route": "Zone · Workers Routes · Edit and Zone · DNS · Edit (the proxied mail record)",
-}
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -41,6 +26,7 @@ class Entry:
     exceptions: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
+    cause: str = ""  # "unavailable", "rate-limited" or "permission": see ``classify``
 
     def render(self, values: Mapping[str, str]) -> Entry:
         """The entry with {domain}-style placeholders filled in."""
@@ -62,6 +48,7 @@ class Entry:
             self.exceptions,
             self.checks,
             self.messages,
+            self.cause,
         )
 
     def text(self) -> str:
@@ -96,6 +83,73 @@ def error_status(exc: BaseException) -> int | None:
     return exc.status if isinstance(exc, ApiError) else None
 
 
+# What happened to an API call, by the port error class (what adapters raise) or, until every
+# adapter raises those, by the Cloudflare SDK's class; the HTTP status decides otherwise.
+CAUSE_CLASSES: Mapping[str, tuple[str, ...]] = {
+    "unavailable": (
+        "Unavailable",
+        "InternalServerError",
+        "APIConnectionError",
+        "APITimeoutError",
+        "ConnectError",
+        "ConnectTimeout",
+        "ReadTimeout",
+    ),
+    "rate-limited": ("RateLimited", "RateLimitError"),
+    "permission": ("PermissionDenied", "PermissionDeniedError", "AuthenticationError"),
+}
+
+
+def classify(exc: BaseException | None, status: int | None = None) -> str | None:
+    """The cause of an API failure: Cloudflare-side, rate limited, or a missing permission.
+
+    The cause outranks Cloudflare's error codes: a 500 that carries code 10001 is still a
+    failure on Cloudflare's side, never a token problem.
+    """
+    names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
+    for cause, classes in CAUSE_CLASSES.items():
+        if names & set(classes):
+            return cause
+    if status is not None and status >= 500:
+        return "unavailable"
+    if status == 429:
+        return "rate-limited"
+    if status in (401, 403):
+        return "permission"
+    return None
+
+
+def failure_values(exc: BaseException | None) -> dict[str, str]:
+    """What the failed call itself tells: its status, the attempts made, Retry-After."""
+    if exc is None:
+        return {}
+    values: dict[str, str] = {}
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    values["status"] = f"HTTP {status}" if status else "no answer"
+    attempts = getattr(exc, "attempts", None)
+    # a port error keeps the SDK's exception as its cause: the request and response are there
+    sdk = exc if getattr(exc, "request", None) is not None else exc.__cause__
+    request = getattr(sdk, "request", None)
+    if attempts is None and request is not None:  # the SDK numbers its retries in a header
+        retries = request.headers.get("x-stainless-retry-count")
+        attempts = int(retries) + 1 if retries and retries.isdigit() else None
+    values["attempts"] = f"{attempts} attempt(s)" if attempts else "the client's retries"
+    retry_after = getattr(exc, "retry_after", None)
+    response = getattr(sdk, "response", None)
+    if retry_after is None and response is not None:
+        header = response.headers.get("retry-after")
+        retry_after = float(header) if header and header.replace(".", "", 1).isdigit() else None
+    values["retry_after"] = (
+        f"Cloudflare asked to wait {retry_after:g}s (Retry-After)"
+        if retry_after is not None
+        else "Cloudflare sent no Retry-After: wait about a minute"
+    )
+    permission = getattr(exc, "permission", "")
+    if permission:
+        values["permission"] = permission
+    return values
+
+
 def lookup(
     step: str,
     *,
@@ -111,12 +165,17 @@ def lookup(
         status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
+    cause = classify(exc, status) if exc is not None else None
 
     def score(e: Entry) -> int:
         if e.step not in ("*", step):
             return 0
+        if cause in ("unavailable", "rate-limited"):  # Cloudflare's side: nothing else applies
+            return (60 + (5 if e.step == step else 0)) if e.cause == cause else 0
         s = 0
-        if codes and set(codes) & set(e.codes):
+        if cause and e.cause == cause:
+            s = 45 if not (codes and set(codes) & set(e.codes)) else 50
+        elif codes and set(codes) & set(e.codes):
             s = 50
         elif check_id and any(fnmatch.fnmatchcase(check_id, g) for g in e.checks):
             s = 40 if status is None or not e.statuses or status in e.statuses else 0
@@ -133,8 +192,9 @@ def lookup(
     best = max(entries(), key=score)
     if score(best) == 0:
         return None
-    filled = dict(values or {})
-    filled.setdefault("permission", STEP_PERMISSIONS.get(step, "the permission for this step"))
+    filled = {**failure_values(exc), **(values or {})}
+    # the caller names the step's permission (runner.guidance_values, from the step catalog)
+    filled.setdefault("permission", "the permission for this step")
     return best.render(filled)
 
 
@@ -146,6 +206,7 @@ def config_values(config: Any) -> dict[str, str]:
         "assets_host": config.assets_host,
         "bucket": config.r2_bucket,
         "worker": config.worker_name,
+        "propagation_timeout": f"{config.propagation_timeout_seconds}s",
     }
 
 

@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
 from polaris_tui.errors import PolarisError
@@ -31,12 +32,33 @@ REMEDY = (
     "backend explicitly with PYTHON_KEYRING_BACKEND (for example "
     "keyring.backends.SecretService.Keyring). polaris-tui never stores secrets in a plaintext file."
 )
-_INSECURE_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file")
+# The sandbox's JSON-file keyring is named here (a module prefix, not an import) so that it is
+# refused like any other plaintext store unless the session runs the sandbox.
+_INSECURE_MODULES = (
+    "keyring.backends.fail",
+    "keyring.backends.null",
+    "keyrings.alt.file",
+    "polaris_tui.sandbox.",
+)
 T = TypeVar("T")
 
 
-class VaultError(RuntimeError):
+class VaultError(PolarisError):
     """The keyring cannot be used safely; the message names the backend and the remedy."""
+
+    title = "Keyring unusable"
+
+
+class KeyringPolicy(Enum):
+    """Which backends the vault accepts, decided by whoever builds it (the session root).
+
+    ``OS_KEYRING`` refuses every backend that does not store secrets securely. ``SANDBOX``
+    accepts the backend it is given as is: the session root passes the sandbox's own file
+    keyring because it is running the sandbox, and for no other reason.
+    """
+
+    OS_KEYRING = "os-keyring"
+    SANDBOX = "sandbox"
 
 
 def _backend_name(backend: object) -> str:
@@ -46,8 +68,6 @@ def _backend_name(backend: object) -> str:
 
 def _insecure_reason(backend: KeyringBackend) -> str | None:
     """Why ``backend`` must not hold secrets, or None when it is acceptable."""
-    if getattr(backend, "polaris_sandbox", False):
-        return None
     module = type(backend).__module__
     if module.startswith(_INSECURE_MODULES) or "Plaintext" in type(backend).__name__:
         return "it does not store secrets securely (or at all)"
@@ -73,10 +93,18 @@ class Vault:
     """Secrets for one domain, under the keyring service ``polaris-tui:<domain>``."""
 
     def __init__(
-        self, domain: str, backend: KeyringBackend | None = None, *, timeout: float = 10.0
+        self,
+        domain: str,
+        backend: KeyringBackend | None = None,
+        *,
+        policy: KeyringPolicy = KeyringPolicy.OS_KEYRING,
+        timeout: float = 10.0,
     ) -> None:
+        if policy is KeyringPolicy.SANDBOX and backend is None:
+            raise ValueError("a sandbox vault needs the sandbox's keyring backend")
         self.domain = domain
         self.service = f"polaris-tui:{domain}"
+        self.policy = policy
         self._backend = backend
         self._timeout = timeout
 
@@ -94,10 +122,15 @@ class Vault:
 
     @property
     def is_sandbox(self) -> bool:
-        return bool(getattr(self.backend, "polaris_sandbox", False))
+        return self.policy is KeyringPolicy.SANDBOX
+
+    def _problem(self) -> str | None:
+        if self.policy is KeyringPolicy.SANDBOX:
+            return None
+        return _insecure_reason(self.backend)
 
     def ensure_usable(self) -> None:
-        reason = _insecure_reason(self.backend)
+        reason = self._problem()
         if reason:
             raise VaultError(
                 f"The keyring backend {self.backend_name} cannot hold secrets: {reason}. {REMEDY}"
@@ -160,7 +193,7 @@ class Vault:
         return value
 
     def status(self) -> VaultStatus:
-        reason = _insecure_reason(self.backend)
+        reason = self._problem()
         if reason:
             return VaultStatus(
                 self.backend_name,

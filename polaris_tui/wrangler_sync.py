@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polaris_tui.errors import PolarisError
 from polaris_tui.fsutil import atomic_write, read_text
 
 WRANGLER_FILE = "wrangler.jsonc"
@@ -18,8 +19,11 @@ KV_BINDING = "EMAIL_NONCE_DEDUP"
 PLACEHOLDERS = {"id": "REPLACE_WITH_KV_NAMESPACE_ID", "preview_id": "REPLACE_WITH_KV_PREVIEW_ID"}
 
 
-class WranglerConfigError(ValueError):
+class WranglerConfigError(PolarisError, ValueError):
     """The wrangler.jsonc cannot be updated; the message names the file, the key and the fix."""
+
+    title = "wrangler.jsonc"
+    exit_code = 2
 
 
 @dataclass(frozen=True)

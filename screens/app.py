@@ -19,10 +19,11 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, ListItem, ListView, Static
+from textual.worker import Worker, WorkerState
 
-from polaris_tui.errors import PolarisError
-from polaris_tui.paths import default_config_path
+from polaris_tui.errors import ConfigError, PolarisError
 from polaris_tui.steps.catalog import STEPS, StepInfo
 from screens.preflight_panel import PreflightPanel
 from screens.step_panel import StepPanel
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
-    from polaris_tui.sandbox import Sandbox, SandboxEndpoints
+    from polaris_tui.session import Session, SessionOptions
     from polaris_tui.steps.base import Step
     from screens.commands import PolarisCommands
     from screens.history import HistoryPanel
@@ -86,15 +87,15 @@ class PolarisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "polaris-tui"
     COMMANDS: ClassVar = App.COMMANDS | {_commands_provider}
+    # the footer shows keys in this order and cuts the rest at narrow widths: most used first
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
         Binding("a", "apply", "Apply", id="apply", tooltip="Apply this step's plan (confirm)"),
-        Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
         Binding("c", "check", "Checks", id="check", tooltip="Run this step's checks"),
         Binding("x", "cancel", "Cancel", id="cancel", tooltip="Stop the running apply"),
-        Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
         Binding("v", "verify_all", "Verify all", id="verify-all", tooltip="Run every check"),
-        Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
+        Binding("s", "settings", "Settings", id="settings", tooltip="Config and credentials"),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Re-inspect every step"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
         Binding(
             "ctrl+r",
             "rotate",
@@ -103,11 +104,15 @@ class PolarisApp(App[int]):
             tooltip="Secret rotation (graceful or emergency)",
             priority=True,
         ),
-        Binding("s", "settings", "Settings", id="settings", tooltip="Config and credentials"),
-        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Re-inspect every step"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave polaris-tui"),
+        Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
+        Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
+        Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
+        Binding("b", "toggle_sidebar", "Sidebar", id="sidebar", tooltip="Hide or show the steps"),
+        Binding("f1", "help", "Help", id="help", tooltip="Keys and what the step icons mean"),
     ]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "rerun", "check", "cancel"})
+    EVERYWHERE: ClassVar[frozenset[str]] = frozenset({"help", "quit"})  # on full screens too
 
     class ContextReady(Message):
         def __init__(self, ctx: Context, steps: list[Step]) -> None:
@@ -131,21 +136,14 @@ class PolarisApp(App[int]):
             super().__init__()
             self.secret = secret
 
-    def __init__(
-        self,
-        *,
-        config_path: Path | None = None,
-        sandbox: bool = False,
-        sandbox_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, options: SessionOptions) -> None:
         super().__init__()
-        self.config_path = config_path
-        self.sandbox = sandbox
-        self.sandbox_dir = sandbox_dir
+        self.options = options
+        self.sandbox = options.sandbox
         self.ctx: Context | None = None
         self.steps: tuple[StepInfo, ...] = STEPS
         self._engine_steps: dict[str, Step] = {}  # built with the context, after frame one
-        self._sandbox_handle: tuple[Sandbox, SandboxEndpoints] | None = None
+        self.session: Session | None = None
         self._preferences: Config | None = None
         self._stale: set[str] = set()
         self.context_error = ""
@@ -170,10 +168,11 @@ class PolarisApp(App[int]):
                 )
             with ContentSwitcher(id="main", initial=f"panel-{self.steps[0].id}"):
                 yield StepPanel(self.steps[0])  # the others are mounted when first shown
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "SANDBOX" if self.sandbox else ""
+        self.watch(self, "theme", self._theme_chosen, init=False)
         if not self.sandbox and self._effective_config_path().exists():
             from polaris_tui.config import load_config  # the sandbox has its own, read later
 
@@ -191,7 +190,7 @@ class PolarisApp(App[int]):
         self.load_context()
 
     def _effective_config_path(self) -> Path:
-        return self.config_path or default_config_path()
+        return self.options.config_file
 
     def _apply_preferences(self, config: Config) -> None:
         """Theme and keymap from the config; bad values are named with their fix."""
@@ -223,30 +222,46 @@ class PolarisApp(App[int]):
             keymap = {k: v for k, v in keymap.items() if k in known}
         self.set_keymap(keymap)
 
+    def _theme_chosen(self, theme: str) -> None:
+        """A theme picked in the palette is the operator's preference: keep it in the config
+        (once there is one; the first-run form creates it)."""
+        if self._preferences is not None and self._preferences.theme == theme:
+            return  # set from the config itself
+        path = self.ctx.config_path if self.ctx else None
+        if path is None and not self.sandbox:
+            path = self._effective_config_path()
+        if path is not None and path.exists():
+            self._save_theme(path, theme)
+
+    @work(thread=True, exclusive=True, group="theme", exit_on_error=False)
+    def _save_theme(self, path: Path, theme: str) -> None:
+        import dataclasses
+
+        from polaris_tui.config import set_value
+
+        try:
+            config = set_value(path, "theme", theme)
+        except (ConfigError, OSError) as exc:
+            self.call_from_thread(
+                self.notify, f"The theme was not saved: {exc}", title="Config", markup=False
+            )
+            return
+        if config is not None and self._preferences is not None:
+            self._preferences = dataclasses.replace(self._preferences, theme=theme)
+
     # ── engine context ───────────────────────────────────────────────────────────────────────
 
-    @work(thread=True, exclusive=True, group="context")
+    @work(thread=True, exclusive=True, group="context", exit_on_error=False)
     def load_context(self) -> None:
         """Build the engine context and step objects (and start the sandbox) off the UI
         thread: the step modules are imported here, after the first frame."""
+        from polaris_tui.session import open_session
         from polaris_tui.steps.registry import all_steps
         from polaris_tui.vault import VaultError
 
         try:
-            if self.sandbox:
-                from polaris_tui.context import sandbox_context
-                from polaris_tui.sandbox import Sandbox, default_sandbox_dir
-
-                if self._sandbox_handle is None:
-                    box = Sandbox(self.sandbox_dir or default_sandbox_dir())
-                    self._sandbox_handle = (box, box.start())
-                box, endpoints = self._sandbox_handle
-                ctx = sandbox_context(box, endpoints)
-                self._sandbox_mailbox(ctx)
-            else:
-                from polaris_tui.context import build_context
-
-                ctx = build_context(self._effective_config_path())
+            running = self.session.sandbox if self.session else None
+            session = open_session(self.options, running=running)
             steps = all_steps()
         except (PolarisError, VaultError) as exc:
             self.post_message(self.ContextFailed("Config", str(exc)))
@@ -254,22 +269,10 @@ class PolarisApp(App[int]):
         except Exception as exc:  # a start-up failure is shown, never a crash
             self.post_message(self.ContextFailed("Start-up", f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(self.ContextReady(ctx, steps))
-
-    def _sandbox_mailbox(self, ctx: Context) -> None:
-        """The sandbox has no dashboard: stand in for the operator's one manual act there,
-        a verified destination mailbox for DMARC reports, and say so."""
-        from polaris_tui.demo import ensure_operator_mailbox
-
-        added = ensure_operator_mailbox(ctx)
-        if added:
-            self.call_from_thread(
-                self.notify,
-                f"{added} added as the verified mailbox for DMARC reports (in a real account "
-                "you add and verify it under Email → Email Routing → Destination addresses).",
-                title="Sandbox",
-                markup=False,
-            )
+        self.session = session
+        for notice in session.notices:
+            self.call_from_thread(self.notify, notice, title="Sandbox", markup=False)
+        self.post_message(self.ContextReady(session.ctx, steps))
 
     def on_polaris_app_context_ready(self, message: ContextReady) -> None:
         self.ctx = message.ctx
@@ -277,10 +280,29 @@ class PolarisApp(App[int]):
         self.context_error = ""
         self.title = f"polaris-tui — {self.ctx.config.domain}"
         self._apply_preferences(self.ctx.config)
+        for panel in self.query(".panel"):
+            self._connect(panel)  # type: ignore[arg-type]
+        self._reconnect_rotation()
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
         self.refresh_statuses()
         self.query_one(PreflightPanel).run(self.ctx)
+
+    def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel) -> None:
+        """Hand a panel what it works with: the session's Context (and its step, or all)."""
+        if self.ctx is None:
+            return
+        if isinstance(panel, StepPanel):
+            panel.connect(self.ctx, self._engine_steps[panel.info.id])
+        else:
+            panel.connect(self.ctx, list(self._engine_steps.values()))
+
+    def _reconnect_rotation(self) -> None:
+        from screens.rotation import RotationScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, RotationScreen):
+                screen.ctx = self.ctx
 
     def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
         self.notify(message.text, title=message.title, severity="error", timeout=30, markup=False)
@@ -289,12 +311,23 @@ class PolarisApp(App[int]):
             for panel in self.query(StepPanel):
                 panel.show_context_error(message.text)
 
-    @work(thread=True, exclusive=True, group="statuses")
+    @work(thread=True, exclusive=True, group="statuses", exit_on_error=False)
     def refresh_statuses(self) -> None:
         from polaris_tui import runner
 
         assert self.ctx is not None
         self.post_message(self.StatusesRead(runner.status(self.ctx, self._engine_steps.values())))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of the app's own failed unexpectedly (panels handle theirs): say so and
+        keep running; the operator can retry with r."""
+        if event.state is not WorkerState.ERROR or event.worker.node is not self:
+            return
+        error = event.worker.error
+        title = getattr(error, "title", "Unexpected error")
+        self.notify(
+            f"{type(error).__name__}: {error}", title=title, severity="error", markup=False
+        )
 
     def on_polaris_app_statuses_read(self, message: StatusesRead) -> None:
         for row in message.rows:
@@ -303,9 +336,9 @@ class PolarisApp(App[int]):
     def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
         self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
 
-    def step(self, step_id: str) -> Step:
-        """The engine's step object; there is one only once the context is ready."""
-        return self._engine_steps[step_id]
+    def on_step_panel_applied(self, message: StepPanel.Applied) -> None:
+        if message.changed_something:
+            self.after_apply(message.step_id)
 
     def after_apply(self, step_id: str) -> None:
         """Other steps may depend on what just changed: re-inspect them when next shown."""
@@ -326,15 +359,20 @@ class PolarisApp(App[int]):
             await self._open(event.item.target)
 
     def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel:
+        panel: StepPanel | VerifyPanel | HistoryPanel
         if panel_id == "panel-verify":
             from screens.verify import VerifyPanel
 
-            return VerifyPanel()
-        if panel_id == "panel-history":
+            panel = VerifyPanel()
+        elif panel_id == "panel-history":
             from screens.history import HistoryPanel
 
-            return HistoryPanel()
-        return StepPanel(next(s for s in self.steps if f"panel-{s.id}" == panel_id))
+            panel = HistoryPanel()
+        else:
+            info = next(s for s in self.steps if f"panel-{s.id}" == panel_id)
+            panel = StepPanel(info, context_error=self.context_error)
+        self._connect(panel)
+        return panel
 
     async def _open(self, panel_id: str) -> None:
         """Show a panel, mounting it the first time it is needed."""
@@ -369,14 +407,18 @@ class PolarisApp(App[int]):
         await self._open(panel_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        own = {b.action for b in self.BINDINGS if isinstance(b, Binding)}
+        if action in own and self.screen is not self.screen_stack[0]:
+            # another screen is in front: the runbook's keys are not its keys
+            return action in self.EVERYWHERE and not isinstance(self.screen, ModalScreen)
         panel = self.current_panel
         if action in self.STEP_ACTIONS:
             if not isinstance(panel, StepPanel):
                 return False
             if action == "cancel":
                 return bool(panel.busy)
-            if action == "apply":
-                return None if panel.busy or not panel.pending_changes else True
+            if action == "apply":  # with nothing to apply, `a` still says so
+                return None if panel.busy else True
         if action == "secret":
             return isinstance(panel, StepPanel) and panel.info.id == "secret"
         return True
@@ -404,7 +446,7 @@ class PolarisApp(App[int]):
         if panel is not None and panel.cancel():
             self.notify("Cancelling after the current call finishes.", title=panel.info.title)
 
-    async def run_step(self, step_id: str) -> None:
+    async def action_run_step(self, step_id: str) -> None:
         """From the command palette: open the step and ask to apply its plan."""
         await self.select(f"panel-{step_id}")
         panel = self.query_one(f"#panel-{step_id}", StepPanel)
@@ -444,20 +486,27 @@ class PolarisApp(App[int]):
         if saved:
             self.load_context()
 
+    def action_toggle_sidebar(self) -> None:
+        """More room for the plan on a small terminal; the palette still reaches every step."""
+        sidebar = self.query_one("#sidebar", ListView)
+        sidebar.display = not sidebar.display
+        if not sidebar.display and (panel := self.current_panel) is not None:
+            panel.focus()
+
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
         self.push_screen(HelpScreen(dict(self.screen.active_bindings)))
 
     def action_rotate(self) -> None:
-        self.open_rotation()
+        self.action_open_rotation()
 
-    def open_rotation(self, mode: Mode | None = None) -> None:
+    def action_open_rotation(self, mode: Mode | None = None) -> None:
         from screens.rotation import RotationScreen
 
         screen = self.screen
         if not isinstance(screen, RotationScreen):
-            screen = RotationScreen()
+            screen = RotationScreen(self.ctx)
             self.push_screen(screen)
         if mode is not None:
             self.call_after_refresh(screen.action_rotate, mode)
@@ -466,7 +515,7 @@ class PolarisApp(App[int]):
         if self.ctx is not None:
             self._read_secret()
 
-    @work(thread=True, exclusive=True, group="secret")
+    @work(thread=True, exclusive=True, group="secret", exit_on_error=False)
     def _read_secret(self) -> None:
         from polaris_tui.vault import VaultError
 
@@ -504,13 +553,14 @@ class PolarisApp(App[int]):
                 "(re-running the step later finishes it).",
                 confirm_label="Quit",
                 danger=True,
+                default_cancel=True,
             ),
             after,
         )
 
     def on_unmount(self) -> None:
-        if self._sandbox_handle is not None:
-            self._sandbox_handle[0].stop()
+        if self.session is not None:
+            self.session.close()
 
 
 def binding_ids() -> set[str]:
@@ -530,4 +580,14 @@ def binding_ids() -> set[str]:
 def create_app(
     *, config_path: Path | None = None, sandbox: bool = False, sandbox_dir: Path | None = None
 ) -> PolarisApp:
-    return PolarisApp(config_path=config_path, sandbox=sandbox, sandbox_dir=sandbox_dir)
+    """The app for these command-line options (refused here when they contradict)."""
+    from polaris_tui.session import SessionOptions
+
+    return PolarisApp(
+        SessionOptions(
+            config_path=config_path,
+            sandbox=sandbox,
+            sandbox_dir=sandbox_dir,
+            add_operator_mailbox=True,
+        )
+    )

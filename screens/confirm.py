@@ -9,10 +9,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from polaris_tui.steps.base import Action, Change
-from screens.widgets import escape
+from screens.widgets import DialogButton, escape
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -32,14 +32,18 @@ class ConfirmScreen(ModalScreen[bool]):
         confirm_label: str = "Apply",
         require_text: str | None = None,
         danger: bool = False,
+        default_cancel: bool = False,
     ) -> None:
-        super().__init__(classes="danger" if danger else "")
+        super().__init__(
+            classes=" ".join(filter(None, ["danger" * danger, "typed" * bool(require_text)]))
+        )
         self.title_text = title
         self.question = question
         self.body = body or []
         self.confirm_label = confirm_label
         self.require_text = require_text
         self.danger = danger
+        self.default_cancel = default_cancel
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
@@ -48,18 +52,21 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(escape(self.question), id="confirm-question")
             if self.require_text:
                 yield Label(f"Type [b]{escape(self.require_text)}[/b] to confirm:")
-                yield Input(placeholder=self.require_text, id="confirm-text")
+                yield Input(placeholder="type it here", id="confirm-text")  # never looks filled
                 yield Label("", id="confirm-error", classes="field-error")
             with Horizontal(id="confirm-buttons"):
-                yield Button(
+                yield DialogButton(
                     self.confirm_label,
                     id="confirm-yes",
                     variant="error" if self.danger else "primary",
                 )
-                yield Button("Cancel", id="confirm-no")
+                yield DialogButton("Cancel", id="confirm-no")
+        yield Footer()
 
     def on_mount(self) -> None:
         target = "#confirm-text" if self.require_text else "#confirm-yes"
+        if self.default_cancel:
+            target = "#confirm-no"  # Enter out of habit changes nothing
         self.query_one(target).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -75,9 +82,11 @@ class ConfirmScreen(ModalScreen[bool]):
         if self.require_text:
             typed = self.query_one("#confirm-text", Input).value.strip()
             if typed != self.require_text:
-                self.query_one("#confirm-error", Label).update(
+                error = self.query_one("#confirm-error", Label)
+                error.update(
                     f"That is not {self.require_text!r}: type it exactly, or press Escape."
                 )
+                error.add_class("shown")
                 return
         self.dismiss(True)
 
@@ -108,9 +117,10 @@ def deletion_hostname(changes: list[Change], domain: str) -> str | None:
 
 def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:
     """The apply confirmation: the exact plan, and typing the hostname when it deletes."""
-    from screens.plan_table import PlanTable
+    from screens.plan_view import PlanView
 
-    table = PlanTable(changes, id="confirm-plan")
+    plan = PlanView(changes, id="confirm-plan")
+    plan.border_title = "the plan — Tab here, then ↑↓ PgUp PgDn to read it all"
     hostname = deletion_hostname(changes, domain)
     question = f"Apply {len(changes)} change(s) to {step_title}?"
     if hostname:
@@ -118,7 +128,7 @@ def confirm_apply(step_title: str, changes: list[Change], domain: str) -> Confir
     return ConfirmScreen(
         f"Apply: {step_title}",
         question,
-        body=[table],
+        body=[plan],
         require_text=hostname,
         danger=hostname is not None,
     )

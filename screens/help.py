@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from screens.widgets import escape
 
@@ -56,6 +56,7 @@ class HelpScreen(ModalScreen[None]):
                 "`keymap` in the config (binding id → key).",
                 classes="muted",
             )
+        yield Footer()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,4 +1,5 @@
-"""History: the journal of applies for the active domain, newest first."""
+"""History: the journal of applies for the active domain, newest first (the app connects
+it to the session's Context)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
+    from polaris_tui.context import Context
     from polaris_tui.journal import JournalEntry
-    from screens.app import PolarisApp
+    from polaris_tui.steps.base import Step
 
 
 class HistoryPanel(Vertical):
@@ -25,6 +28,11 @@ class HistoryPanel(Vertical):
 
     def __init__(self) -> None:
         super().__init__(id="panel-history", classes="panel")
+        self.ctx: Context | None = None
+
+    def connect(self, ctx: Context, steps: list[Step]) -> None:
+        """Same shape as the other panels; history needs only the journal."""
+        self.ctx = ctx
 
     def compose(self) -> ComposeResult:
         yield Static("[b]History[/b]", classes="title")
@@ -35,15 +43,23 @@ class HistoryPanel(Vertical):
         self.query_one(DataTable).add_columns("when", "step", "outcome", "changes", "detail")
 
     def reload(self) -> None:
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        if app.ctx is not None:
+        if self.ctx is not None:
             self._read()
 
-    @work(thread=True, exclusive=True, group="history")
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def _read(self) -> None:
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        assert app.ctx is not None
-        self.post_message(self.Read(app.ctx.journal.entries(app.ctx.config.domain)))
+        ctx = self.ctx
+        assert ctx is not None
+        self.post_message(self.Read(ctx.journal.entries(ctx.config.domain)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The journal could not be read: say so in the table, keep the app."""
+        if event.state is not WorkerState.ERROR or event.worker.node is not self:
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        error = event.worker.error
+        table.add_row("", "", "", "", f"the journal could not be read: {type(error).__name__}")
 
     def on_history_panel_read(self, message: Read) -> None:
         table = self.query_one(DataTable)

@@ -1,7 +1,8 @@
 """Secret rotation: graceful + promote as a guided pair, emergency as one confirmed action.
 
 The screen talks to the engine through one function, ``rotate(ctx, mode, progress)``, whose
-result lists stages (name, ok, detail), the new secret and the next actions for the app.
+result lists stages (name, ok, detail), the new secret and the next actions for the app. The
+app hands it the session's Context (``ctx``, None while connecting); it never reaches up.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from textual.widgets import Footer, Header, Static
 from screens.confirm import ConfirmScreen
 from screens.secret import SecretScreen
 from screens.widgets import escape
+from screens.wording import for_tui
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.steps.base import Progress
-    from screens.app import PolarisApp
 
 Mode = Literal["graceful", "promote", "emergency"]
 
@@ -136,15 +137,12 @@ class RotationScreen(Screen[None]):
             self.outcome = outcome
             self.error = error
 
-    def __init__(self, rotate: Rotate = engine_rotate) -> None:
+    def __init__(self, ctx: Context | None = None, rotate: Rotate = engine_rotate) -> None:
         super().__init__(id="rotation")
+        self.ctx = ctx
         self._rotate = rotate
         self.running: Mode | None = None
         self.last: tuple[Mode, RotationOutcome | None, str] | None = None
-
-    @property
-    def polaris(self) -> PolarisApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -155,17 +153,17 @@ class RotationScreen(Screen[None]):
                 "That is what lets you change the secret without dropping mail.",
                 classes="purpose",
             )
+            title, text = MODES["emergency"]
+            with Vertical(id="emergency"):  # first: in a leak it must be seen without scrolling
+                yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
+                yield Static(escape(text))
             for mode in ("graceful", "promote"):
                 title, text = MODES[mode]
                 key = "g" if mode == "graceful" else "p"
                 with Vertical(classes="rotation-mode"):
                     yield Static(f"[b]{title}[/b]  [reverse] {key} [/reverse]")
                     yield Static(escape(text))
-            title, text = MODES["emergency"]
-            with Vertical(id="emergency"):
-                yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
-                yield Static(escape(text))
-            yield Static("[b]What happened[/b]", classes="heading")
+            yield Static("[b]What happened[/b]", classes="heading", id="what-happened")
             yield Vertical(id="checklist")
             yield Static("", id="next-actions")
         yield Footer()
@@ -190,8 +188,16 @@ class RotationScreen(Screen[None]):
         if self.running:
             self.notify(f"The {self.running} rotation is still running.", severity="warning")
             return
-        if self.polaris.ctx is None:
+        if self.ctx is None:
             self.notify("Still connecting; try again in a moment.", severity="warning")
+            return
+        if mode == "promote" and not self.ctx.vault.get("polaris-secret-b"):
+            self.notify(
+                "Nothing to promote: no new secret is staged. Press g for a graceful rotation "
+                "first, set the new secret on the app, then promote.",
+                title="Promote",
+                severity="warning",
+            )
             return
         title, text = MODES[mode]
         danger = mode == "emergency"
@@ -215,11 +221,12 @@ class RotationScreen(Screen[None]):
         checklist.remove_children()
         checklist.mount(Static(f"[dim]{mode} rotation started…[/dim]"))
         self.query_one("#next-actions", Static).update("")
+        self.call_after_refresh(self._show_result)
         self._run(mode)
 
     @work(thread=True, exclusive=True, group="rotation")
     def _run(self, mode: Mode) -> None:
-        ctx = self.polaris.ctx
+        ctx = self.ctx
         assert ctx is not None
 
         def progress(text: str, fraction: float | None = None) -> None:
@@ -240,6 +247,10 @@ class RotationScreen(Screen[None]):
             Static(f"  … {escape(message.text)}", classes="stage running")
         )
 
+    def _show_result(self) -> None:
+        """Scroll the result to the top of the screen: after a rotation it is what matters."""
+        self.query_one("#what-happened").scroll_visible(top=True, animate=False)
+
     def on_rotation_screen_finished(self, message: Finished) -> None:
         self.running = None
         self.last = (message.mode, message.outcome, message.error)
@@ -247,7 +258,9 @@ class RotationScreen(Screen[None]):
         checklist.remove_children()
         outcome = message.outcome
         if outcome is None:
-            checklist.mount(Static(f"[b red]✘ {escape(message.error)}[/b red]", classes="stage"))
+            error = escape(for_tui(message.error))
+            checklist.mount(Static(f"[b red]✘ {error}[/b red]", classes="stage"))
+            self.call_after_refresh(self._show_result)
             self.notify("Rotation did not run", severity="error")
             return
         rows = [
@@ -268,9 +281,10 @@ class RotationScreen(Screen[None]):
         )
         checklist.mount_all([Static(verdict), *rows])
         self.refresh_bindings()
+        self.call_after_refresh(self._show_result)
         actions = outcome.next_actions or _default_next_actions(message.mode)
         self.query_one("#next-actions", Static).update(
-            "[b]Next[/b]\n" + "\n".join(f"  → {escape(a)}" for a in actions)
+            "[b]Next[/b]\n" + "\n".join(f"  → {escape(for_tui(a))}" for a in actions)
         )
         if outcome.secret:
             self.app.push_screen(SecretScreen(outcome.secret, heading="The new signing secret"))

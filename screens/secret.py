@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from polaris_tui.context import fingerprint
-from screens.widgets import escape
+from screens.clipboard import clipboard_problem, copy_report
+from screens.widgets import DialogButton, escape
 
 MASK = "•" * 24
 
@@ -42,17 +44,23 @@ class SecretScreen(ModalScreen[None]):
                 id="secret-instruction",
             )
             with Horizontal(id="secret-buttons"):
-                yield Button("Reveal", id="secret-reveal")
-                yield Button("Copy", id="secret-copy")
-                yield Button("Close", id="secret-close", variant="primary")
+                yield DialogButton("Reveal", id="secret-reveal")
+                yield DialogButton("Copy", id="secret-copy")
+                yield DialogButton("Close", id="secret-close", variant="primary")
+            yield Static("", id="secret-copy-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#secret-copy", Button).focus()  # what the operator came here to do
 
     def _masked(self) -> str:
         value = escape(self._secret) if self.revealed else MASK
         return f"[reverse] {value} [/reverse]  [dim]fingerprint {fingerprint(self._secret)}[/dim]"
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
         action = (event.button.id or "").removeprefix("secret-")
-        self.run_action(action)
+        await self.run_action(action)
 
     def action_reveal(self) -> None:
         self.revealed = not self.revealed
@@ -61,7 +69,12 @@ class SecretScreen(ModalScreen[None]):
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self._secret)
-        self.notify("Copied to the clipboard (if your terminal allows OSC 52).", title="Secret")
+        problem = clipboard_problem(headless=self.app.is_headless, env=os.environ)
+        report = copy_report(problem)
+        self.query_one("#secret-copy-status", Static).update(escape(report))
+        self.notify(
+            report, title="Secret", severity="warning" if problem else "information", markup=False
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from polaris_tui.config import FIELD_BY_NAME, FieldSpec, read_document, update_values
 from polaris_tui.errors import ConfigError
@@ -108,9 +108,11 @@ class SettingsScreen(ModalScreen[bool]):
                     placeholder="leave empty to keep the stored value",
                 )
                 yield Label("", id=f"error-{name}", classes="field-error")
-            yield Button("Save", id="save", variant="primary")
+            yield Button("Save (ctrl+s)", id="save", variant="primary")
+        yield Footer()
 
     def on_mount(self) -> None:
+        self._saved_values = self._typed()
         self.query_one(f"#field-{FORM_FIELDS[0]}", Input).focus()
         self._check_vault()
 
@@ -190,5 +192,33 @@ class SettingsScreen(ModalScreen[bool]):
             return
         self.dismiss(True)
 
+    def _typed(self) -> dict[str, str]:
+        """What every field holds now, to tell whether there is anything to lose."""
+        return {i.id or "": i.value for i in self.query(Input)}
+
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        changed = [
+            (key.removeprefix("field-").removeprefix("secret-"))
+            for key, value in self._typed().items()
+            if value != self._saved_values.get(key, "")
+        ]
+        if not changed:
+            self.dismiss(False)
+            return
+        from screens.confirm import ConfirmScreen
+
+        def after(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(False)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Discard unsaved changes?",
+                f"You changed {', '.join(changed)} and did not save. Discard the changes? "
+                "(Cancel goes back to the form; ctrl+s saves.)",
+                confirm_label="Discard",
+                danger=True,
+                default_cancel=True,
+            ),
+            after,
+        )

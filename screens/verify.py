@@ -1,4 +1,8 @@
-"""Verify-all: every check of every step with its status, time taken and guidance."""
+"""Verify-all: every check of every step with its status, time taken and guidance.
+
+The app connects the panel to the session's Context and its steps; results come back as
+messages from a thread worker.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,14 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from screens.widgets import ChecksView
+from screens.widgets import ChecksView, FailureView
 
 if TYPE_CHECKING:
+    from polaris_tui.context import Context
     from polaris_tui.runner import VerifyReport
-    from screens.app import PolarisApp
+    from polaris_tui.steps.base import Step
 
 
 class VerifyPanel(VerticalScroll):
@@ -30,6 +35,11 @@ class VerifyPanel(VerticalScroll):
         super().__init__(id="panel-verify", classes="panel")
         self.report: VerifyReport | None = None
         self.running = False
+        self.ctx: Context | None = None
+        self.steps: list[Step] = []
+
+    def connect(self, ctx: Context, steps: list[Step]) -> None:
+        self.ctx, self.steps = ctx, steps
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Verify all[/b]", classes="title")
@@ -43,8 +53,7 @@ class VerifyPanel(VerticalScroll):
         yield ChecksView(id="verify-checks")
 
     def run(self) -> None:
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        if app.ctx is None:
+        if self.ctx is None:
             self.query_one("#verify-summary", Static).update("Waiting for the connection…")
             return
         self.running = True
@@ -52,16 +61,27 @@ class VerifyPanel(VerticalScroll):
         self.query_one(ChecksView).show([], empty="")
         self._verify()
 
-    @work(thread=True, exclusive=True, group="verify-all")
+    @work(thread=True, exclusive=True, group="verify-all", exit_on_error=False)
     def _verify(self) -> None:
         from polaris_tui import runner
-        from polaris_tui.steps.registry import all_steps
 
-        app: PolarisApp = self.app  # type: ignore[assignment]
-        assert app.ctx is not None
-        report = runner.verify(app.ctx, all_steps())
+        assert self.ctx is not None
+        report = runner.verify(self.ctx, self.steps)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Finished(report))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The checks failed to run at all: say why here, keep the app."""
+        if event.state is not WorkerState.ERROR or event.worker.node is not self:
+            return
+        self.running = False
+        error = event.worker.error
+        self.query_one("#verify-summary", Static).update(
+            "[b red]The checks did not run.[/b red] — press [b]v[/b] to try again"
+        )
+        checks = self.query_one(ChecksView)
+        checks.remove_children()
+        checks.mount(FailureView(f"{type(error).__name__}: {error}", None))
 
     def on_verify_panel_finished(self, message: Finished) -> None:
         self.running = False

@@ -71,7 +71,7 @@ def sandbox_ctx(sandbox_server):  # type: ignore[no-untyped-def]
     """A Context on a freshly reset sandbox account (servers kept up between tests)."""
     import shutil
 
-    from polaris_tui.context import sandbox_context
+    from polaris_tui.session import sandbox_context
 
     box, endpoints = sandbox_server
     box.reset_state()

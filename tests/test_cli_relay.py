@@ -17,7 +17,7 @@ from polaris_tui import cli
 from polaris_tui.config import load_config
 from polaris_tui.sandbox import Sandbox
 from polaris_tui.sandbox.servers import free_port
-from polaris_tui.vault import Vault
+from polaris_tui.session import sandbox_vault
 from tests.runtime_helpers import CLI
 
 SECRET = "cli-test-signing-secret-0123456789abcdef"
@@ -27,7 +27,7 @@ def _store_secret(directory: Path, value: str | None) -> None:
     """Put (or remove) polaris-secret-a in the sandbox's keyring, as `apply secret` would."""
     box = Sandbox(directory)
     with box as endpoints:
-        vault = Vault(endpoints.domain, backend=box.keyring())
+        vault = sandbox_vault(box, endpoints.domain)
         if value is None:
             vault.delete("polaris-secret-a")
         else:

@@ -126,12 +126,13 @@ def test_an_apply_after_a_torn_journal_line_is_kept(box: Path) -> None:
 def test_a_keyring_damaged_while_running_is_named_through_the_vault(tmp_path: Path) -> None:
     from polaris_tui.errors import CorruptFile
     from polaris_tui.sandbox.keyring_backend import SandboxKeyring
-    from polaris_tui.vault import Vault
+    from polaris_tui.vault import KeyringPolicy, Vault
 
     path = tmp_path / "keyring.json"
     path.write_bytes(b'{"polaris-tui:polaris.test": ')
+    vault = Vault("polaris.test", backend=SandboxKeyring(path), policy=KeyringPolicy.SANDBOX)
     with pytest.raises(CorruptFile, match=f"{path}: not valid JSON .*sandbox reset"):
-        Vault("polaris.test", backend=SandboxKeyring(path)).get("cloudflare-api-token")
+        vault.get("cloudflare-api-token")
 
 
 def test_non_utf8_wrangler_config_is_named(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import pytest
 
 from polaris_tui import preflight
 from polaris_tui.cli import main
-from polaris_tui.context import Context, sandbox_context
+from polaris_tui.context import Context
 from polaris_tui.sandbox import Sandbox
+from polaris_tui.session import sandbox_context
 
 KNOBS = (
     "POLARIS_SANDBOX_TOKEN_DENY",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from polaris_tui.troubleshooting import STEP_PERMISSIONS
+from polaris_tui.steps.catalog import STEPS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 PERMISSION = re.compile(r"(?:Zone|Account) · [^·]+? · (?:Edit|Read)")
@@ -31,7 +31,7 @@ def _permission_table() -> dict[str, str]:
 def test_the_token_table_names_each_steps_permissions() -> None:
     table = _permission_table()
     assert "Zone · Zone · Read" in table
-    for step, needed in STEP_PERMISSIONS.items():
-        for permission in PERMISSION.findall(needed):
-            assert permission in table, (step, permission)
-            assert f"`{step}`" in table[permission], (step, permission)
+    for info in STEPS:
+        for permission in PERMISSION.findall(info.permission):
+            assert permission in table, (info.id, permission)
+            assert f"`{info.id}`" in table[permission], (info.id, permission)

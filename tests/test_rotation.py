@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from polaris_tui import rotation
-from polaris_tui.context import Context, fingerprint, sandbox_context
+from polaris_tui.context import Context, fingerprint
 from polaris_tui.demo import send
 from polaris_tui.sandbox import Sandbox
+from polaris_tui.session import sandbox_context, sandbox_vault
 from polaris_tui.steps.base import StepState
 from polaris_tui.steps.relay_probe import signed_probe
 from polaris_tui.steps.secret import (
@@ -119,9 +120,8 @@ def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path:
         assert done.returncode == 0, done.stderr
     with Sandbox(box_dir) as endpoints:
         pass
-    from polaris_tui.vault import Vault
 
-    vault = Vault(endpoints.domain, backend=Sandbox(box_dir).keyring())
+    vault = sandbox_vault(Sandbox(box_dir), endpoints.domain)
     previous = vault.get(VAULT_A)
 
     out = run_cli(box_dir, "rotate", "--emergency", "--yes")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from keyring.backends import fail, null
 
-from polaris_tui.vault import Vault, VaultError
+from polaris_tui.vault import KeyringPolicy, Vault, VaultError
 from tests.conftest import MemoryKeyring
 
 CLI = Path(sys.executable).parent / "polaris-tui"
@@ -109,3 +109,35 @@ def test_cli_status_with_an_unusable_keyring_blocks_every_step_and_says_why_once
     assert len(steps) == 8 and {s["state"] for s in steps} == {"blocked"}
     assert all("polaris-tui secrets status" in s["summary"] for s in steps)
     assert proc.stderr.count("keyring.backends.fail.Keyring cannot hold secrets") == 1
+
+
+class PlaintextMarkedKeyring(MemoryKeyring):
+    """A plaintext backend that claims to be the sandbox's: the claim must not matter."""
+
+    polaris_sandbox = True
+
+
+@pytest.mark.parametrize("make", [PlaintextMarkedKeyring, "sandbox-file"])
+def test_a_backend_is_refused_outside_a_sandbox_session_whatever_it_says(
+    make: object, tmp_path: Path
+) -> None:
+    from polaris_tui.sandbox.keyring_backend import SandboxKeyring
+
+    backend = SandboxKeyring(tmp_path / "keyring.json") if make == "sandbox-file" else make()  # type: ignore[operator]
+    vault = Vault("example.com", backend=backend)
+    with pytest.raises(VaultError, match="cannot hold secrets"):
+        vault.set("polaris-secret-a", "s3cr3t-value")
+    assert not vault.status().usable and not vault.is_sandbox
+    assert not (tmp_path / "keyring.json").exists()
+
+
+def test_the_sandbox_policy_is_chosen_by_the_session_root(tmp_path: Path) -> None:
+    from polaris_tui.sandbox import Sandbox
+    from polaris_tui.session import sandbox_vault
+
+    vault = sandbox_vault(Sandbox(tmp_path / "sbx"), "polaris.test")
+    assert vault.policy is KeyringPolicy.SANDBOX and vault.is_sandbox
+    vault.set("polaris-secret-a", "s3cr3t-value")
+    assert vault.get("polaris-secret-a") == "s3cr3t-value"
+    with pytest.raises(ValueError, match="sandbox's keyring"):
+        Vault("polaris.test", policy=KeyringPolicy.SANDBOX)

@@ -2,8 +2,8 @@
 
 The sandbox must never touch the operator's real keyring, yet the app reads its
 credentials through the same vault code path. This backend stores them in one JSON
-file (mode 0600) under the sandbox directory. It is never auto-selected (priority 0);
-the vault accepts it only because of the ``polaris_sandbox`` marker.
+file (mode 0600) under the sandbox directory. It is never auto-selected (priority 0), and
+the vault refuses it unless the session that runs the sandbox hands it over explicitly.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class SandboxKeyring(KeyringBackend):
     """JSON-file keyring scoped to one sandbox directory."""
 
     priority = 0  # type: ignore[assignment]
-    polaris_sandbox = True
 
     def __init__(self, path: Path) -> None:
         super().__init__()

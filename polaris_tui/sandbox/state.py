@@ -165,9 +165,10 @@ class Store:
             kr.set_password(SERVICE, S3_SECRET_NAME, secrets.token_hex(32))
 
     def _write_config(self) -> None:
+        """Seed the config once: after that it is the operator's (``config set``, settings)."""
         path = self.directory / "config.toml"
-        text = CONFIG_TOML.format(domain=DOMAIN, account_id=self.data["account_id"])
-        if not path.exists() or path.read_bytes() != text.encode():
+        if not path.exists():
+            text = CONFIG_TOML.format(domain=DOMAIN, account_id=self.data["account_id"])
             atomic_write(path, text.encode(), 0o600)
 
     def _save(self) -> None:

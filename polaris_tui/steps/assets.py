@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.errors import ApiError, NotFound
+from polaris_tui.errors import ApiError, NotFound, PolarisError
 from polaris_tui.png import PngError, read_png_size
 from polaris_tui.ports import R2CustomDomain
 from polaris_tui.steps.base import (
@@ -64,8 +64,10 @@ PRIVATE_CNAME_WHY = (
 )
 
 
-class AssetError(Exception):
+class AssetError(PolarisError):
     """A brand PNG is missing, not a PNG, or not at its required size (nothing uploaded)."""
+
+    title = "Brand assets"
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems

@@ -51,7 +51,7 @@ def render_value(value: Any, *, other: Any = None, shown: str = "") -> str:
         keys = [k for k in value if k not in HIDDEN_KEYS]
         if isinstance(other, dict):
             keys = [k for k in keys if other.get(k) != value[k]] or keys
-        keys = [k for k in keys if not (isinstance(value[k], str) and value[k] in shown)]
+        keys = [k for k in keys if not (isinstance(value[k], str) and value[k] in shown)] or keys
         return ", ".join(f"{k}={render_value(value[k])}" for k in keys)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(render_value(v) for v in value) + "]"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.errors import PolarisError
 from polaris_tui.ports import SendingDomain
 from polaris_tui.steps.base import (
     Action,
@@ -54,8 +55,10 @@ AUTH_DRIFT = (
 )
 
 
-class EmailServiceError(Exception):
+class EmailServiceError(PolarisError):
     """The step refuses to act; the message says why and what to do."""
+
+    title = "Email Routing and Sending"
 
 
 def _value(rec: Record) -> str:

@@ -123,7 +123,7 @@ def openapi_operation(method: str, path: str) -> str | None:
 @pytest.fixture(scope="module")
 def responses(sandbox_server) -> list[tuple[str, str, int, Any]]:
     """Every JSON answer the product got in one full run against the sandbox."""
-    from polaris_tui.context import sandbox_context
+    from polaris_tui.session import sandbox_context
 
     box, endpoints = sandbox_server
     box.reset_state()

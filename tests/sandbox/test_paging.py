@@ -42,7 +42,7 @@ def test_a_short_list_is_one_request(cf, ep):
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory):
     """A sandbox whose list pages hold at most two items, whatever the client asks for."""
-    from polaris_tui.context import sandbox_context
+    from polaris_tui.session import sandbox_context
 
     previous = os.environ.get("POLARIS_SANDBOX_PAGE_CAP")
     os.environ["POLARIS_SANDBOX_PAGE_CAP"] = "2"

@@ -32,7 +32,7 @@ def test_seeded_account_config_and_keyring(ep, sandbox):
         "sender_admin": "admin@polaris.test",
     }
     kr = sandbox.keyring()
-    assert isinstance(kr, KeyringBackend) and kr.polaris_sandbox is True and kr.priority == 0
+    assert isinstance(kr, KeyringBackend) and kr.priority == 0
     assert kr.get_password(SERVICE, "cloudflare-api-token") == ep.token
     assert kr.get_password(SERVICE, "r2-access-key-id") == ep.s3_access_key_id
     assert kr.get_password(SERVICE, "r2-secret-access-key") == ep.s3_secret_access_key

@@ -15,7 +15,8 @@ import pytest
 
 from polaris_tui import runner, troubleshooting
 from polaris_tui.adapters.email_sending import parse_sending_domain, required_record
-from polaris_tui.context import Context, sandbox_context
+from polaris_tui.context import Context
+from polaris_tui.session import sandbox_context
 from polaris_tui.steps.auth import AuthStep
 from polaris_tui.steps.base import Action, StepState
 from polaris_tui.steps.email_service import (

@@ -19,6 +19,7 @@ from tests.conftest import VALID_CONFIG, MemoryKeyring
 from tests.tui.conftest import SIZE, settle
 
 SNAPSHOT_SECRET = "c25hcHNob3Qtc2VjcmV0LW5ldmVyLXNob3du"
+SMALL = (80, 24)
 
 
 def sandbox_app(tmp_path: Path) -> PolarisApp:
@@ -30,6 +31,8 @@ async def to_step(pilot: Pilot[object], downs: int) -> None:
     for _ in range(downs):
         await pilot.press("down")
     await settle(pilot)
+    pilot.app.clear_notifications()  # before any dialog: a toast behind it would stay drawn
+    await pilot.pause()
 
 
 def test_step_with_pending_plan(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +48,7 @@ def test_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: igno
     async def run_before(pilot: Pilot[object]) -> None:
         await to_step(pilot, 4)
         await pilot.press("a")
-        await pilot.pause()
+        await settle(pilot)
         pilot.app.clear_notifications()  # toasts time out: not part of the layout
         await pilot.pause()
 
@@ -55,7 +58,7 @@ def test_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: igno
 def test_failure_with_inline_guidance(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[object]) -> None:
         await to_step(pilot, 4)
-        box, _ = pilot.app._sandbox_handle  # type: ignore[attr-defined]
+        box = pilot.app.session.sandbox  # type: ignore[attr-defined]
         box.set_faults("GET:*/storage/kv/namespaces*:403")
         await pilot.press("p")
         await settle(pilot)
@@ -88,6 +91,8 @@ def test_verify_all(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-un
 def test_secret_screen_masked(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
+        pilot.app.clear_notifications()  # before the dialog: a toast behind it would stay drawn
+        await pilot.pause()
         await pilot.app.push_screen(SecretScreen(SNAPSHOT_SECRET))
         await pilot.pause()
         pilot.app.clear_notifications()  # toasts time out: not part of the layout
@@ -168,4 +173,70 @@ def test_settings_filled(snap_compare, first_run: Path) -> None:  # type: ignore
 
     assert snap_compare(
         create_app(config_path=first_run), terminal_size=SIZE, run_before=run_before
+    )
+
+
+# ── 80x24: the smallest terminal an operator is likely to have ─────────────────────────────
+
+
+def test_small_step_with_pending_plan(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await to_step(pilot, 0)  # DNS records: a plan that does not depend on timing
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SMALL, run_before=run_before)
+
+
+def test_small_apply_confirmation(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await to_step(pilot, 0)
+        await pilot.press("a")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SMALL, run_before=run_before)
+
+
+def test_small_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SMALL, run_before=run_before)
+
+
+def test_small_secret_screen_masked(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        pilot.app.clear_notifications()  # before the dialog: a toast behind it would stay drawn
+        await pilot.pause()
+        await pilot.app.push_screen(SecretScreen(SNAPSHOT_SECRET))
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(sandbox_app(tmp_path), terminal_size=SMALL, run_before=run_before)
+    stored = (
+        Path(__file__).parent / "__snapshots__/test_snapshots/test_small_secret_screen_masked.svg"
+    )
+    assert SNAPSHOT_SECRET not in stored.read_text(encoding="utf-8")
+
+
+def test_small_settings(snap_compare, first_run: Path) -> None:  # type: ignore[no-untyped-def]
+    first_run.write_text(VALID_CONFIG, encoding="utf-8")
+
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(
+        create_app(config_path=first_run), terminal_size=SMALL, run_before=run_before
     )

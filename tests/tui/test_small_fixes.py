@@ -1,0 +1,49 @@
+"""Small things that mislead: a typed-delete box that looks filled, promote with nothing staged,
+and a README fault example that never matched a DNS apply."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from polaris_tui.sandbox.faults import parse
+from polaris_tui.steps.base import Action, Change
+from screens.app import create_app
+from screens.confirm import ConfirmScreen, confirm_apply
+from screens.rotation import RotationScreen
+from tests.tui.conftest import settle
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+async def test_typed_delete_box_is_empty_and_says_so(config_file: Path, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(config_path=config_file)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        change = Change(Action.DELETE, "dns_record", "mail.example.com", owned=False)
+        screen = confirm_apply("DNS records", [change], "example.com")
+        await app.push_screen(screen)
+        await pilot.pause()
+        box = screen.query_one("#confirm-text")
+        assert box.value == "" and "mail.example.com" not in box.placeholder  # type: ignore[attr-defined]
+
+
+async def test_promote_with_nothing_staged_says_so(config_file: Path, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(config_path=config_file)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, RotationScreen) and not isinstance(app.screen, ConfirmScreen)
+        assert any("Nothing to promote" in n.message for n in app._notifications)
+
+
+def test_readme_fault_example_matches_the_dns_batch_call() -> None:
+    text = README.read_text(encoding="utf-8")
+    example = re.search(r"POLARIS_SANDBOX_FAULTS` \| .*?e\.g\. `([^`]+)`", text)
+    assert example is not None
+    rules = parse(example.group(1))
+    assert any(r.matches("POST", "/zones/0123abcd/dns_records/batch") for r in rules)
