@@ -19,6 +19,12 @@ alone took 500-600 ms there) and flatter the ratio.
 Prints, as medians over the rounds: both wall times, the slowest single check (with the ids
 that were slowest in a round), both ratios, and each step's own verify time (step alone).
 
+The command as the operator types it is timed too (``cold``): a fresh process runs
+``polaris-tui --sandbox --sandbox-dir D verify --json`` on the same applied sandbox, and its
+wall time and its own ``elapsed_ms`` are set beside a fresh ``... history --json`` (a
+command that starts the sandbox and only reads the journal: process plus sandbox start) and
+the in-process figure, so the fixed cost a cold verify pays over the warm one is explicit.
+
     uv run python benchmarks/verify_bench.py [--latency-ms 200] [--rounds 3]
 """
 
@@ -27,7 +33,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Iterator
@@ -114,10 +124,50 @@ def summarise(
     }
 
 
+def command(directory: Path, latency_ms: int, *words: str) -> tuple[float, dict[str, Any]]:
+    """Run ``polaris-tui --sandbox --sandbox-dir directory WORDS --json`` in a fresh process:
+    its wall time (ms) and its JSON answer."""
+    exe = shutil.which("polaris-tui", path=str(Path(sys.executable).parent)) or "polaris-tui"
+    argv = [exe, "--sandbox", "--sandbox-dir", str(directory), *words, "--json"]
+    env = {**os.environ, "POLARIS_SANDBOX_LATENCY_MS": str(latency_ms)}
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    wall = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[3:])} exited {done.returncode}: {done.stderr[-2000:]}")
+    return wall, json.loads(done.stdout)
+
+
+def cold(directory: Path, latency_ms: int, rounds: int, warm_ms: float) -> dict[str, Any]:
+    """The command as typed, beside process plus sandbox start, as medians over ``rounds``."""
+    verify_wall, verify_own, start_wall = [], [], []
+    for _ in range(rounds):
+        wall, report = command(directory, latency_ms, "verify")
+        if not report["ok"]:
+            raise SystemExit(f"cold verify failed: {report}")
+        verify_wall.append(wall)
+        verify_own.append(report["elapsed_ms"])
+        start_wall.append(command(directory, latency_ms, "history")[0])
+    wall, own, base = (statistics.median(x) for x in (verify_wall, verify_own, start_wall))
+    return {
+        "verify_wall_ms": round(wall),
+        "verify_wall_ms_each": [round(x) for x in verify_wall],
+        "verify_elapsed_ms": round(own),
+        "verify_elapsed_ms_each": [round(x) for x in verify_own],
+        "process_and_sandbox_start_ms": round(base),
+        "process_and_sandbox_start_ms_each": [round(x) for x in start_wall],
+        "verify_over_start_ms": round(wall - base),
+        "cold_elapsed_over_in_process": round(own / warm_ms, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--cold-rounds", type=int, default=3, help="fresh-process runs of verify and history"
+    )
     args = parser.parse_args()
 
     step_ids = [s.id for s in runner.select("all")]
@@ -141,6 +191,8 @@ def main() -> None:
                 alone.append({step: verify(ctx, (step,)) for step in step_ids})
         finally:
             box.stop()
+        in_process_ms = statistics.median(r.wall_ms for r in concurrent["all_steps"])
+        cold_result = cold(Path(tmp), args.latency_ms, args.cold_rounds, in_process_ms)
     runtime_alone = [{s: r for s, r in steps.items() if s in RUNTIME_STEPS} for steps in alone]
     result = {
         "latency_ms": args.latency_ms,
@@ -149,6 +201,8 @@ def main() -> None:
         "runtime_steps": summarise(
             concurrent["runtime_steps"], one_by_one["runtime_steps"], runtime_alone
         ),
+        # The command as typed, in fresh processes, after the in-process rounds.
+        "cold": cold_result,
         # Where the wall time goes: each step's own verify (its checks concurrent, step alone).
         "per_step_ms": {
             step: round(statistics.median(steps[step].wall_ms for steps in alone))

@@ -165,19 +165,24 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _options(args: argparse.Namespace) -> SessionOptions:
+def _options(args: argparse.Namespace, *, warm_edge: bool = False) -> SessionOptions:
     from polaris_tui.session import SessionOptions
 
     return SessionOptions(
-        config_path=args.config, sandbox=args.sandbox, sandbox_dir=args.sandbox_dir
+        config_path=args.config,
+        sandbox=args.sandbox,
+        sandbox_dir=args.sandbox_dir,
+        warm_edge=warm_edge,
     )
 
 
-def _context(args: argparse.Namespace) -> contextlib.AbstractContextManager[Context]:
+def _context(
+    args: argparse.Namespace, *, warm_edge: bool = False
+) -> contextlib.AbstractContextManager[Context]:
     """The run's Context; under --sandbox an in-process sandbox lives for the command."""
     from polaris_tui.session import session
 
-    return session(_options(args))
+    return session(_options(args, warm_edge=warm_edge))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -307,7 +312,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from polaris_tui import runner
 
     steps = _select(args.step)
-    with _context(args) as ctx:
+    with _context(args, warm_edge=True) as ctx:
         report = runner.verify(ctx, steps)
     if args.json:
         _print_json(report.to_json())

@@ -49,6 +49,9 @@ class SessionOptions:
     # The TUI has no dashboard to send the operator to: the sandbox adds the verified DMARC
     # mailbox a real operator adds by hand. Commands leave the account as it is.
     add_operator_mailbox: bool = False
+    # The command will request Worker hosts (verify): under --sandbox their host starts in
+    # the background with the sandbox rather than on the first request.
+    warm_edge: bool = False
 
     def __post_init__(self) -> None:
         if self.sandbox and self.config_path is not None:
@@ -174,6 +177,8 @@ def _start_sandbox(options: SessionOptions, running: Sandbox | None) -> Session:
     box = running or Sandbox(options.sandbox_directory)
     try:
         ctx = sandbox_context(box, box.start())
+        if options.warm_edge:
+            box.warm_edge()
         notices = []
         if options.add_operator_mailbox and ensure_operator_mailbox(ctx):
             notices.append(

@@ -136,6 +136,11 @@ class Sandbox:
             return self._runtime.store.keyring
         return SandboxKeyring(self.directory / "keyring.json")
 
+    def warm_edge(self) -> None:
+        """Start the process that runs deployed Workers now, beside the caller's own work, for
+        a command about to request Worker hosts (``verify``)."""
+        self._running().warm_edge()
+
     def set_faults(self, spec: str) -> None:
         """Replace the fault rules at runtime (same syntax as POLARIS_SANDBOX_FAULTS)."""
         self._running().set_faults(spec)

@@ -107,6 +107,10 @@ class Runtime:
             edge_workers=f"unavailable: {problem}" if problem else "workerd (miniflare)",
         )
 
+    def warm_edge(self) -> None:
+        """Start the Worker host now, in the background (see ``WorkerdHost.warm``)."""
+        self.workers.warm()
+
     def stop(self) -> None:
         """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
         stoppers = [

@@ -30,6 +30,18 @@ INTERNAL_AUTH = (
     "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
     f"SignedHeaders=host, Signature={secrets.token_hex(32)}"
 )
+# Marks the sandbox's own start-up requests (restore), which the injected latency skips;
+# honoured only beside INTERNAL_AUTH.
+SETUP_HEADER = "X-Polaris-Sandbox-Setup"
+
+
+def _setup(environ: dict[str, Any]) -> bool:
+    return (
+        environ.get("HTTP_AUTHORIZATION") == INTERNAL_AUTH
+        and environ.get("HTTP_X_POLARIS_SANDBOX_SETUP") == "1"
+    )
+
+
 KEPT_HEADERS = (
     "Content-Type",
     "Cache-Control",
@@ -67,7 +79,7 @@ class S3Server:
         self.keys = self._load_keys()
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            delay = self.latency_ms()
+            delay = 0 if _setup(environ) else self.latency_ms()
             if delay > 0:
                 time.sleep(delay / 1000)
             try:
@@ -173,12 +185,12 @@ class S3Server:
         path: str,
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        setup: bool = False,
     ) -> tuple[int, bytes]:
+        own = {"Authorization": INTERNAL_AUTH, **({SETUP_HEADER: "1"} if setup else {})}
         req = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Authorization": INTERNAL_AUTH, **(headers or {})},
+            self.url + path, data=data, method=method, headers={**own, **(headers or {})}
         )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
@@ -186,8 +198,8 @@ class S3Server:
         except urllib.error.HTTPError as err:
             return err.code, err.read()
 
-    def create_bucket(self, name: str) -> None:
-        status, body = self._request("PUT", f"/{name}")
+    def create_bucket(self, name: str, *, setup: bool = False) -> None:
+        status, body = self._request("PUT", f"/{name}", setup=setup)
         if status >= 300 and b"BucketAlreadyOwnedByYou" not in body:
             raise RuntimeError(f"S3 bucket {name} could not be created ({status})")
 
@@ -212,9 +224,12 @@ class S3Server:
         return [el.text or "" for el in root.iter() if el.tag.endswith("}Key")]
 
     def restore(self, buckets: list[str]) -> None:
-        """Recreate the buckets of the saved state and re-upload mirrored objects."""
+        """Recreate the buckets of the saved state and re-upload mirrored objects.
+
+        The sandbox's own start, not a client's request: no injected latency, which would
+        otherwise delay every command's start by one latency per bucket and object."""
         for name in buckets:
-            self.create_bucket(name)
+            self.create_bucket(name, setup=True)
             bucket_dir = self.mirror / name
             if not bucket_dir.is_dir():
                 continue
@@ -222,7 +237,8 @@ class S3Server:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 data = base64.b64decode(meta["b64"])
                 kept = meta.get("headers") or {"Content-Type": meta["content_type"]}
-                self._request("PUT", f"/{name}/{urllib.parse.quote(meta['key'])}", data, kept)
+                key = urllib.parse.quote(meta["key"])
+                self._request("PUT", f"/{name}/{key}", data, kept, setup=True)
 
     # -- mirror ------------------------------------------------------------------------
     def _mirror(self, method: str, bucket: str, raw_key: str) -> None:
