@@ -65,8 +65,8 @@ def test_graceful_then_promote(relay_ctx: Context) -> None:
     assert_not_on_disk(ctx, new)
 
 
-def test_promote_waits_until_the_old_secret_is_quiet(relay_ctx: Context) -> None:
-    ctx = relay_ctx
+def test_promote_waits_until_the_old_secret_is_quiet(sending_ctx: Context) -> None:
+    ctx = sending_ctx
     old = ctx.vault.get(VAULT_A)
     assert rotation.graceful(ctx).ok
     new = ctx.vault.get(VAULT_B)
@@ -172,7 +172,7 @@ def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path:
 
 def test_cli_promote_refuses_while_the_app_signs_with_the_old_secret(tmp_path: Path) -> None:
     box_dir = tmp_path / "sandbox"
-    for step_id in RELAY_STEPS:
+    for step_id in SENDING_STEPS:
         assert run_cli(box_dir, "apply", step_id, "--yes").returncode == 0
     assert run_cli(box_dir, "rotate", "--graceful", "--yes").returncode == 0
     box = Sandbox(box_dir)
