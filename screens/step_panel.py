@@ -9,8 +9,7 @@ that fails unexpectedly ends in the failure view with its guidance, not in a cra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -23,7 +22,7 @@ from screens.widgets import ChecksView, FactsView, FailureView, GuidanceBox, esc
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
-    from polaris_tui.runner import StepFailure, StepStatus, VerifyReport
+    from polaris_tui.runner import StepFailure, StepStatus, StepView, VerifyReport
     from polaris_tui.steps.base import ApplyResult, Change, Step
     from polaris_tui.steps.catalog import StepInfo
     from polaris_tui.troubleshooting import Entry
@@ -33,21 +32,13 @@ class OperationCancelled(Exception):
     """Raised from the progress callback when the operator cancels a running apply."""
 
 
-@dataclass
-class Snapshot:
-    """What one inspect + plan pass found."""
-
-    status: StepStatus
-    facts: dict[str, Any] = field(default_factory=dict)
-    changes: list[Change] = field(default_factory=list)
-    failure: StepFailure | None = None
 
 
 class StepPanel(VerticalScroll):
     """The main pane for one step."""
 
     class Loaded(Message):
-        def __init__(self, snapshot: Snapshot) -> None:
+        def __init__(self, snapshot: StepView) -> None:
             super().__init__()
             self.snapshot = snapshot
 
@@ -90,7 +81,7 @@ class StepPanel(VerticalScroll):
         self.ctx: Context | None = None
         self.step: Step | None = None
         self.context_error = context_error
-        self.snapshot: Snapshot | None = None
+        self.snapshot: StepView | None = None
         self.busy = ""
         self.loaded_once = False
         self.apply_when_loaded = False
@@ -147,9 +138,8 @@ class StepPanel(VerticalScroll):
 
         ctx, step = self._engine()
         view = runner.load_step(ctx, step)
-        snap = Snapshot(view.status, view.facts, view.changes, view.failure)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(snap))
+            self.post_message(self.Loaded(view))
 
     async def on_step_panel_loaded(self, message: Loaded) -> None:
         message.stop()
