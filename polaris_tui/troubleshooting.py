@@ -165,7 +165,8 @@ def lookup(
         status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
-    cause = classify(exc, status)
+    # a check's HTTP status is what the probed host answered, not how an API call failed
+    cause = classify(exc, status) if exc is not None or check_id is None else None
 
     def score(e: Entry) -> int:
         if e.step not in ("*", step):
