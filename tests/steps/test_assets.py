@@ -211,11 +211,17 @@ def test_wrong_or_rotated_r2_keys_get_the_r2_guidance(
 ) -> None:
     ctx = sandbox_ctx
     assert ctx.sandbox is not None
-    if key_id:  # the keyring holds what the operator typed, wrong or stale
+    # the keyring holds what the operator typed, wrong or stale (the sandbox's keyring
+    # outlives this test: its own pair goes back afterwards)
+    if key_id:
         ctx.vault.set("r2-access-key-id", key_id)
     if secret:
         ctx.vault.set("r2-secret-access-key", secret)
-    with pytest.raises(runner.StepFailure) as err:
-        runner.apply(ctx, STEP, confirm=yes)
+    try:
+        with pytest.raises(runner.StepFailure) as err:
+            runner.apply(ctx, STEP, confirm=yes)
+    finally:
+        ctx.vault.set("r2-access-key-id", ctx.sandbox.s3_access_key_id)
+        ctx.vault.set("r2-secret-access-key", ctx.sandbox.s3_secret_access_key)
     assert code in err.value.message
     assert err.value.entry is not None and err.value.entry.id == "r2-s3-credentials"
