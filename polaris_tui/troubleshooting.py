@@ -165,8 +165,9 @@ def lookup(
         status = error_status(exc)
     text = " ".join(filter(None, [message, str(exc) if exc is not None else None]))
     exc_names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
-    # a check's HTTP status is what the probed host answered, not how an API call failed
-    cause = classify(exc, status) if exc is not None or check_id is None else None
+    # only a failed call has a cause; a bare status (a probe's answer, a relay's reply) is
+    # matched by the entries that name it
+    cause = classify(exc, status) if exc is not None else None
 
     def score(e: Entry) -> int:
         if e.step not in ("*", step):
