@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ import pytest
 from polaris_tui import runner
 from polaris_tui.context import Context
 from polaris_tui.relay import GUARD_BINDING, GUARD_CLASS, GUARD_MIGRATION_TAG
+from polaris_tui.steps.deploy import desired_bindings, wrangler_config
 from polaris_tui.steps.secret import VAULT_A
 from tests.relay.raw_http import doc_sign, header_block, raw_request
 from tests.runtime_helpers import RELAY_STEPS, apply_step, pending, verify
@@ -129,3 +131,24 @@ def test_a_migration_tag_we_did_not_write_is_refused_by_name(relay_ctx: Context)
     )
     with pytest.raises(runner.StepFailure, match=r"'theirs-v2'.*another tool migrated it"):
         apply_step(ctx, "deploy")
+
+
+def test_the_wrangler_template_and_the_dry_run_config_bind_the_guard_alike(ctx: Context) -> None:
+    from polaris_tui.relay.node import WORKER_DIR
+
+    text = (WORKER_DIR / "wrangler.jsonc").read_text()
+    template = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
+    metadata = {
+        "main_module": "index.js",
+        "compatibility_date": "2026-04-26",
+        "bindings": desired_bindings(ctx.config, "0" * 32),
+    }
+    generated = wrangler_config(ctx.config, metadata)
+    for config in (template, generated):
+        assert config["durable_objects"] == {
+            "bindings": [{"name": GUARD_BINDING, "class_name": GUARD_CLASS}]
+        }
+        assert config["migrations"] == [
+            {"tag": GUARD_MIGRATION_TAG, "new_sqlite_classes": [GUARD_CLASS]}
+        ]
+    assert template["vars"]["RELAY_STRICT"] == generated["vars"]["RELAY_STRICT"] == "true"
