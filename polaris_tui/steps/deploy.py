@@ -51,14 +51,6 @@ if TYPE_CHECKING:
     from polaris_tui.relay.engine import RelaySettings
 
 MODULE_TYPE = "application/javascript+module"
-
-
-class MigrationTagError(PolarisError):
-    """The script carries a Durable Object migration history this tool did not write."""
-
-    title = "Unknown Durable Object migration"
-
-
 REDACTED = "(redacted)"
 SENDERS = {"CUSTOMER": "sender_customer", "ADMIN": "sender_admin"}  # suffix -> config field
 SECRETS_ARE_SEPARATE = "(secret_text bindings are uploaded separately)"
@@ -72,6 +64,12 @@ COMPARED_KEYS = (
 )
 CHECK_TIMEOUT = 10.0
 WRANGLER_TIMEOUT = 120.0
+
+
+class MigrationTagError(PolarisError):
+    """The script carries a Durable Object migration history this tool did not write."""
+
+    title = "Unknown Durable Object migration"
 
 
 def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -> RelaySettings:

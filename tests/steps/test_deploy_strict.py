@@ -9,9 +9,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import cloudflare
 import pytest
 
 from polaris_tui import runner
+from polaris_tui.adapters.cloudflare_api import port_error
 from polaris_tui.context import Context
 from polaris_tui.relay import GUARD_BINDING, GUARD_CLASS, GUARD_MIGRATION_TAG
 from polaris_tui.steps.deploy import desired_bindings, wrangler_config
@@ -110,6 +112,7 @@ def test_strict_off_deploys_no_guard_and_runs_on_kv(ctx: Context) -> None:
     assert _migration_tag(ctx) == GUARD_MIGRATION_TAG
 
 
+GUARD = {"type": "durable_object_namespace", "name": GUARD_BINDING, "class_name": GUARD_CLASS}
 THEIR_MODULE = b"export class Other {}\nexport class RelayGuard {}\nexport default {};\n"
 
 
@@ -129,8 +132,19 @@ def test_a_migration_tag_we_did_not_write_is_refused_by_name(relay_ctx: Context)
         },
         files=[("index.js", THEIR_MODULE, "application/javascript+module")],
     )
-    with pytest.raises(runner.StepFailure, match=r"'theirs-v2'.*another tool migrated it"):
+    with pytest.raises(runner.StepFailure, match=r"'theirs-v2'.*another tool migrated it") as got:
         apply_step(ctx, "deploy")
+    assert got.value.entry is not None and got.value.entry.id == "durable-object-migration"
+    # Cloudflare's own refusal of a binding without a migration leads to the same guidance.
+    with pytest.raises(cloudflare.BadRequestError) as refused:
+        ctx.cf.workers.scripts.update(
+            "no-migration",
+            account_id=ctx.config.account_id,
+            metadata={"main_module": "index.js", "bindings": [GUARD]},
+            files=[("index.js", THEIR_MODULE, "application/javascript+module")],
+        )
+    failure = runner.describe_error(ctx, "deploy", port_error(refused.value))
+    assert failure.entry is not None and failure.entry.id == "durable-object-migration"
 
 
 def test_the_wrangler_template_and_the_dry_run_config_bind_the_guard_alike(ctx: Context) -> None:
