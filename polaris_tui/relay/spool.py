@@ -10,6 +10,7 @@ to which records are already ``.eml`` files, so a restart does not export them a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import struct
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from polaris_tui.errors import CorruptFile
+from polaris_tui.errors import CorruptFile, PolarisError
 from polaris_tui.fsutil import atomic_write
 
 MAGIC = b"PRS1"
@@ -35,6 +36,17 @@ EXPORTED_FIX = (
     "delete it to export the whole spool again (messages still in the outbox are rewritten "
     "in place; ones you removed come back)"
 )
+
+
+class OutboxInUse(PolarisError):
+    """Another relay appends to this outbox's spool: two would export each other's mail."""
+
+    title = "Outbox in use"
+    exit_code = 1
+
+    def __init__(self, outbox: Path) -> None:
+        fix = "stop the other `polaris-tui relay`, or give this one another --outbox"
+        super().__init__(f"another relay is using the outbox {outbox}; {fix}", guidance=fix)
 
 
 def private_directory(path: Path) -> Path:
@@ -92,6 +104,11 @@ class Spool:
         self._pending: list[bytes] = []
         self._failed: OSError | None = None
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:  # released by the kernel when this process ends, however it ends
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise OutboxInUse(Path(outbox)) from None
         os.fchmod(self._fd, 0o600)
         self.exported = self._read_exported()
         self.torn_bytes = 0  # cut off at start: a crash's partial append
@@ -156,7 +173,7 @@ class Spool:
                 view = memoryview(batch)
                 while view:
                     view = view[os.write(self._fd, view) :]
-                os.fdatasync(self._fd)
+                getattr(os, "fdatasync", os.fsync)(self._fd)  # macOS has only fsync
             except OSError as error:
                 # After a failed fsync the kernel may have dropped the pages: trust nothing
                 # past durable_end, and take no more mail until a restart has recovered.

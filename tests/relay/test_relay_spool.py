@@ -14,7 +14,7 @@ import pytest
 from polaris_tui.errors import CorruptFile
 from polaris_tui.relay import spool as spool_module
 from polaris_tui.relay.outbox import OutboxDelivery
-from polaris_tui.relay.spool import HEADER, MAGIC, Spool, encode_record
+from polaris_tui.relay.spool import HEADER, MAGIC, OutboxInUse, Spool, encode_record
 
 
 def _deliver(outbox: Path, *messages: bytes) -> None:
@@ -157,3 +157,14 @@ def test_a_record_names_only_a_plain_eml_file(tmp_path: Path) -> None:
     assert delivery.spool.torn_bytes == len(payload) + HEADER.size
     delivery.close()
     assert not list(tmp_path.rglob("escape.eml"))
+
+
+def test_a_second_relay_on_the_same_outbox_is_refused(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    first = OutboxDelivery(outbox)
+    try:
+        with pytest.raises(OutboxInUse, match="stop the other `polaris-tui relay`"):
+            OutboxDelivery(outbox)
+    finally:
+        first.close()
+    OutboxDelivery(outbox).close()  # free again once the first has stopped
