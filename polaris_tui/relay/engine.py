@@ -108,12 +108,16 @@ class RelayResponse:
 
 
 class Delivery(Protocol):
+    commit: GroupCommit | None  # its group commit, which the relay state's commits then join
+
     async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
         """Store or hand off ``message``; it must be durable when this returns."""
 
 
 class SmtpDelivery:
     """Hand the message to an SMTP server (e.g. Mailpit); 250 to DATA means it is theirs now."""
+
+    commit = None  # the SMTP server's 250 is the durability; nothing to share
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -254,7 +258,8 @@ class RelayEngine:
         self.delivery = delivery
         self.clock = clock
         self.state = state or RelayState()
-        self._state_commit = GroupCommit(self.state.cut)
+        self._state_commit = delivery.commit or GroupCommit()
+        self._state_commit.add(self.state.cut)
 
     def update(self, settings: RelaySettings) -> None:
         """Swap secrets/limits (rotation) while keeping the replay and rate state."""
@@ -322,7 +327,7 @@ class RelayEngine:
         if key_slot is None:
             return UNAUTHORIZED
         response = await self._claimed(key_slot, body, now_s, now_ms)
-        if response.status != 202:  # a 202 waited for the state beside its delivery
+        if response.status not in (202, 502):  # a delivery waited for the state beside it
             await self._state_commit.durable()
         return response
 
@@ -368,12 +373,13 @@ class RelayEngine:
             self._state_commit.durable(),
             return_exceptions=True,
         )
-        if isinstance(state, BaseException):
-            raise state
-        if isinstance(delivered, OSError):
-            return _json(502, {"error": "send_failed", "id": message_id, "message": str(delivered)})
-        if isinstance(delivered, BaseException):
-            raise delivered
+        for outcome in (delivered, state):  # one shared round: both may carry its OSError
+            if isinstance(outcome, OSError):
+                return _json(
+                    502, {"error": "send_failed", "id": message_id, "message": str(outcome)}
+                )
+            if isinstance(outcome, BaseException):
+                raise outcome
         return _json(202, {"ok": True, "id": message_id, "key": key_slot})
 
 

@@ -16,12 +16,20 @@ Cut = Callable[[], Callable[[], None]]
 
 
 class GroupCommit:
-    """One round at a time; each round cuts, then runs the cut's sync off the event loop."""
+    """One round at a time; each round cuts every store, then runs their syncs in one thread.
 
-    def __init__(self, cut: Cut) -> None:
-        self._cut = cut
+    Stores that answer together (the spool and the relay state) share the rounds, so a
+    request waits for one thread hop, not one per store.
+    """
+
+    def __init__(self, *cuts: Cut) -> None:
+        self._cuts = list(cuts)
         self._next: asyncio.Future[None] | None = None  # settled by the next round to start
         self._running: asyncio.Task[None] | None = None
+
+    def add(self, cut: Cut) -> None:
+        """Make every later round cover ``cut``'s store as well."""
+        self._cuts.append(cut)
 
     async def durable(self) -> None:
         """Return once a round that began after this call has finished (or raise its error)."""
@@ -38,7 +46,8 @@ class GroupCommit:
             while self._next is not None:
                 round_, self._next = self._next, None
                 try:
-                    await asyncio.to_thread(self._cut())
+                    syncs = [cut() for cut in self._cuts]
+                    await asyncio.to_thread(_run_all, syncs)
                 except Exception as error:  # every waiter gets it: none may answer 2xx
                     round_.set_exception(error)
                 else:
@@ -48,3 +57,8 @@ class GroupCommit:
                 if waiting is not None and not waiting.done():
                     waiting.cancel()
             self._running = self._next = None
+
+
+def _run_all(syncs: list[Callable[[], None]]) -> None:
+    for sync in syncs:
+        sync()

@@ -25,6 +25,8 @@ from polaris_tui.relay.spool import Record, Spool, encode_record, private_direct
 EXPORT_CHUNK_BYTES = 4 * 1024 * 1024  # above the largest record (a 64 KiB body as MIME)
 RETRY_SECONDS = 1.0
 EXPORTER_NICENESS = 10  # added to the relay's own: a lower CPU priority
+QUIET_SECONDS = 0.05  # export once no batch has been appended for this long
+MAX_LAG_SECONDS = 2.0  # or once records have waited this long, whatever the traffic
 
 
 def remove_partial_files(directory: Path) -> None:
@@ -69,20 +71,16 @@ class Exporter:
         self._thread.start()
 
     def _run(self) -> None:
-        # Background work: the kernel runs answering threads first (the cost of an export is
-        # mostly the kernel's, creating and renaming a file), so a burst is answered at full
-        # speed and exported right after.
+        # Background work: exporting costs mostly kernel time (creating and renaming a file
+        # per message), about what answering costs. It runs at a lower CPU priority, and
+        # waits for a lull in the traffic (or MAX_LAG_SECONDS), so a burst is answered at
+        # full speed and exported right after.
         with contextlib.suppress(OSError, AttributeError):  # per thread on Linux only
             thread = threading.get_native_id()
             niceness = os.getpriority(os.PRIO_PROCESS, thread) + EXPORTER_NICENESS
             os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
         spool = self.spool
-        while True:
-            with spool.changed:
-                while spool.exported >= spool.durable_end and not self._stopping:
-                    spool.changed.wait()
-                if spool.exported >= spool.durable_end:
-                    return
+        while self._wait_for_work():
             try:
                 records, end = spool.read(spool.exported, EXPORT_CHUNK_BYTES)
                 if not records:
@@ -96,6 +94,23 @@ class Exporter:
                 if self._stopping:
                     return
                 time.sleep(RETRY_SECONDS)
+
+    def _wait_for_work(self) -> bool:
+        """Wait for durable records and a lull; False once stopping with nothing left."""
+        spool = self.spool
+        with spool.changed:
+            while spool.exported >= spool.durable_end:
+                if self._stopping:
+                    return False
+                spool.changed.wait()
+            export_by = time.monotonic() + MAX_LAG_SECONDS
+            while not self._stopping:
+                now = time.monotonic()
+                wait = min(spool.last_append + QUIET_SECONDS, export_by) - now
+                if wait <= 0:
+                    break
+                spool.changed.wait(wait)
+        return True
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until every durable record is an ``.eml`` file; False after ``timeout``."""
@@ -118,12 +133,12 @@ class OutboxDelivery:
         self.directory = private_directory(Path(directory))
         self.spool = Spool(self.directory)  # first: it refuses an outbox another relay holds
         remove_partial_files(self.directory)
-        self._commit = GroupCommit(self.spool.cut)
+        self.commit = GroupCommit(self.spool.cut)
         self.exporter = Exporter(self.spool, self.directory)
 
     async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
         self.spool.add(encode_record(f"{time.time_ns()}-{uuid.uuid4().hex}.eml", message))
-        await self._commit.durable()
+        await self.commit.durable()
 
     def wait_exported(self, timeout: float = 10.0) -> bool:
         """Block until every acknowledged message is in the outbox as a file."""

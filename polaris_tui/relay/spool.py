@@ -16,6 +16,7 @@ import re
 import struct
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ class Spool:
         self.changed = threading.Condition(self.lock)
         self._pending: list[bytes] = []
         self._failed: OSError | None = None
+        self.last_append = 0.0  # time.monotonic() of the last batch appended
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:  # released by the kernel when this process ends, however it ends
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -182,6 +184,7 @@ class Spool:
                     os.ftruncate(self._fd, self.durable_end)
                 raise
             self.durable_end += len(batch)
+            self.last_append = time.monotonic()
             self.changed.notify_all()
 
     def read(self, start: int, limit: int) -> tuple[list[Record], int]:
