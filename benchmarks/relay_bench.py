@@ -6,8 +6,10 @@ the sandbox keyring. The same signed workload (unique nonces, recipients rotated
 under the rate limit) is sent sequentially and with 16 requests in flight by one lean
 keep-alive client, which is also timed against a no-op HTTP server: that ceiling, and the
 client's own CPU beside the relay's, show whether the client is what got measured. A message
-is lost when a 202 came back but no exported .eml carries its Message-ID (the Python relay's
-exporter runs behind the 202: its backlog is drained, and timed, before the count).
+is lost when a 202 came back but no exported .eml carries its Message-ID. The Python relay's
+exporter runs behind the 202 (after a lull in the traffic): its backlog is drained and timed
+before the count, and "w/ export" counts that time too; "cpu ms/msg" is the relay's CPU
+(children included) over the phase and the drain, per request.
 
     uv run python benchmarks/relay_bench.py [--count 400]
 
@@ -159,6 +161,13 @@ class Phase:
     client_cpu: float  # the client's CPU seconds per wall second (1.0 = one core)
     relay_cpu: float = 0.0  # the same for the relay process and its children
     lost: int = 0
+    drain: float = 0.0  # seconds after the phase until every 202'd message was an .eml file
+    cpu_per_message: float = 0.0  # relay CPU ms per request, phase and drain (the export) both
+
+    @property
+    def with_export(self) -> float:
+        """Requests per second counting the time the outbox took to catch up."""
+        return self.accepted / (self.accepted / self.rps + self.drain)
 
 
 class Connection:
@@ -294,7 +303,6 @@ def main() -> None:
     load_before = os.getloadavg()
     results: dict[tuple[str, int], Phase] = {}
     ready: dict[str, float] = {}
-    drained: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         sandbox, settings = prepare_sandbox(Path(tmp))
         ceiling = noop_ceiling(settings, count)
@@ -305,11 +313,13 @@ def main() -> None:
             try:
                 for concurrency in (1, 16):
                     tag = f"{engine}{concurrency}"
+                    before = cpu_seconds(proc.pid)
                     phase = measure(
                         f"http://127.0.0.1:{port}", proc.pid, settings, count, concurrency, tag
                     )
                     mail = workdir / "outbox" if engine == "python" else sandbox
-                    phase.lost, drained[tag] = lost_after_export(mail, phase.ids, 60)
+                    phase.lost, phase.drain = lost_after_export(mail, phase.ids, 60)
+                    phase.cpu_per_message = (cpu_seconds(proc.pid) - before) / count * 1000
                     results[(engine, concurrency)] = phase
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -322,22 +332,23 @@ def main() -> None:
           f"(1 min; {os.cpu_count()} cores)")  # fmt: skip
     print(f"{'engine':8} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'202':>5} {'other':>5} {'lost':>5} {'client cpu':>10} {'relay cpu':>9} "
-          f"{'export s':>8}")  # fmt: skip
-    rows = [("no-op", 16, ceiling, None)] + [
-        (engine, concurrency, phase, drained[f"{engine}{concurrency}"])
-        for (engine, concurrency), phase in results.items()
-    ]
-    for engine, concurrency, r, drain in rows:
-        drain_text = "-" if drain is None else f"{drain:.2f}"
+          f"{'export s':>8} {'w/ export':>9} {'cpu ms/msg':>10}")  # fmt: skip
+    print(f"{'no-op':8} {16:>9} {ceiling.rps:>8.1f} {ceiling.p50:>8.2f} {ceiling.p99:>8.2f} "
+          f"{ceiling.accepted:>5} {ceiling.other:>5} {'-':>5} {ceiling.client_cpu:>10.0%} "
+          f"{ceiling.relay_cpu:>9.0%}")  # fmt: skip
+    for (engine, concurrency), r in results.items():
         print(f"{engine:8} {concurrency:>9} {r.rps:>8.1f} {r.p50:>8.2f} {r.p99:>8.2f} "
-              f"{r.accepted:>5} {r.other:>5} {r.lost:>5} {r.client_cpu:>9.0%} "
-              f"{r.relay_cpu:>9.0%} {drain_text:>8}")  # fmt: skip
+              f"{r.accepted:>5} {r.other:>5} {r.lost:>5} {r.client_cpu:>10.0%} "
+              f"{r.relay_cpu:>9.0%} {r.drain:>8.2f} {r.with_export:>9.1f} "
+              f"{r.cpu_per_message:>10.2f}")  # fmt: skip
     print(f"fresh process to listening: python {ready['python']:.2f} s, "
           f"workerd {ready['workerd']:.2f} s")  # fmt: skip
     for concurrency in (1, 16):
         py, wd = results[("python", concurrency)], results[("workerd", concurrency)]
         print(f"ratio python/workerd, {concurrency} in flight: "
-              f"throughput {py.rps / wd.rps:.2f}x, p50 latency {py.p50 / wd.p50:.2f}x")  # fmt: skip
+              f"throughput {py.rps / wd.rps:.2f}x, p50 latency {py.p50 / wd.p50:.2f}x, "
+              f"with the export {py.with_export / wd.with_export:.2f}x, "
+              f"CPU per message {py.cpu_per_message / wd.cpu_per_message:.2f}x")  # fmt: skip
     python16 = results[("python", 16)]
     print(f"client ceiling (no-op server, 16 in flight): {ceiling.rps / python16.rps:.1f}x "
           "the python relay's rate")  # fmt: skip
