@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from polaris_tui.errors import ConfigError
 from polaris_tui.fsutil import atomic_write, read_text
 from polaris_tui.paths import shipped_assets_dir
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
 
 if TYPE_CHECKING:
     import tomlkit
@@ -374,6 +374,13 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     *(_relay(name) for name in RELAY_HELP),
     FieldSpec(
+        "relay_strict",
+        bool,
+        "Relay: nonces and rate counters in a Durable Object, exact under concurrency "
+        "(false: KV, best effort).",
+        default=RELAY_SWITCHES["relay_strict"],
+    ),
+    FieldSpec(
         "theme",
         str,
         "Textual theme of the TUI, e.g. nord or textual-light.",
@@ -426,6 +433,7 @@ class Config:
     nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
     rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
+    relay_strict: bool = RELAY_SWITCHES["relay_strict"]
     theme: str = "textual-dark"
     keymap: Mapping[str, str] = field(default_factory=dict)
 

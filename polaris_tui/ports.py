@@ -184,6 +184,11 @@ class Workers(Protocol):
         """Raises NotFound when the script does not exist."""
         ...
 
+    def migration_tag(self, script: str) -> str | None:
+        """The tag of the script's last Durable Object migration; None when it has none
+        or does not exist."""
+        ...
+
     def content(self, script: str, module: str) -> str:
         """The source of ``module`` as deployed; raises NotFound when the script does not exist."""
         ...

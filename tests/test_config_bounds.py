@@ -13,7 +13,7 @@ import pytest
 
 from polaris_tui.config import BINDING_IDS, FIELDS, THEMES, validate
 from polaris_tui.errors import ConfigError
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
 from polaris_tui.steps.deploy import relay_settings
 
 ROOT = Path(__file__).parent.parent
@@ -31,7 +31,8 @@ def js_object(name: str) -> dict[str, Any]:
     body = re.search(rf"const {name} = \{{(.*?)\}};", WORKER.read_text(), re.S)
     assert body, f"{name} not found in {WORKER}"
     pairs = re.findall(r"^\s*([A-Z_]+):\s*(.+?),\s*$", body.group(1), re.M)
-    return {key: eval(value, {}) for key, value in pairs}  # numbers and [low, high] only
+    literals = {"true": True, "false": False}
+    return {key: eval(value, literals) for key, value in pairs}  # numbers, [low, high], booleans
 
 
 def test_the_worker_holds_the_same_defaults_and_bounds() -> None:
@@ -41,6 +42,16 @@ def test_the_worker_holds_the_same_defaults_and_bounds() -> None:
         assert defaults[name.upper()] == bound.default, name
         assert bounds[name.upper()] == [bound.low, bound.high], name
         assert bound.high < 2**53  # the Worker's Number.isSafeInteger
+
+
+def test_the_worker_holds_the_same_switches_and_the_config_their_defaults() -> None:
+    assert js_object("SWITCHES") == {name.upper(): on for name, on in RELAY_SWITCHES.items()}
+    config = validate(BASE)
+    for name, on in RELAY_SWITCHES.items():
+        assert getattr(config, name) is on
+        assert relay_settings(config, "s").worker_vars()[name.upper()] == str(on).lower()
+        off = validate({**BASE, name: not on})
+        assert relay_settings(off, "s").worker_vars()[name.upper()] == str(not on).lower()
 
 
 def test_the_protocol_doc_states_the_bounds() -> None:

@@ -70,6 +70,12 @@ class CloudflareWorkers:
             got.compatibility_date, tuple(_binding(b) for b in (got.bindings or []))
         )
 
+    def migration_tag(self, script: str) -> str | None:
+        # Only the script list carries it (as wrangler reads it); settings do not.
+        with translated():
+            listed = list(self._scripts.list(account_id=self.api.account_id))
+        return next((s.migration_tag for s in listed if s.id == script), None)
+
     def content(self, script: str, module: str) -> str:
         with translated():
             raw = self._scripts.with_raw_response.get(script, account_id=self.api.account_id)
