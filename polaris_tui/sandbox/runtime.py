@@ -51,6 +51,7 @@ class Runtime:
             token=self.store.credential(TOKEN_NAME),
             create_bucket=self.s3.create_bucket,
             delete_bucket=self.s3.delete_bucket,
+            bucket_keys=self.s3.object_keys,
         )
         self.api_server = UvicornThread(
             # The API sets its own Date (the clock-skew knob): one Date header, as Cloudflare.

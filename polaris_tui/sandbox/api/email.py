@@ -142,8 +142,13 @@ async def enable_routing(request: Request) -> Response:
 
 
 async def disable_routing(request: Request) -> Response:
+    """Turns Routing off and, as Cloudflare documents, removes the MX records it added."""
     context = check_zone(request)
     with context.store.change() as state:
+        for ident, rec in list(state["dns_records"].items()):
+            meta = rec.get("meta", {})
+            if rec["type"] == "MX" and meta.get("email_routing") and meta.get("auto_added"):
+                del state["dns_records"][ident]
         state["email_routing"].update(enabled=False, modified=now_iso())
         return ok(routing_settings(state))
 
