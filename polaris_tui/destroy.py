@@ -17,29 +17,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from polaris_tui import dmarc, spf
+from polaris_tui import dmarc, runner, spf
 from polaris_tui.errors import NotFound
+from polaris_tui.steps import assets, auth, email_service, kv, mailbox, route, secret
 from polaris_tui.steps.base import Action, ApplyResult, Change, Progress, no_progress
+from polaris_tui.steps.dns import ADDRESS_TYPES, wanted
+from polaris_tui.steps.records import RECORD_KIND
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.ports import Record
 
 ORDER = ("route", "deploy", "secret", "kv", "assets", "email-service", "auth", "dns")
-RECORD = "dns_record"
-WORKER_ROUTE = "worker_route"
-WORKER_DOMAIN = "worker_custom_domain"
-WORKER_SCRIPT = "worker_script"
+# The kinds are the steps' own change kinds, so a teardown reads like the plan that built it.
+RECORD = RECORD_KIND
+WORKER_ROUTE = route.ROUTE_KIND
+WORKER_DOMAIN = route.DOMAIN_KIND
+WORKER_SCRIPT = "worker_script"  # as the deploy step marks its script owned
 WORKER_SECRET = "worker_secret"
 KEYRING_SECRET = "keyring_secret"
-KV_NAMESPACE = "kv_namespace"
-R2_DOMAIN = "r2_custom_domain"
-R2_OBJECT = "r2_object"
-R2_BUCKET = "r2_bucket"
-ROUTING = "email_routing"
-SENDING_DOMAIN = "email_sending_domain"
-ROUTING_RULE = "email_routing_rule"
-ROUTING_ADDRESS = "email_routing_address"
+KV_NAMESPACE = kv.OWNED_KIND
+R2_DOMAIN = assets.DOMAIN_KIND
+R2_OBJECT = assets.OBJECT_KIND
+R2_BUCKET = assets.BUCKET_KIND
+ROUTING = email_service.ROUTING_KIND
+SENDING_DOMAIN = email_service.SENDING_KIND
+ROUTING_RULE = auth.RULE_KIND
+ROUTING_ADDRESS = mailbox.ADDRESS_KIND
 
 
 def _remove(kind: str, target: str, before: dict[str, object], note: str = "") -> Change:
@@ -87,16 +91,14 @@ def plan_deploy(ctx: Context) -> list[Change]:
 
 
 def plan_secret(ctx: Context, purge_secrets: bool) -> list[Change]:
-    from polaris_tui.steps.secret import SLOTS, pushed, worker_secret_names
-
     script = ctx.config.worker_name
     out = []
-    present = worker_secret_names(ctx) or set()
-    for name in sorted(present & set(pushed(ctx))):
+    present = secret.worker_secret_names(ctx) or set()
+    for name in sorted(present & set(secret.pushed(ctx))):
         out.append(_remove(WORKER_SECRET, name, {"script": script}))
     if purge_secrets:
         note = "from the OS keyring: the app's CF_EMAIL_WORKER_SECRET no longer matches anything"
-        for keyring_name in SLOTS.values():
+        for keyring_name in secret.SLOTS.values():
             if ctx.vault.get(keyring_name) is not None:
                 out.append(_remove(KEYRING_SECRET, keyring_name, {"name": keyring_name}, note))
     return out
@@ -114,8 +116,6 @@ def plan_kv(ctx: Context) -> list[Change]:
 
 
 def plan_assets(ctx: Context) -> list[Change]:
-    from polaris_tui.steps.assets import KEY_PREFIX, REQUIRED_SIZES
-
     cfg, out = ctx.config, []
     bucket = cfg.r2_bucket
     owned_bucket = bucket in ctx.state.owned(R2_BUCKET)
@@ -128,7 +128,7 @@ def plan_assets(ctx: Context) -> list[Change]:
         except NotFound:
             pass
     present = ctx.r2.object_etags(bucket, "")
-    ours = {KEY_PREFIX + name for name, _ in REQUIRED_SIZES}
+    ours = {assets.KEY_PREFIX + name for name, _ in assets.REQUIRED_SIZES}
     out += [
         _remove(R2_OBJECT, f"{bucket}/{key}", {"key": key}) for key in sorted(ours & set(present))
     ]
@@ -190,8 +190,6 @@ def plan_auth(ctx: Context) -> list[Change]:
 
 
 def plan_dns(ctx: Context) -> list[Change]:
-    from polaris_tui.steps.dns import ADDRESS_TYPES, wanted
-
     names = {w.record.name for w in wanted(ctx)}
     return _records(ctx, lambda r: r.name in names and r.type in ADDRESS_TYPES)
 
@@ -211,10 +209,9 @@ PLANNERS: dict[str, Callable[[Context, bool], list[Change]]] = {
 # -- per kind: how it is removed -----------------------------------------------------------
 def _forget_pushed(ctx: Context, names: set[str] | None = None) -> None:
     """The state's record of pushed Worker secrets, without those no longer on the Worker."""
-    from polaris_tui.steps.secret import PUSHED_KEY, pushed
-
-    left = {k: v for k, v in pushed(ctx).items() if names is not None and k not in names}
-    ctx.state.set(PUSHED_KEY, left or None)
+    current = secret.pushed(ctx).items()
+    left = {k: v for k, v in current if names is not None and k not in names}
+    ctx.state.set(secret.PUSHED_KEY, left or None)
 
 
 def _remove_script(ctx: Context, c: Change) -> None:
@@ -229,12 +226,10 @@ def _remove_worker_secret(ctx: Context, c: Change) -> None:
 
 
 def _remove_kv(ctx: Context, c: Change) -> None:
-    from polaris_tui.steps.kv import STATE_KEY
-
     ctx.kv.delete(c.before["id"])
     ctx.state.forget_owned(KV_NAMESPACE, c.before["id"])
-    ids = {k: v for k, v in (ctx.state.get(STATE_KEY) or {}).items() if v != c.before["id"]}
-    ctx.state.set(STATE_KEY, ids or None)
+    ids = {k: v for k, v in (ctx.state.get(kv.STATE_KEY) or {}).items() if v != c.before["id"]}
+    ctx.state.set(kv.STATE_KEY, ids or None)
 
 
 def _remove_r2_domain(ctx: Context, c: Change) -> None:
@@ -306,8 +301,6 @@ def select(step_arg: str) -> list[str]:
 
 def plan(ctx: Context, step_id: str, *, purge_secrets: bool = False) -> list[Change]:
     """What destroying ``step_id`` would remove (NOOP entries say what is kept and why)."""
-    from polaris_tui import runner
-
     try:
         return PLANNERS[step_id](ctx, purge_secrets)
     except Exception as exc:
@@ -319,8 +312,6 @@ def apply(
 ) -> ApplyResult:
     """Remove what the plan lists, in its order (record deletes first, in one batch), and
     journal it as ``destroy <step>``."""
-    from polaris_tui import runner
-
     todo = [c for c in changes if c.action is Action.DELETE]
     if not todo:
         return ApplyResult(True, [], "nothing to remove")
