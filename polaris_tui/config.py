@@ -325,6 +325,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_policy,
     ),
     FieldSpec(
+        "dmarc_mailbox",
+        str,
+        "Your inbox that DMARC reports are forwarded to; apply auth adds it as an Email "
+        "Routing destination address (optional).",
+        check=_email,
+    ),
+    FieldSpec(
         "assets_dir",
         str,
         "Folder with the four brand PNGs; defaults to the shipped assets.",
@@ -363,6 +370,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         int,
         "How long apply waits for Cloudflare to verify DKIM (s, at most 86400).",
         default=600,
+        check=_seconds(86400),
+    ),
+    FieldSpec(
+        "mailbox_timeout_seconds",
+        int,
+        "How long apply auth waits for dmarc_mailbox to be verified (s, at most 86400).",
+        default=900,
         check=_seconds(86400),
     ),
     FieldSpec(
@@ -422,12 +436,14 @@ class Config:
     spf_qualifier: str = "-all"
     dmarc_rua: str = ""
     dmarc_policy: str = "none"
+    dmarc_mailbox: str | None = None
     assets_dir: Path = field(default_factory=shipped_assets_dir)
     worker_dir: Path | None = None
     public_resolvers: tuple[str, ...] = ("1.1.1.1", "8.8.8.8")
     dns_timeout_seconds: float = 3.0
     propagation_timeout_seconds: int = 120
     dkim_timeout_seconds: int = 600
+    mailbox_timeout_seconds: int = 900
     promote_quiet_seconds: int = 600
     ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
     nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
@@ -551,6 +567,14 @@ def validate(raw: Mapping[str, Any]) -> Config:
                 values[name],
                 f"use an address at {domain}, e.g. {values[name].split('@')[0]}@{domain}",
             )
+    mailbox = values.get("dmarc_mailbox")
+    if mailbox and mailbox.lower() == values["dmarc_rua"].lower():
+        raise ConfigError(
+            "dmarc_mailbox",
+            mailbox,
+            "use the inbox you read, not dmarc_rua itself (reports forwarded to the address "
+            "they arrive at never reach anyone)",
+        )
     if values["sender_customer"].lower() == values["sender_admin"].lower():
         raise ConfigError(
             "sender_admin", values["sender_admin"], "use an address different from sender_customer"

@@ -147,7 +147,7 @@ class CloudflareWorkers:
                     account_id=self.api.account_id, hostname=hostname
                 )
             )
-        return [WorkerDomain(d.hostname, d.service) for d in listed]
+        return [WorkerDomain(d.hostname, d.service, str(d.id or "")) for d in listed]
 
     def attach_domain(self, hostname: str, service: str) -> None:
         with translated():
@@ -157,3 +157,15 @@ class CloudflareWorkers:
                 service=service,
                 zone_id=self.api.zone_id,
             )
+
+    def detach_domain(self, domain_id: str) -> None:
+        with translated():
+            self.api.client.workers.domains.delete(domain_id, account_id=self.api.account_id)
+
+    def delete_route(self, route_id: str) -> None:
+        with translated():
+            self.api.client.workers.routes.delete(route_id, zone_id=self.api.zone_id)
+
+    def delete_script(self, script: str) -> None:
+        with translated():
+            self._scripts.delete(script, account_id=self.api.account_id, force=True)
