@@ -242,7 +242,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 if not args.json:
                     _print_failure(planned)
                 continue
-            changes = runner.pending(planned)
+            changes = planned.pending
             any_changes = any_changes or bool(changes)
             out.append({"id": step.id, "changes": [c.to_json() for c in changes]})
             if not args.json:
@@ -294,8 +294,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if again:
             print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
+            planned = runner.plan(ctx, step)
             result = runner.apply(
-                ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
+                ctx,
+                step,
+                planned,
+                confirm=confirm,
+                allow_delete=args.allow_delete,
+                progress=progress,
             )
         except runner.StepFailure as failure:
             _print_failure(failure)
