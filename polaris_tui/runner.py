@@ -33,6 +33,7 @@ from polaris_tui.steps.base import (
 from polaris_tui.steps.catalog import STEP_INFO
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
+from polaris_tui.waiting import reporting
 
 T = TypeVar("T")
 
@@ -285,7 +286,8 @@ def apply(
     if not confirm(step, changes):
         return ApplyResult(ok=False, detail="cancelled: nothing was changed")
     try:
-        result = step.apply(ctx, changes, progress=progress)
+        with reporting(progress):  # retries and waits deep in the calls report here too
+            result = step.apply(ctx, changes, progress=progress)
     except Exception as exc:
         failure = describe_error(ctx, step.id, exc)
         ctx.journal.append(ctx.config.domain, step.id, "failed", changes, failure.message)

@@ -6,12 +6,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from textual.widgets import Static
+
 from polaris_tui.sandbox.faults import parse
 from polaris_tui.steps.base import Action, Change
 from screens.app import create_app
 from screens.confirm import ConfirmScreen, confirm_apply
 from screens.rotation import RotationScreen
+from screens.step_panel import StepPanel
 from tests.tui.conftest import settle
+from tests.tui.walk import apply_current
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -47,3 +52,25 @@ def test_readme_fault_example_matches_the_dns_batch_call() -> None:
     assert example is not None
     rules = parse(example.group(1))
     assert any(r.matches("POST", "/zones/0123abcd/dns_records/batch") for r in rules)
+
+
+async def test_applied_count_agrees_with_the_confirmed_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Brand assets planned 6 changes and said "5 change(s) applied": the custom domain,
+    attached last, was left out of the count."""
+    monkeypatch.setenv("POLARIS_SANDBOX_ACTIVATION_MS", "300")
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")  # Brand assets on R2
+        await settle(pilot)
+        await apply_current(pilot, [])
+        panel = app.query_one("#panel-assets", StepPanel)
+        result = panel.query_one(".result Static", Static)
+        said = re.search(
+            r"(\d+) change\(s\) applied \((\d+) of (\d+) confirmed", str(result.render())
+        )
+        assert said is not None, str(result.render())
+        applied, made, confirmed = map(int, said.groups())
+        assert applied == made == confirmed == panel.confirmed_count, said.group(0)
