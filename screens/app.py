@@ -29,17 +29,22 @@ from screens.preflight_panel import PreflightPanel
 from screens.step_panel import StepPanel
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
     from polaris_tui.session import Session, SessionOptions
     from polaris_tui.steps.base import Step
+    from screens.apply_all import ApplyAllPanel
     from screens.commands import PolarisCommands
     from screens.history import HistoryPanel
     from screens.rotation import Mode
     from screens.verify import VerifyPanel
 
 STATE_ICONS = {"done": "✔", "pending": "•", "drift": "≠", "failed": "✘", "blocked": "⊘"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # the running step's icon, one frame per SPIN_SECONDS
+SPIN_SECONDS = 0.1
 EXIT_AFTER_FIRST_FRAME = "POLARIS_TUI_EXIT_AFTER_FIRST_FRAME"
 
 
@@ -72,9 +77,20 @@ class StepItem(NavItem):
         super().__init__(f"panel-{step_id}", title, item_id=f"step-{step_id}")
         self.step_id = step_id
         self.state = "…"
+        self.frame: int | None = None  # the spinner's frame while the step runs
 
     def label_text(self) -> str:
-        return f"{STATE_ICONS.get(self.state, '…')} {self.title}"
+        icon = STATE_ICONS.get(self.state, "…") if self.frame is None else SPINNER[self.frame]
+        return f"{icon} {self.title}"
+
+    def spin(self, running: bool) -> None:
+        """Start, advance or stop the spinner that replaces the icon while the step runs."""
+        if not running:
+            self.frame = None
+        else:
+            self.frame = 0 if self.frame is None else (self.frame + 1) % len(SPINNER)
+        self.set_class(running, "running")
+        self.query_one(Label).update(self.label_text())
 
     def set_state(self, state: str) -> None:
         for old in STATE_ICONS:
@@ -103,6 +119,9 @@ class PolarisApp(App[int]):
             id="rotate",
             tooltip="Secret rotation (graceful or emergency)",
             priority=True,
+        ),
+        Binding(
+            "A", "apply_all", "Apply all", id="apply-all", tooltip="Plan every step, apply in order"
         ),
         Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
         Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
@@ -146,6 +165,8 @@ class PolarisApp(App[int]):
         self.session: Session | None = None
         self._preferences: Config | None = None
         self._stale: set[str] = set()
+        self._spinning: set[str] = set()  # steps whose sidebar icon spins
+        self._spinner: Timer | None = None
         self.context_error = ""
 
     # ── layout ───────────────────────────────────────────────────────────────────────────────
@@ -162,6 +183,7 @@ class PolarisApp(App[int]):
                 yield PreflightPanel()
                 yield ListView(
                     *(StepItem(s.id, s.title) for s in self.steps),
+                    NavItem("panel-apply-all", "▶ Apply all"),
                     NavItem("panel-verify", "✓ Verify all"),
                     NavItem("panel-history", "≡ History"),
                     id="sidebar",
@@ -288,7 +310,7 @@ class PolarisApp(App[int]):
         self.refresh_statuses()
         self.query_one(PreflightPanel).run(self.ctx)
 
-    def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel) -> None:
+    def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel) -> None:
         """Hand a panel what it works with: the session's Context (and its step, or all)."""
         if self.ctx is None:
             return
@@ -336,12 +358,38 @@ class PolarisApp(App[int]):
     def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
         self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
 
+    def on_step_panel_busy(self, message: StepPanel.Busy) -> None:
+        items = self.query(f"#step-{message.step_id}")
+        if not items:
+            return
+        item = items.first(StepItem)
+        if message.busy:
+            if self._spinner is None:
+                self._spinner = self.set_interval(SPIN_SECONDS, self._spin)
+            self._spinning.add(message.step_id)
+        else:
+            self._spinning.discard(message.step_id)
+            if not self._spinning and self._spinner is not None:
+                self._spinner.stop()
+                self._spinner = None
+        item.spin(message.busy)
+
+    def _spin(self) -> None:
+        for step_id in self._spinning:
+            self.query_one(f"#step-{step_id}", StepItem).spin(True)
+
+    def on_apply_all_panel_finished(self, message: ApplyAllPanel.Finished) -> None:
+        self.after_apply(None)
+        if "secret" in message.changed:
+            self._read_secret()  # shown once, as after applying the secret step alone
+
     def on_step_panel_applied(self, message: StepPanel.Applied) -> None:
         if message.changed_something:
             self.after_apply(message.step_id)
 
-    def after_apply(self, step_id: str) -> None:
-        """Other steps may depend on what just changed: re-inspect them when next shown."""
+    def after_apply(self, step_id: str | None) -> None:
+        """Other steps may depend on what just changed: re-inspect them when next shown
+        (every step after apply-all, ``step_id`` None)."""
         self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step_id}"}
         self.refresh_statuses()
         if step_id == "secret":
@@ -350,7 +398,7 @@ class PolarisApp(App[int]):
     # ── navigation ───────────────────────────────────────────────────────────────────────────
 
     @property
-    def current_panel(self) -> StepPanel | VerifyPanel | HistoryPanel | None:
+    def current_panel(self) -> StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel | None:
         current = self.query_one(ContentSwitcher).current
         return self.query_one(f"#{current}") if current else None  # type: ignore[return-value]
 
@@ -358,9 +406,13 @@ class PolarisApp(App[int]):
         if isinstance(event.item, NavItem):
             await self._open(event.item.target)
 
-    def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel:
-        panel: StepPanel | VerifyPanel | HistoryPanel
-        if panel_id == "panel-verify":
+    def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel:
+        panel: StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel
+        if panel_id == "panel-apply-all":
+            from screens.apply_all import ApplyAllPanel
+
+            panel = ApplyAllPanel()
+        elif panel_id == "panel-verify":
             from screens.verify import VerifyPanel
 
             panel = VerifyPanel()
@@ -412,6 +464,8 @@ class PolarisApp(App[int]):
             # another screen is in front: the runbook's keys are not its keys
             return action in self.EVERYWHERE and not isinstance(self.screen, ModalScreen)
         panel = self.current_panel
+        if action == "cancel" and getattr(panel, "busy", "") == "applying":
+            return True  # apply-all's run
         if action in self.STEP_ACTIONS:
             if not isinstance(panel, StepPanel):
                 return False
@@ -442,9 +496,22 @@ class PolarisApp(App[int]):
             panel.run_checks()
 
     def action_cancel(self) -> None:
-        panel = self._step_panel()
-        if panel is not None and panel.cancel():
-            self.notify("Cancelling after the current call finishes.", title=panel.info.title)
+        from screens.apply_all import ApplyAllPanel
+
+        panel = self.current_panel
+        if isinstance(panel, StepPanel | ApplyAllPanel) and panel.cancel():
+            title = panel.info.title if isinstance(panel, StepPanel) else "Apply all"
+            self.notify("Cancelling at the next safe point.", title=title)
+
+    async def action_apply_all(self) -> None:
+        """Plan every step, confirm once, apply them in runbook order."""
+        from screens.apply_all import ApplyAllPanel
+
+        if self.ctx is None:
+            self.notify("Not connected yet: nothing can be planned.", severity="warning")
+            return
+        await self.select("panel-apply-all")
+        self.query_one(ApplyAllPanel).start()
 
     async def action_run_step(self, step_id: str) -> None:
         """From the command palette: open the step and ask to apply its plan."""
@@ -514,6 +581,10 @@ class PolarisApp(App[int]):
     def action_secret(self) -> None:
         if self.ctx is not None:
             self._read_secret()
+
+    def action_show_secret(self) -> None:
+        """From the palette, on any panel (the k key belongs to the secret step's panel)."""
+        self.action_secret()
 
     @work(thread=True, exclusive=True, group="secret", exit_on_error=False)
     def _read_secret(self) -> None:

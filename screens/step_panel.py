@@ -32,6 +32,31 @@ class OperationCancelled(Exception):
     """Raised from the progress callback when the operator cancels a running apply."""
 
 
+def result_view(ctx: Context | None, step_id: str, result: ApplyResult, confirmed: int) -> Vertical:
+    """Applied, partly applied (say what did happen) or not applied, with the guidance for
+    what stopped it; ``confirmed`` is how many changes the operator confirmed."""
+    from polaris_tui import troubleshooting
+    from screens.wording import for_tui
+
+    made = len(result.applied)
+    count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""
+    if result.ok:
+        head = "[b green]✔ Applied[/b green]"
+    elif made:
+        head = "[b yellow]◐ Partly applied[/b yellow]"
+    else:
+        head = "[b red]✘ Not applied[/b red]"
+    detail = result.detail or ("ok" if result.ok else "failed")
+    lines = [f"{head} — {escape(for_tui(detail))}" + (f" ({count})" if count else "")]
+    lines += [f"  {escape(for_tui(m))}" for m in result.messages]
+    view = Vertical(Static("\n".join(lines)), classes="result" + " applied-ok" * result.ok)
+    if not result.ok and ctx is not None:
+        entry = troubleshooting.lookup(
+            step_id, values=troubleshooting.config_values(ctx.config), message=detail
+        )
+        if entry is not None:
+            view.compose_add_child(GuidanceBox.from_entry(entry))
+    return view
 
 
 class StepPanel(VerticalScroll):
@@ -74,6 +99,14 @@ class StepPanel(VerticalScroll):
         def __init__(self, status: StepStatus) -> None:
             super().__init__()
             self.status = status
+
+    class Busy(Message):
+        """A step started or stopped running (here or in apply-all): the sidebar spins."""
+
+        def __init__(self, step_id: str, busy: bool) -> None:
+            super().__init__()
+            self.step_id = step_id
+            self.busy = busy
 
     def __init__(self, info: StepInfo, *, context_error: str = "") -> None:
         super().__init__(id=f"panel-{info.id}", classes="panel")
@@ -267,37 +300,10 @@ class StepPanel(VerticalScroll):
         else:
             result = message.result
             assert result is not None
-            self._show_outcome(self._result_view(result))
+            self._show_outcome(result_view(self.ctx, self.info.id, result, self.confirmed_count))
         self.load()
         if message.result is not None and message.result.ok:
             self.run_checks()
-
-    def _result_view(self, result: ApplyResult) -> Vertical:
-        """Applied, partly applied (say what did happen) or not applied, with the guidance
-        for what stopped it."""
-        from polaris_tui import troubleshooting
-        from screens.wording import for_tui
-
-        made, confirmed = len(result.applied), self.confirmed_count
-        count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""
-        if result.ok:
-            head = "[b green]✔ Applied[/b green]"
-        elif made:
-            head = "[b yellow]◐ Partly applied[/b yellow]"
-        else:
-            head = "[b red]✘ Not applied[/b red]"
-        detail = result.detail or ("ok" if result.ok else "failed")
-        lines = [f"{head} — {escape(for_tui(detail))}" + (f" ({count})" if count else "")]
-        lines += [f"  {escape(for_tui(m))}" for m in result.messages]
-        view = Vertical(Static("\n".join(lines)), classes="result")
-        ctx = self.ctx
-        if not result.ok and ctx is not None:
-            entry = troubleshooting.lookup(
-                self.info.id, values=troubleshooting.config_values(ctx.config), message=detail
-            )
-            if entry is not None:
-                view.compose_add_child(GuidanceBox.from_entry(entry))
-        return view
 
     # ── checks ───────────────────────────────────────────────────────────────────────────────
 
@@ -368,6 +374,7 @@ class StepPanel(VerticalScroll):
 
     def _begin(self, what: str) -> None:
         self.busy = what
+        self.post_message(self.Busy(self.info.id, True))
         self.app.refresh_bindings()
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
@@ -382,6 +389,7 @@ class StepPanel(VerticalScroll):
 
     def _end(self) -> None:
         self.busy = ""
+        self.post_message(self.Busy(self.info.id, False))
         self.app.refresh_bindings()
         self.query_one("#progress-area", Vertical).remove_children()
 
