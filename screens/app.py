@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
     from polaris_tui.session import Session, SessionOptions
-    from polaris_tui.steps.base import Step
+    from polaris_tui.steps.base import Change, Check, Step
     from screens.apply_all import ApplyAllPanel
     from screens.commands import PolarisCommands
     from screens.history import HistoryPanel
@@ -77,10 +77,15 @@ class StepItem(NavItem):
         super().__init__(f"panel-{step_id}", title, item_id=f"step-{step_id}")
         self.step_id = step_id
         self.state = "…"
+        self.failing = False  # its newest checks had a failure: never ✔ over a failing check
         self.frame: int | None = None  # the spinner's frame while the step runs
 
+    @property
+    def shown(self) -> str:
+        return "failed" if self.failing and self.state == "done" else self.state
+
     def label_text(self) -> str:
-        icon = STATE_ICONS.get(self.state, "…") if self.frame is None else SPINNER[self.frame]
+        icon = STATE_ICONS.get(self.shown, "…") if self.frame is None else SPINNER[self.frame]
         return f"{icon} {self.title}"
 
     def spin(self, running: bool) -> None:
@@ -92,10 +97,13 @@ class StepItem(NavItem):
         self.set_class(running, "running")
         self.query_one(Label).update(self.label_text())
 
-    def set_state(self, state: str) -> None:
-        for old in STATE_ICONS:
-            self.set_class(old == state, f"state-{old}")
+    def set_state(self, state: str, *, failing: bool | None = None) -> None:
+        """The state of the newest observation; ``failing`` from the newest checks."""
         self.state = state
+        if failing is not None:
+            self.failing = failing
+        for old in STATE_ICONS:
+            self.set_class(old == self.shown, f"state-{old}")
         self.query_one(Label).update(self.label_text())
 
 
@@ -146,9 +154,9 @@ class PolarisApp(App[int]):
             self.text = text
 
     class StatusesRead(Message):
-        def __init__(self, rows: list[StepStatus]) -> None:
+        def __init__(self, rows: list[tuple[StepStatus, list[Change] | None]]) -> None:
             super().__init__()
-            self.rows = rows
+            self.rows = rows  # each step's status and plan (None: it could not plan)
 
     class SecretRead(Message):
         def __init__(self, secret: str | None) -> None:
@@ -335,10 +343,28 @@ class PolarisApp(App[int]):
 
     @work(thread=True, exclusive=True, group="statuses", exit_on_error=False)
     def refresh_statuses(self) -> None:
+        """Every step's status and plan from one observation, so an icon never says done
+        while the plan has changes."""
         from polaris_tui import runner
+        from polaris_tui.vault import VaultError
 
-        assert self.ctx is not None
-        self.post_message(self.StatusesRead(runner.status(self.ctx, self._engine_steps.values())))
+        ctx = self.ctx
+        assert ctx is not None
+        steps = list(self._engine_steps.values())
+        try:
+            ctx.vault.ensure_usable()
+        except VaultError:  # every step blocked, said once by the runner
+            self.post_message(self.StatusesRead([(s, []) for s in runner.status(ctx, steps)]))
+            return
+
+        def one(step: Step) -> tuple[StepStatus, list[Change] | None]:
+            status = runner.step_status(ctx, step)
+            try:
+                return status, runner.plan(ctx, step)
+            except runner.StepFailure:
+                return status, None
+
+        self.post_message(self.StatusesRead(runner.each_step(ctx, steps, one)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of the app's own failed unexpectedly (panels handle theirs): say so and
@@ -352,11 +378,27 @@ class PolarisApp(App[int]):
         )
 
     def on_polaris_app_statuses_read(self, message: StatusesRead) -> None:
-        for row in message.rows:
-            self.query_one(f"#step-{row.id}", StepItem).set_state(str(row.state))
+        from screens.step_panel import shown_state
+
+        for status, changes in message.rows:
+            self.query_one(f"#step-{status.id}", StepItem).set_state(shown_state(status, changes))
 
     def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
-        self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
+        self.query_one(f"#step-{message.status.id}", StepItem).set_state(message.shown)
+
+    def on_step_panel_checked(self, message: StepPanel.Checked) -> None:
+        self._checks_ran(message.report.checks)
+
+    def on_verify_panel_finished(self, message: VerifyPanel.Finished) -> None:
+        self._checks_ran(message.report.checks)
+
+    def _checks_ran(self, checks: list[Check]) -> None:
+        """A step whose newest checks include a failure never shows ✔."""
+        for step_id in {c.step for c in checks}:
+            if items := self.query(f"#step-{step_id}"):
+                item = items.first(StepItem)
+                failing = any(not c.ok for c in checks if c.step == step_id)
+                item.set_state(item.state, failing=failing)
 
     def on_step_panel_busy(self, message: StepPanel.Busy) -> None:
         items = self.query(f"#step-{message.step_id}")
@@ -391,7 +433,7 @@ class PolarisApp(App[int]):
         """Other steps may depend on what just changed: re-inspect them when next shown
         (every step after apply-all, ``step_id`` None)."""
         self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step_id}"}
-        self.refresh_statuses()
+        self._observed()
         if step_id == "secret":
             self._read_secret()
 
@@ -537,7 +579,18 @@ class PolarisApp(App[int]):
             return
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
+        self._observed()
+
+    def _observed(self) -> None:
+        """A new observation of every step: the icons follow it, older verify results are
+        marked stale (a step panel marks its own when it reloads)."""
+        import time
+
+        from screens.verify import VerifyPanel
+
         self.refresh_statuses()
+        for panel in self.query(VerifyPanel):
+            panel.observed(time.time())
 
     def action_settings(self) -> None:
         from screens.settings import SettingsScreen
@@ -638,11 +691,20 @@ def binding_ids() -> set[str]:
     """Every binding id a user keymap may override."""
     from screens.confirm import ConfirmScreen
     from screens.help import HelpScreen
+    from screens.history import JournalEntryScreen
     from screens.rotation import RotationScreen
     from screens.secret import SecretScreen
     from screens.settings import SettingsScreen
 
-    classes = (PolarisApp, SettingsScreen, ConfirmScreen, RotationScreen, SecretScreen, HelpScreen)
+    classes = (
+        PolarisApp,
+        SettingsScreen,
+        ConfirmScreen,
+        RotationScreen,
+        SecretScreen,
+        HelpScreen,
+        JournalEntryScreen,
+    )
     return {
         b.id for cls in classes for b in cls.BINDINGS if isinstance(b, Binding) and b.id is not None
     }

@@ -13,9 +13,11 @@ from polaris_tui.sandbox.faults import parse
 from polaris_tui.steps.base import Action, Change
 from screens.app import create_app
 from screens.confirm import ConfirmScreen, confirm_apply
+from screens.history import JournalEntryScreen
 from screens.rotation import RotationScreen
 from screens.step_panel import StepPanel
 from tests.tui.conftest import settle
+from tests.tui.screen_text import screen_text
 from tests.tui.walk import apply_current
 
 README = Path(__file__).parents[2] / "README.md"
@@ -74,3 +76,22 @@ async def test_applied_count_agrees_with_the_confirmed_plan(
         assert said is not None, str(result.render())
         applied, made, confirmed = map(int, said.groups())
         assert applied == made == confirmed == panel.confirmed_count, said.group(0)
+
+
+async def test_a_history_row_opens_its_changes_and_detail(tmp_path: Path) -> None:
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await apply_current(pilot, [])  # DNS records: six records created
+        await pilot.press("h")
+        await settle(pilot)
+        app.query_one("#history-table").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, JournalEntryScreen), type(app.screen)
+        text = screen_text(app)
+        assert "dns" in text and "ok" in text and "6 change(s) applied and served" in text, text
+        assert "6 change(s)" in text and "manage.polaris.test" in text, text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, JournalEntryScreen)
