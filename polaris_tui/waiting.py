@@ -49,7 +49,7 @@ def report(message: str, fraction: float | None = None) -> None:
 
 def seconds(value: float) -> str:
     """A duration as the operator reads it: ``0.5 s``, ``2 s``, ``113 s``."""
-    return f"{value:.1f} s" if value < 1 else f"{value:.0f} s"
+    return f"{value:.1f} s" if value < 0.95 else f"{value:.0f} s"
 
 
 def of_limit(elapsed: float, limit: float) -> str:

@@ -315,7 +315,7 @@ class PolarisApp(App[int]):
         self._reconnect_rotation()
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
-        self.refresh_statuses()
+        self._observed()
         self.query_one(PreflightPanel).run(self.ctx)
 
     def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel) -> None:
@@ -419,6 +419,12 @@ class PolarisApp(App[int]):
     def _spin(self) -> None:
         for step_id in self._spinning:
             self.query_one(f"#step-{step_id}", StepItem).spin(True)
+
+    def on_apply_all_panel_step_ended(self, message: ApplyAllPanel.StepEnded) -> None:
+        """The icon follows the run; the observation at the end has the last word."""
+        if items := self.query(f"#step-{message.step_id}"):
+            ok = message.result is not None and message.result.ok
+            items.first(StepItem).set_state("done" if ok else "failed")
 
     def on_apply_all_panel_finished(self, message: ApplyAllPanel.Finished) -> None:
         self.after_apply(None)
