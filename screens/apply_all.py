@@ -256,6 +256,11 @@ class ApplyAllPanel(VerticalScroll):
         row.query(".progress-line").remove()
         if message.failure is not None:
             row.mount(FailureView(message.failure.message, message.failure.entry))
+        elif message.result is not None and message.result.ok and not message.result.applied:
+            title = escape(self._title(message.step_id))
+            row.remove_children()  # one dim line: the run's outcome is in the steps that changed
+            row.add_class("quiet")
+            row.mount(Static(f"[dim]= {title} — {escape(message.result.detail)}[/dim]"))
         else:
             assert message.result is not None
             self._made += len(message.result.applied)

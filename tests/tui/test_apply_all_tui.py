@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from polaris_tui import runner
@@ -26,6 +27,32 @@ def panel_text(panel: ApplyAllPanel) -> str:
     return "\n".join(str(w.render()) for w in panel.query("Static"))
 
 
+async def finished(pilot: Pilot[object]) -> ApplyAllPanel:
+    """The apply-all panel once its run has ended and its last messages were handled."""
+    await settle(pilot, rounds=8)
+    panel = pilot.app.query_one(ApplyAllPanel)
+    for _ in range(600):  # a slow machine: the run's last messages may still be queued
+        if not panel.busy and (
+            "Every step applied" in panel_text(panel) or "Stopped" in panel_text(panel)
+        ):
+            break
+        await pilot.pause(0.1)
+    return panel
+
+
+async def mailbox_verified(pilot: Pilot[object]) -> None:
+    """The sandbox verifies the DMARC mailbox it adds a moment after start; the auth plan
+    gains its forwarding rule then. Plan after that, so the confirmed plan is the one run
+    (a plan that grows in between stops the run: ``test_a_plan_that_grew_stops_the_run``)."""
+    ctx = pilot.app.ctx  # type: ignore[attr-defined]
+    for _ in range(600):
+        listed = await asyncio.to_thread(ctx.email_routing.addresses)
+        if listed and all(a.verified for a in listed):
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("the sandbox never verified its DMARC mailbox")
+
+
 def rendered(renderable: object, width: int = 80) -> str:
     """A Rich renderable as the plain text it shows at ``width`` columns."""
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
@@ -37,6 +64,7 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
     app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        await mailbox_verified(pilot)
         await pilot.press("A")
         await settle(pilot)
         confirm = app.screen
@@ -49,9 +77,7 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
         await pilot.press("pagedown")
         assert confirm.query_one("#confirm-plan").scroll_y > 0
         await pilot.press("y")
-        await settle(pilot, rounds=8)
-
-        panel = app.query_one(ApplyAllPanel)
+        panel = await finished(pilot)
         assert not panel.busy
         text = panel_text(panel)
         assert "Every step applied" in text, text
@@ -73,17 +99,16 @@ async def test_apply_all_stops_at_the_first_failure_with_its_guidance(tmp_path: 
     app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
     async with app.run_test(size=(130, 40)) as pilot:
         await settle(pilot)
+        await mailbox_verified(pilot)
         app.session.sandbox.set_faults("POST:*/storage/kv/namespaces*:403")  # type: ignore[union-attr]
         await pilot.press("A")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await settle(pilot, rounds=8)
-
-        panel = app.query_one(ApplyAllPanel)
+        panel = await finished(pilot)
         text = panel_text(panel)
         assert "Stopped" in text, text
-        assert len(list(panel.query(FailureView))) == 1
+        assert len(list(panel.query(FailureView))) == 1, text
         assert "lacks a permission" in text and "Workers KV Storage" in text, text
         assert len(list(panel.query(GuidanceBox))) == 1
         assert app.ctx is not None
@@ -131,3 +156,27 @@ async def test_the_palette_finds_the_runbook_by_its_words(
         provider = PolarisCommands(app.screen)
         found = [str(hit.text) async for hit in provider.search(word)]
         assert command in found, found
+
+
+async def test_a_plan_that_grew_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirmation covers what it showed: the DMARC mailbox is verified while the dialog
+    is open, so the auth plan gains a forwarding rule nobody confirmed; the run stops there."""
+    monkeypatch.setenv("POLARIS_SANDBOX_ACTIVATION_MS", "30000")
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.ctx is not None
+        listed = await asyncio.to_thread(app.ctx.email_routing.addresses)
+        assert listed and not any(a.verified for a in listed), "verified before the plan"
+        await mailbox_verified(pilot)
+        await pilot.press("y")
+        panel = await finished(pilot)
+        text = panel_text(panel)
+        assert "Stopped" in text and "you did not confirm (dmarc-reports@polaris.test)" in text
+        ran = [e.step for e in app.ctx.journal.entries(app.ctx.config.domain)]
+        assert ran == ["dns"], ran  # auth changed nothing, nothing after it ran
