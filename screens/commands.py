@@ -43,6 +43,7 @@ class PolarisCommands(Provider):
         )
         yield "Show the signing secret", run("show_secret"), "Masked until revealed, with copy"
         yield "Open settings", run("settings"), "Edit the config and the keyring secrets"
+        yield "Destroy", run("destroy"), "Remove what polaris-tui created (type the domain)"
         yield "Open history", run("history"), "The journal of applies"
         yield "Help", run("help"), "Keys and step states"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
 from polaris_tui.relay.group_commit import GroupCommit
 from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
 from polaris_tui.relay.signing import (
@@ -54,6 +54,8 @@ class RelaySettings:
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
     rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
     max_body_bytes: int = RELAY_BOUNDS["max_body_bytes"].default
+    # The Worker's store for nonces and counters (this relay's SQLite is exact either way).
+    relay_strict: bool = RELAY_SWITCHES["relay_strict"]
 
     def __post_init__(self) -> None:
         """Refuse settings the Worker would refuse: an empty secret would verify anything."""
@@ -80,6 +82,7 @@ class RelaySettings:
             "RATE_LIMIT_MAX": str(self.rate_limit_max),
             "RATE_LIMIT_WINDOW_SECONDS": str(self.rate_limit_window_seconds),
             "MAX_BODY_BYTES": str(self.max_body_bytes),
+            "RELAY_STRICT": "true" if self.relay_strict else "false",
         }
         for address, binding in self.senders.items():
             plain[binding.replace("SEND_", "SENDER_", 1)] = address

@@ -42,7 +42,7 @@ class Runtime:
         # accepted as sent; Workers' send_email goes through Cloudflare's recipient rules.
         self.smtp = SmtpInbox(directory / "inbox")
         self.send_email = SmtpInbox(
-            directory / "inbox", store_policy(self.store, lambda: self.settings.activation_ms)
+            directory / "inbox", store_policy(self.store, lambda: self.settings)
         )
         self.context = ApiContext(
             store=self.store,
@@ -51,6 +51,7 @@ class Runtime:
             token=self.store.credential(TOKEN_NAME),
             create_bucket=self.s3.create_bucket,
             delete_bucket=self.s3.delete_bucket,
+            bucket_keys=self.s3.object_keys,
         )
         self.api_server = UvicornThread(
             # The API sets its own Date (the clock-skew knob): one Date header, as Cloudflare.
@@ -136,6 +137,10 @@ class Runtime:
         self.settings = dataclasses.replace(self.settings, latency_ms=latency_ms)
         self.context.settings = self.settings
 
+    def set_address_verify(self, delay_ms: int) -> None:
+        self.settings = dataclasses.replace(self.settings, address_verify_ms=delay_ms)
+        self.context.settings = self.settings
+
     def reset_state(self) -> None:
         with self.store.read() as state:
             buckets = list(state["r2_buckets"])
@@ -144,6 +149,7 @@ class Runtime:
         self.store.wipe()
         self.faults.replace(self.initial_settings.faults)
         self.set_latency(self.initial_settings.latency_ms)
+        self.set_address_verify(self.initial_settings.address_verify_ms)
         self.workers.forget()
         log = self.directory / "requests.jsonl"
         if log.exists():
