@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from polaris_tui import runner
+from polaris_tui.ports import Record
 from polaris_tui.steps.catalog import STEP_IDS
 from screens.app import StepItem, create_app
 from screens.apply_all import ApplyAllPanel
@@ -41,9 +42,9 @@ async def finished(pilot: Pilot[object]) -> ApplyAllPanel:
 
 
 async def mailbox_verified(pilot: Pilot[object]) -> None:
-    """The sandbox verifies the DMARC mailbox it adds a moment after start; the auth plan
-    gains its forwarding rule then. Plan after that, so the confirmed plan is the one run
-    (a plan that grows in between stops the run: ``test_a_plan_that_grew_stops_the_run``)."""
+    """The auth plan depends on whether the account's destination mailbox is verified, which
+    the sandbox does a moment after start: plan after that, so the confirmed plan is the one
+    run."""
     ctx = pilot.app.ctx  # type: ignore[attr-defined]
     for _ in range(600):
         listed = await asyncio.to_thread(ctx.email_routing.addresses)
@@ -158,25 +159,22 @@ async def test_the_palette_finds_the_runbook_by_its_words(
         assert command in found, found
 
 
-async def test_a_plan_that_grew_stops_the_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The confirmation covers what it showed: the DMARC mailbox is verified while the dialog
-    is open, so the auth plan gains a forwarding rule nobody confirmed; the run stops there."""
-    monkeypatch.setenv("POLARIS_SANDBOX_ACTIVATION_MS", "30000")
+async def test_a_plan_that_grew_stops_the_run(tmp_path: Path) -> None:
+    """The confirmation covers what it showed: an SPF record is added outside the tool while
+    the dialog is open, so the auth plan gains a change nobody confirmed; the run stops there."""
     app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
     async with app.run_test(size=(130, 40)) as pilot:
         await settle(pilot)
+        await mailbox_verified(pilot)
         await pilot.press("A")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         assert app.ctx is not None
-        listed = await asyncio.to_thread(app.ctx.email_routing.addresses)
-        assert listed and not any(a.verified for a in listed), "verified before the plan"
-        await mailbox_verified(pilot)
+        foreign = Record("TXT", "polaris.test", "v=spf1 include:spf.example.net ~all")
+        await asyncio.to_thread(app.ctx.dns_records.batch, deletes=[], patches=[], posts=[foreign])
         await pilot.press("y")
         panel = await finished(pilot)
         text = panel_text(panel)
-        assert "Stopped" in text and "you did not confirm (dmarc-reports@polaris.test)" in text
+        assert "Stopped" in text and "you did not confirm" in text, text
         ran = [e.step for e in app.ctx.journal.entries(app.ctx.config.domain)]
         assert ran == ["dns"], ran  # auth changed nothing, nothing after it ran
