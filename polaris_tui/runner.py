@@ -33,6 +33,7 @@ from polaris_tui.steps.base import (
 from polaris_tui.steps.catalog import STEP_INFO
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
+from polaris_tui.waiting import reporting
 
 T = TypeVar("T")
 
@@ -312,7 +313,8 @@ def apply(
     if now.fingerprint != planned.fingerprint:
         raise PlanChanged(step.id)
     try:
-        result = step.apply(ctx, changes, progress=progress)
+        with reporting(progress):  # retries and waits deep in the calls report here too
+            result = step.apply(ctx, changes, progress=progress)
     except Exception as exc:
         failure = describe_error(ctx, step.id, exc)
         ctx.journal.append(ctx.config.domain, step.id, "failed", changes, failure.message)

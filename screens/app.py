@@ -29,17 +29,22 @@ from screens.preflight_panel import PreflightPanel
 from screens.step_panel import StepPanel
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.runner import StepStatus
     from polaris_tui.session import Session, SessionOptions
-    from polaris_tui.steps.base import Step
+    from polaris_tui.steps.base import Change, Check, Step
+    from screens.apply_all import ApplyAllPanel
     from screens.commands import PolarisCommands
     from screens.history import HistoryPanel
     from screens.rotation import Mode
     from screens.verify import VerifyPanel
 
 STATE_ICONS = {"done": "✔", "pending": "•", "drift": "≠", "failed": "✘", "blocked": "⊘"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # the running step's icon, one frame per SPIN_SECONDS
+SPIN_SECONDS = 0.1
 EXIT_AFTER_FIRST_FRAME = "POLARIS_TUI_EXIT_AFTER_FIRST_FRAME"
 
 
@@ -72,14 +77,33 @@ class StepItem(NavItem):
         super().__init__(f"panel-{step_id}", title, item_id=f"step-{step_id}")
         self.step_id = step_id
         self.state = "…"
+        self.failing = False  # its newest checks had a failure: never ✔ over a failing check
+        self.frame: int | None = None  # the spinner's frame while the step runs
+
+    @property
+    def shown(self) -> str:
+        return "failed" if self.failing and self.state == "done" else self.state
 
     def label_text(self) -> str:
-        return f"{STATE_ICONS.get(self.state, '…')} {self.title}"
+        icon = STATE_ICONS.get(self.shown, "…") if self.frame is None else SPINNER[self.frame]
+        return f"{icon} {self.title}"
 
-    def set_state(self, state: str) -> None:
-        for old in STATE_ICONS:
-            self.set_class(old == state, f"state-{old}")
+    def spin(self, running: bool) -> None:
+        """Start, advance or stop the spinner that replaces the icon while the step runs."""
+        if not running:
+            self.frame = None
+        else:
+            self.frame = 0 if self.frame is None else (self.frame + 1) % len(SPINNER)
+        self.set_class(running, "running")
+        self.query_one(Label).update(self.label_text())
+
+    def set_state(self, state: str, *, failing: bool | None = None) -> None:
+        """The state of the newest observation; ``failing`` from the newest checks."""
         self.state = state
+        if failing is not None:
+            self.failing = failing
+        for old in STATE_ICONS:
+            self.set_class(old == self.shown, f"state-{old}")
         self.query_one(Label).update(self.label_text())
 
 
@@ -104,6 +128,9 @@ class PolarisApp(App[int]):
             tooltip="Secret rotation (graceful or emergency)",
             priority=True,
         ),
+        Binding(
+            "A", "apply_all", "Apply all", id="apply-all", tooltip="Plan every step, apply in order"
+        ),
         Binding("k", "secret", "Secret", id="secret", tooltip="Show the signing secret (masked)"),
         Binding("p", "rerun", "Re-run", id="rerun", tooltip="Re-inspect and re-plan this step"),
         Binding("h", "history", "History", id="history", tooltip="The journal of applies"),
@@ -127,9 +154,9 @@ class PolarisApp(App[int]):
             self.text = text
 
     class StatusesRead(Message):
-        def __init__(self, rows: list[StepStatus]) -> None:
+        def __init__(self, rows: list[tuple[StepStatus, list[Change] | None]]) -> None:
             super().__init__()
-            self.rows = rows
+            self.rows = rows  # each step's status and plan (None: it could not plan)
 
     class SecretRead(Message):
         def __init__(self, secret: str | None) -> None:
@@ -146,6 +173,8 @@ class PolarisApp(App[int]):
         self.session: Session | None = None
         self._preferences: Config | None = None
         self._stale: set[str] = set()
+        self._spinning: set[str] = set()  # steps whose sidebar icon spins
+        self._spinner: Timer | None = None
         self.context_error = ""
 
     # ── layout ───────────────────────────────────────────────────────────────────────────────
@@ -162,6 +191,7 @@ class PolarisApp(App[int]):
                 yield PreflightPanel()
                 yield ListView(
                     *(StepItem(s.id, s.title) for s in self.steps),
+                    NavItem("panel-apply-all", "▶ Apply all"),
                     NavItem("panel-verify", "✓ Verify all"),
                     NavItem("panel-history", "≡ History"),
                     id="sidebar",
@@ -285,10 +315,10 @@ class PolarisApp(App[int]):
         self._reconnect_rotation()
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
-        self.refresh_statuses()
+        self._observed()
         self.query_one(PreflightPanel).run(self.ctx)
 
-    def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel) -> None:
+    def _connect(self, panel: StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel) -> None:
         """Hand a panel what it works with: the session's Context (and its step, or all)."""
         if self.ctx is None:
             return
@@ -313,10 +343,28 @@ class PolarisApp(App[int]):
 
     @work(thread=True, exclusive=True, group="statuses", exit_on_error=False)
     def refresh_statuses(self) -> None:
+        """Every step's status and plan from one observation, so an icon never says done
+        while the plan has changes."""
         from polaris_tui import runner
+        from polaris_tui.vault import VaultError
 
-        assert self.ctx is not None
-        self.post_message(self.StatusesRead(runner.status(self.ctx, self._engine_steps.values())))
+        ctx = self.ctx
+        assert ctx is not None
+        steps = list(self._engine_steps.values())
+        try:
+            ctx.vault.ensure_usable()
+        except VaultError:  # every step blocked, said once by the runner
+            self.post_message(self.StatusesRead([(s, []) for s in runner.status(ctx, steps)]))
+            return
+
+        def one(step: Step) -> tuple[StepStatus, list[Change] | None]:
+            status = runner.step_status(ctx, step)
+            try:
+                return status, runner.plan(ctx, step)
+            except runner.StepFailure:
+                return status, None
+
+        self.post_message(self.StatusesRead(runner.each_step(ctx, steps, one)))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of the app's own failed unexpectedly (panels handle theirs): say so and
@@ -330,27 +378,75 @@ class PolarisApp(App[int]):
         )
 
     def on_polaris_app_statuses_read(self, message: StatusesRead) -> None:
-        for row in message.rows:
-            self.query_one(f"#step-{row.id}", StepItem).set_state(str(row.state))
+        from screens.step_panel import shown_state
+
+        for status, changes in message.rows:
+            self.query_one(f"#step-{status.id}", StepItem).set_state(shown_state(status, changes))
 
     def on_step_panel_state_changed(self, message: StepPanel.StateChanged) -> None:
-        self.query_one(f"#step-{message.status.id}", StepItem).set_state(str(message.status.state))
+        self.query_one(f"#step-{message.status.id}", StepItem).set_state(message.shown)
+
+    def on_step_panel_checked(self, message: StepPanel.Checked) -> None:
+        self._checks_ran(message.report.checks)
+
+    def on_verify_panel_finished(self, message: VerifyPanel.Finished) -> None:
+        self._checks_ran(message.report.checks)
+
+    def _checks_ran(self, checks: list[Check]) -> None:
+        """A step whose newest checks include a failure never shows ✔."""
+        for step_id in {c.step for c in checks}:
+            if items := self.query(f"#step-{step_id}"):
+                item = items.first(StepItem)
+                failing = any(not c.ok for c in checks if c.step == step_id)
+                item.set_state(item.state, failing=failing)
+
+    def on_step_panel_busy(self, message: StepPanel.Busy) -> None:
+        items = self.query(f"#step-{message.step_id}")
+        if not items:
+            return
+        item = items.first(StepItem)
+        if message.busy:
+            if self._spinner is None:
+                self._spinner = self.set_interval(SPIN_SECONDS, self._spin)
+            self._spinning.add(message.step_id)
+        else:
+            self._spinning.discard(message.step_id)
+            if not self._spinning and self._spinner is not None:
+                self._spinner.stop()
+                self._spinner = None
+        item.spin(message.busy)
+
+    def _spin(self) -> None:
+        for step_id in self._spinning:
+            self.query_one(f"#step-{step_id}", StepItem).spin(True)
+
+    def on_apply_all_panel_step_ended(self, message: ApplyAllPanel.StepEnded) -> None:
+        """The icon follows the run; the observation at the end has the last word."""
+        if items := self.query(f"#step-{message.step_id}"):
+            ok = message.result is not None and message.result.ok
+            items.first(StepItem).set_state("done" if ok else "failed")
+
+    def on_apply_all_panel_finished(self, message: ApplyAllPanel.Finished) -> None:
+        self.after_apply(None)
+        if "secret" in message.changed:
+            self._read_secret()  # shown once, as after applying the secret step alone
 
     def on_step_panel_applied(self, message: StepPanel.Applied) -> None:
         if message.changed_something:
             self.after_apply(message.step_id)
 
-    def after_apply(self, step_id: str) -> None:
-        """Other steps may depend on what just changed: re-inspect them when next shown."""
+    def after_apply(self, step_id: str | None) -> None:
+        """Other steps may depend on what just changed: re-inspect them when next shown
+        (every step after apply-all, ``step_id`` None)."""
         self._stale = {p.id for p in self.query(".panel") if p.id} - {f"panel-{step_id}"}
-        self.refresh_statuses()
+        self._observed()
         if step_id == "secret":
             self._read_secret()
 
     # ── navigation ───────────────────────────────────────────────────────────────────────────
 
     @property
-    def current_panel(self) -> StepPanel | VerifyPanel | HistoryPanel | None:
+    def current_panel(self) -> StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel | None:
         current = self.query_one(ContentSwitcher).current
         return self.query_one(f"#{current}") if current else None  # type: ignore[return-value]
 
@@ -358,9 +454,13 @@ class PolarisApp(App[int]):
         if isinstance(event.item, NavItem):
             await self._open(event.item.target)
 
-    def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel:
-        panel: StepPanel | VerifyPanel | HistoryPanel
-        if panel_id == "panel-verify":
+    def _make_panel(self, panel_id: str) -> StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel:
+        panel: StepPanel | VerifyPanel | HistoryPanel | ApplyAllPanel
+        if panel_id == "panel-apply-all":
+            from screens.apply_all import ApplyAllPanel
+
+            panel = ApplyAllPanel()
+        elif panel_id == "panel-verify":
             from screens.verify import VerifyPanel
 
             panel = VerifyPanel()
@@ -412,6 +512,8 @@ class PolarisApp(App[int]):
             # another screen is in front: the runbook's keys are not its keys
             return action in self.EVERYWHERE and not isinstance(self.screen, ModalScreen)
         panel = self.current_panel
+        if action == "cancel" and getattr(panel, "busy", "") == "applying":
+            return True  # apply-all's run
         if action in self.STEP_ACTIONS:
             if not isinstance(panel, StepPanel):
                 return False
@@ -442,9 +544,22 @@ class PolarisApp(App[int]):
             panel.run_checks()
 
     def action_cancel(self) -> None:
-        panel = self._step_panel()
-        if panel is not None and panel.cancel():
-            self.notify("Cancelling after the current call finishes.", title=panel.info.title)
+        from screens.apply_all import ApplyAllPanel
+
+        panel = self.current_panel
+        if isinstance(panel, StepPanel | ApplyAllPanel) and panel.cancel():
+            title = panel.info.title if isinstance(panel, StepPanel) else "Apply all"
+            self.notify("Cancelling at the next safe point.", title=title)
+
+    async def action_apply_all(self) -> None:
+        """Plan every step, confirm once, apply them in runbook order."""
+        from screens.apply_all import ApplyAllPanel
+
+        if self.ctx is None:
+            self.notify("Not connected yet: nothing can be planned.", severity="warning")
+            return
+        await self.select("panel-apply-all")
+        self.query_one(ApplyAllPanel).start()
 
     async def action_run_step(self, step_id: str) -> None:
         """From the command palette: open the step and ask to apply its plan."""
@@ -470,7 +585,18 @@ class PolarisApp(App[int]):
             return
         self._stale = {p.id for p in self.query(".panel") if p.id}
         self._show_current()
+        self._observed()
+
+    def _observed(self) -> None:
+        """A new observation of every step: the icons follow it, older verify results are
+        marked stale (a step panel marks its own when it reloads)."""
+        import time
+
+        from screens.verify import VerifyPanel
+
         self.refresh_statuses()
+        for panel in self.query(VerifyPanel):
+            panel.observed(time.time())
 
     def action_settings(self) -> None:
         from screens.settings import SettingsScreen
@@ -521,6 +647,10 @@ class PolarisApp(App[int]):
     def action_secret(self) -> None:
         if self.ctx is not None:
             self._read_secret()
+
+    def action_show_secret(self) -> None:
+        """From the palette, on any panel (the k key belongs to the secret step's panel)."""
+        self.action_secret()
 
     @work(thread=True, exclusive=True, group="secret", exit_on_error=False)
     def _read_secret(self) -> None:
@@ -574,11 +704,20 @@ def binding_ids() -> set[str]:
     """Every binding id a user keymap may override."""
     from screens.confirm import ConfirmScreen
     from screens.help import HelpScreen
+    from screens.history import JournalEntryScreen
     from screens.rotation import RotationScreen
     from screens.secret import SecretScreen
     from screens.settings import SettingsScreen
 
-    classes = (PolarisApp, SettingsScreen, ConfirmScreen, RotationScreen, SecretScreen, HelpScreen)
+    classes = (
+        PolarisApp,
+        SettingsScreen,
+        ConfirmScreen,
+        RotationScreen,
+        SecretScreen,
+        HelpScreen,
+        JournalEntryScreen,
+    )
     return {
         b.id for cls in classes for b in cls.BINDINGS if isinstance(b, Binding) and b.id is not None
     }

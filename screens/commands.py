@@ -1,4 +1,5 @@
-"""Command palette entries: run a step, verify all, rotate, settings, history, help.
+"""Command palette entries: apply all or a step, verify all, rotate and promote, the secret,
+settings, history, help.
 
 Each entry runs one of the app's actions by name, so the palette needs no handle on the app
 class; the steps come from the catalog.
@@ -21,9 +22,10 @@ class PolarisCommands(Provider):
         def run(action: str) -> Callable[[], object]:
             return partial(self.app.run_action, action)
 
+        yield "Apply all steps", run("apply_all"), "Plan every step, confirm once, apply in order"
         for step in STEPS:
             yield (
-                f"Run step {step.id}: {step.title}",
+                f"Apply step {step.id}: {step.title}",
                 run(f"run_step({step.id!r})"),
                 "Open the step, show its plan and ask to apply it",
             )
@@ -34,6 +36,12 @@ class PolarisCommands(Provider):
             "The signing secret leaked: replace it now (one confirmation)",
         )
         yield "Rotate secret (graceful)", run("open_rotation('graceful')"), "New secret as B"
+        yield (
+            "Promote the new secret (rotation)",
+            run("open_rotation('promote')"),
+            "After a graceful rotation: the staged secret B becomes A",
+        )
+        yield "Show the signing secret", run("show_secret"), "Masked until revealed, with copy"
         yield "Open settings", run("settings"), "Edit the config and the keyring secrets"
         yield "Destroy", run("destroy"), "Remove what polaris-tui created (type the domain)"
         yield "Open history", run("history"), "The journal of applies"

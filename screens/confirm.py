@@ -115,12 +115,15 @@ def deletion_hostname(changes: list[Change], domain: str) -> str | None:
     return hosts.pop() if len(hosts) == 1 else domain
 
 
+PLAN_BORDER_TITLE = "the plan — Tab here, then ↑↓ PgUp PgDn to read it all"
+
+
 def confirm_apply(step_title: str, changes: list[Change], domain: str) -> ConfirmScreen:
     """The apply confirmation: the exact plan, and typing the hostname when it deletes."""
     from screens.plan_view import PlanView
 
     plan = PlanView(changes, id="confirm-plan")
-    plan.border_title = "the plan — Tab here, then ↑↓ PgUp PgDn to read it all"
+    plan.border_title = PLAN_BORDER_TITLE
     hostname = deletion_hostname(changes, domain)
     question = f"Apply {len(changes)} change(s) to {step_title}?"
     if hostname:
@@ -129,6 +132,30 @@ def confirm_apply(step_title: str, changes: list[Change], domain: str) -> Confir
         f"Apply: {step_title}",
         question,
         body=[plan],
+        require_text=hostname,
+        danger=hostname is not None,
+    )
+
+
+def confirm_apply_all(sections: list[tuple[str, list[Change]]], domain: str) -> ConfirmScreen:
+    """One confirmation for the whole runbook: every step's plan in runbook order."""
+    from screens.plan_view import PlanView
+
+    plan = PlanView(sections=sections, id="confirm-plan")
+    plan.border_title = PLAN_BORDER_TITLE
+    every = [c for _, changes in sections for c in changes]
+    hostname = deletion_hostname(every, domain)
+    question = (
+        f"Apply {len(every)} change(s) in {len(sections)} step(s), in runbook order? A step "
+        "that a later one changes is applied again; the run stops at the first failure."
+    )
+    if hostname:
+        question += " This plan DELETES records."
+    return ConfirmScreen(
+        "Apply all",
+        question,
+        body=[plan],
+        confirm_label="Apply all",
         require_text=hostname,
         danger=hostname is not None,
     )

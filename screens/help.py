@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 ICONS_HELP = (
     "✔ done — applied and as planned     • pending — changes to make\n"
-    "≠ drift — changed outside the tool  ✘ failed — last apply or inspect failed\n"
+    "≠ drift — changed outside the tool  ✘ failed — last apply, inspect or check failed\n"
     "⊘ blocked — cannot run until something outside the tool is fixed"
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -56,14 +57,37 @@ def plan_renderable(changes: Iterable[Change]) -> Table:
     return grid
 
 
+def plans_renderable(sections: Iterable[tuple[str, list[Change]]]) -> Group:
+    """Several steps' plans, one after the other, each under its step's title and count."""
+    parts: list[Text | Table] = []
+    for title, changes in sections:
+        if parts:
+            parts.append(Text(""))
+        parts.append(Text.assemble((title, "bold underline"), f"  {len(changes)} change(s)"))
+        parts.append(plan_renderable(changes))
+    return Group(*parts)
+
+
 class PlanView(VerticalScroll):
-    """The plan; focusable and scrollable, so a long plan can be read in a small dialog."""
+    """The plan; focusable and scrollable, so a long plan can be read in a small dialog.
+
+    ``sections`` (step title, changes) shows several steps' plans in one view, for apply-all.
+    """
 
     def __init__(
-        self, changes: Iterable[Change] = (), *, id: str | None = None, classes: str = ""
+        self,
+        changes: Iterable[Change] = (),
+        *,
+        sections: Iterable[tuple[str, list[Change]]] = (),
+        id: str | None = None,
+        classes: str = "",
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._changes = list(changes)
+        self._sections = list(sections)
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(plan_renderable(self._changes), classes="plan-text")
+        shown = (
+            plans_renderable(self._sections) if self._sections else plan_renderable(self._changes)
+        )
+        yield Static(shown, classes="plan-text")

@@ -6,7 +6,7 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, ProgressBar
+from textual.widgets import ProgressBar, Static
 
 from screens.widgets import escape
 
@@ -23,7 +23,7 @@ class ProgressLine(Vertical):
         self._fraction: float | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="progress-message")
+        yield Static("", id="progress-message")  # wraps: the limit is at the end of a long line
         yield ProgressBar(total=None, show_eta=False, id="progress-bar")
 
     def on_mount(self) -> None:
@@ -45,6 +45,6 @@ class ProgressLine(Vertical):
 
     def _tick(self) -> None:
         elapsed = time.monotonic() - self._started
-        self.query_one("#progress-message", Label).update(
+        self.query_one("#progress-message", Static).update(
             f"{escape(self._message)}  [dim]({elapsed:.0f}s elapsed)[/dim]"
         )

@@ -9,6 +9,7 @@ that fails unexpectedly ends in the failure view with its guidance, not in a cra
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -32,15 +33,55 @@ class OperationCancelled(Exception):
     """Raised from the progress callback when the operator cancels a running apply."""
 
 
+def shown_state(status: StepStatus, changes: list[Change] | None) -> str:
+    """The state the sidebar and the panel show: the inspection's, unless the plan of the same
+    observation contradicts it (done with changes pending is pending; done yet unable to plan
+    is failed). ``changes`` is None when the step could not plan."""
+    from polaris_tui.runner import pending
+
+    state = str(status.state)
+    if state != "done":
+        return state
+    if changes is None:
+        return "failed"
+    return "pending" if pending(changes) else state
+
+
+def result_view(ctx: Context | None, step_id: str, result: ApplyResult, confirmed: int) -> Vertical:
+    """Applied, partly applied (say what did happen) or not applied, with the guidance for
+    what stopped it; ``confirmed`` is how many changes the operator confirmed."""
+    from polaris_tui import troubleshooting
+    from screens.wording import for_tui
+
+    made = len(result.applied)
+    count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""
+    if result.ok:
+        head = "[b green]✔ Applied[/b green]"
+    elif made:
+        head = "[b yellow]◐ Partly applied[/b yellow]"
+    else:
+        head = "[b red]✘ Not applied[/b red]"
+    detail = result.detail or ("ok" if result.ok else "failed")
+    lines = [f"{head} — {escape(for_tui(detail))}" + (f" ({count})" if count else "")]
+    lines += [f"  {escape(for_tui(m))}" for m in result.messages]
+    view = Vertical(Static("\n".join(lines)), classes="result" + " applied-ok" * result.ok)
+    if not result.ok and ctx is not None:
+        entry = troubleshooting.lookup(
+            step_id, values=troubleshooting.config_values(ctx.config), message=detail
+        )
+        if entry is not None:
+            view.compose_add_child(GuidanceBox.from_entry(entry))
+    return view
 
 
 class StepPanel(VerticalScroll):
     """The main pane for one step."""
 
     class Loaded(Message):
-        def __init__(self, snapshot: StepView) -> None:
+        def __init__(self, snapshot: StepView, started: float) -> None:
             super().__init__()
             self.snapshot = snapshot
+            self.started = started  # when the observation began (time.time())
 
     class Progressed(Message):
         def __init__(self, text: str, fraction: float | None) -> None:
@@ -71,9 +112,18 @@ class StepPanel(VerticalScroll):
     class StateChanged(Message):
         """Bubbles to the app so the sidebar icon follows the step's state."""
 
-        def __init__(self, status: StepStatus) -> None:
+        def __init__(self, status: StepStatus, shown: str) -> None:
             super().__init__()
             self.status = status
+            self.shown = shown  # the state as the panel shows it (``shown_state``)
+
+    class Busy(Message):
+        """A step started or stopped running (here or in apply-all): the sidebar spins."""
+
+        def __init__(self, step_id: str, busy: bool) -> None:
+            super().__init__()
+            self.step_id = step_id
+            self.busy = busy
 
     def __init__(self, info: StepInfo, *, context_error: str = "") -> None:
         super().__init__(id=f"panel-{info.id}", classes="panel")
@@ -86,6 +136,8 @@ class StepPanel(VerticalScroll):
         self.loaded_once = False
         self.apply_when_loaded = False
         self.confirmed_count = 0  # how many changes the operator confirmed for the last apply
+        self.observed_at = 0.0  # when the observation on screen started (time.time())
+        self.checked_at = 0.0  # when the checks on screen started
 
     def connect(self, ctx: Context, step: Step) -> None:
         """The session's Context and this panel's step, handed down once they exist."""
@@ -130,21 +182,28 @@ class StepPanel(VerticalScroll):
             return
         self.loaded_once = True
         self.query_one("#plan-summary", Static).update("[dim]inspecting and planning…[/dim]")
-        self._inspect_and_plan()
+        self._inspect_and_plan(time.time())
 
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
-    def _inspect_and_plan(self) -> None:
+    def _inspect_and_plan(self, started: float) -> None:
         from polaris_tui import runner
 
         ctx, step = self._engine()
         view = runner.load_step(ctx, step)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.Loaded(view))
+            self.post_message(self.Loaded(view, started))
 
     async def on_step_panel_loaded(self, message: Loaded) -> None:
         message.stop()
         snap = self.snapshot = message.snapshot
-        self.query_one(FactsView).show(snap.status.summary, str(snap.status.state), snap.facts)
+        self.observed_at = message.started
+        shown = shown_state(snap.status, None if snap.failure else snap.changes)
+        summary_text = snap.status.summary
+        if shown != str(snap.status.state):
+            summary_text = f"the plan says otherwise (inspect: {snap.status.state}, {summary_text})"
+        self.query_one(FactsView).show(summary_text, shown, snap.facts)
+        if self.checked_at and self.checked_at < message.started:
+            self.query_one(ChecksView).mark_stale(message.started)
         summary = self.query_one("#plan-summary", Static)
         plan_area = self.query_one("#plan-area", Vertical)
         await plan_area.remove_children()
@@ -167,7 +226,9 @@ class StepPanel(VerticalScroll):
             )
             if snap.changes:
                 await plan_area.mount(PlanView(snap.changes, classes="plan"))
-        self.post_message(self.StateChanged(snap.status))
+            if pending:
+                self._clear_old_success(len(pending))
+        self.post_message(self.StateChanged(snap.status, shown))
         self.app.refresh_bindings()
         if self.apply_when_loaded:
             self.apply_when_loaded = False
@@ -178,6 +239,17 @@ class StepPanel(VerticalScroll):
     def pending_changes(self) -> list[Change]:
         plan = self.snapshot.plan if self.snapshot else None
         return plan.pending if plan else []
+
+    def _clear_old_success(self, count: int) -> None:
+        """A "✔ Applied" banner does not outlive an observation that shows changes again."""
+        if self.query("#outcome .applied-ok"):
+            self._show_outcome(
+                Static(
+                    f"[dim]The last apply's result was cleared: the newest observation shows "
+                    f"{count} change(s) pending.[/dim]",
+                    classes="result",
+                )
+            )
 
     # ── apply ────────────────────────────────────────────────────────────────────────────────
 
@@ -191,7 +263,7 @@ class StepPanel(VerticalScroll):
             why = (
                 "the plan could not be made (see above)"
                 if self.snapshot is not None and self.snapshot.failure is not None
-                else "every change is already in place"
+                else f"{self.info.title} matches the plan"
                 if self.snapshot is not None
                 else "the plan is not ready yet"
             )
@@ -262,43 +334,17 @@ class StepPanel(VerticalScroll):
         else:
             result = message.result
             assert result is not None
-            self._show_outcome(self._result_view(result))
+            self._show_outcome(result_view(self.ctx, self.info.id, result, self.confirmed_count))
         self.load()
         if message.result is not None and message.result.ok:
             self.run_checks()
-
-    def _result_view(self, result: ApplyResult) -> Vertical:
-        """Applied, partly applied (say what did happen) or not applied, with the guidance
-        for what stopped it."""
-        from polaris_tui import troubleshooting
-        from screens.wording import for_tui
-
-        made, confirmed = len(result.applied), self.confirmed_count
-        count = f"{made} of {confirmed} confirmed change(s) made" if confirmed else ""
-        if result.ok:
-            head = "[b green]✔ Applied[/b green]"
-        elif made:
-            head = "[b yellow]◐ Partly applied[/b yellow]"
-        else:
-            head = "[b red]✘ Not applied[/b red]"
-        detail = result.detail or ("ok" if result.ok else "failed")
-        lines = [f"{head} — {escape(for_tui(detail))}" + (f" ({count})" if count else "")]
-        lines += [f"  {escape(for_tui(m))}" for m in result.messages]
-        view = Vertical(Static("\n".join(lines)), classes="result")
-        ctx = self.ctx
-        if not result.ok and ctx is not None:
-            entry = troubleshooting.lookup(
-                self.info.id, values=troubleshooting.config_values(ctx.config), message=detail
-            )
-            if entry is not None:
-                view.compose_add_child(GuidanceBox.from_entry(entry))
-        return view
 
     # ── checks ───────────────────────────────────────────────────────────────────────────────
 
     def run_checks(self) -> None:
         if self.ctx is None:
             return
+        self.checked_at = time.time()
         self.query_one(ChecksView).show([], empty="checking…")
         self._verify()
 
@@ -312,7 +358,7 @@ class StepPanel(VerticalScroll):
             self.post_message(self.Checked(report))
 
     def on_step_panel_checked(self, message: Checked) -> None:
-        message.stop()
+        """Shown here; it bubbles on so the sidebar icon follows failing checks."""
         self.query_one(ChecksView).show(message.report.checks)
 
     # ── unexpected failures ─────────────────────────────────────────────────────────────────
@@ -363,6 +409,7 @@ class StepPanel(VerticalScroll):
 
     def _begin(self, what: str) -> None:
         self.busy = what
+        self.post_message(self.Busy(self.info.id, True))
         self.app.refresh_bindings()
         self.query_one("#outcome", Vertical).remove_children()
         from screens.progress import ProgressLine
@@ -377,6 +424,7 @@ class StepPanel(VerticalScroll):
 
     def _end(self) -> None:
         self.busy = ""
+        self.post_message(self.Busy(self.info.id, False))
         self.app.refresh_bindings()
         self.query_one("#progress-area", Vertical).remove_children()
 

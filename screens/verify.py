@@ -1,4 +1,5 @@
-"""Verify-all: every check of every step with its status, time taken and guidance.
+"""Verify-all: every check of every step with its status, time taken and guidance; the
+failures first, grouped by step, and marked stale once a newer observation is made.
 
 The app connects the panel to the session's Context and its steps; results come back as
 messages from a thread worker.
@@ -6,6 +7,7 @@ messages from a thread worker.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -37,6 +39,7 @@ class VerifyPanel(VerticalScroll):
         self.running = False
         self.ctx: Context | None = None
         self.steps: list[Step] = []
+        self.ran_at = 0.0  # when the checks on screen started (time.time())
 
     def connect(self, ctx: Context, steps: list[Step]) -> None:
         self.ctx, self.steps = ctx, steps
@@ -57,6 +60,7 @@ class VerifyPanel(VerticalScroll):
             self.query_one("#verify-summary", Static).update("Waiting for the connection…")
             return
         self.running = True
+        self.ran_at = time.time()
         self.query_one("#verify-summary", Static).update("[dim]running every check…[/dim]")
         self.query_one(ChecksView).show([], empty="")
         self._verify()
@@ -99,4 +103,10 @@ class VerifyPanel(VerticalScroll):
             f"{verdict}: {passed} passed in {report.elapsed_ms / 1000:.1f}s"
             " — press [b]v[/b] to run again"
         )
-        self.query_one(ChecksView).show(report.checks)
+        titles = {s.id: s.title for s in self.steps}
+        self.query_one(ChecksView).show(report.checks, titles=titles)
+
+    def observed(self, at: float) -> None:
+        """A newer observation was made (a refresh, an apply): older results are stale."""
+        if self.report is not None and not self.running and self.ran_at < at:
+            self.query_one(ChecksView).mark_stale(at, key="v")

@@ -83,33 +83,88 @@ class FailureView(Vertical):
 
 class ChecksView(Vertical):
     """Checks with pass/fail, time taken and detail; the guidance for a cause once, under the
-    first check it explains (five checks failing for one reason get one box, not five)."""
+    first check it explains (five checks failing for one reason get one box, not five).
 
-    def show(self, checks: Iterable[Check], *, empty: str = "No checks ran yet.") -> None:
+    With ``titles`` (step id → title) the failures come first, grouped under their step,
+    then the passes: what needs the operator is never pages down.
+    """
+
+    def show(
+        self,
+        checks: Iterable[Check],
+        *,
+        empty: str = "No checks ran yet.",
+        titles: Mapping[str, str] | None = None,
+    ) -> None:
         """Render ``checks``, or ``empty`` when there are none."""
-        from screens.wording import for_tui
-
         self.remove_children()
+        checks = list(checks)
         rows: list[Static] = []
         explained: dict[str, str] = {}  # guidance text -> the first check it was shown under
-        for c in checks:
-            if c.ok:
-                mark, state = Text("✔ PASS   ", style="bold green"), "ok"
-            else:
-                mark, state = Text("✘ FAIL   ", style="bold red"), "bad"
-            line = Text.assemble(mark, f" {c.ms:6.0f} ms  ", (c.id, "bold"))
-            detail = for_tui(c.detail)
-            line.append("\n" + " " * 20 + detail, style="red" if state == "bad" else "dim")
-            first = explained.get(c.guidance) if c.guidance else None
-            if state == "bad" and first:
-                line.append(f"\n{' ' * 20}same cause as {first}: see What to do there", "italic")
-            rows.append(Static(line, classes=f"check-row {state}"))
-            if state == "bad" and c.guidance and not first:
-                explained[c.guidance] = c.id
-                rows.append(GuidanceBox(c.guidance))
+        if titles is None:
+            for c in checks:
+                rows += self._rows(c, explained)
+        else:
+            order = {step: i for i, step in enumerate(titles)}
+            for failed in (True, False):
+                chosen = sorted(
+                    (c for c in checks if c.ok is not failed), key=lambda c: order.get(c.step, 99)
+                )
+                if chosen:
+                    what = "Failing" if failed else "Passing"
+                    rows.append(Static(f"[b]{what} ({len(chosen)})[/b]", classes="heading"))
+                step = None
+                for c in chosen:
+                    if c.step != step:
+                        step = c.step
+                        count = sum(x.step == step for x in chosen)
+                        rows.append(
+                            Static(
+                                f"[b]{escape(titles.get(step, step))}[/b] — {count} "
+                                + ("failed" if failed else "passed"),
+                                classes="check-group",
+                            )
+                        )
+                    rows += self._rows(c, explained)
         if not rows:
             rows.append(Static(empty, classes="muted"))
         self.mount_all(rows)
+
+    @staticmethod
+    def _rows(c: Check, explained: dict[str, str]) -> list[Static]:
+        from screens.wording import for_tui
+
+        if c.ok:
+            mark, state = Text("✔ PASS   ", style="bold green"), "ok"
+        else:
+            mark, state = Text("✘ FAIL   ", style="bold red"), "bad"
+        line = Text.assemble(mark, f" {c.ms:6.0f} ms  ", (c.id, "bold"))
+        detail = for_tui(c.detail)
+        line.append("\n" + " " * 20 + detail, style="red" if state == "bad" else "dim")
+        first = explained.get(c.guidance) if c.guidance else None
+        if state == "bad" and first:
+            line.append(f"\n{' ' * 20}same cause as {first}: see What to do there", "italic")
+        rows: list[Static] = [Static(line, classes=f"check-row {state}")]
+        if state == "bad" and c.guidance and not first:
+            explained[c.guidance] = c.id
+            rows.append(GuidanceBox(c.guidance))
+        return rows
+
+    def mark_stale(self, observed: float, *, key: str = "c") -> None:
+        """The results on screen predate the newest observation: say so above them."""
+        import datetime as dt
+
+        if not self.query(".check-row") or self.query(".stale-note"):
+            return
+        when = dt.datetime.fromtimestamp(observed).strftime("%H:%M:%S")
+        self.mount(
+            Static(
+                f"[b yellow]⚠ stale:[/b yellow] these results are older than the observation "
+                f"of {when}; press [b]{key}[/b] to run them again.",
+                classes="stale-note",
+            ),
+            before=0,
+        )
 
 
 class FactsView(Static):

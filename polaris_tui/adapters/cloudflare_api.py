@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui import waiting
 from polaris_tui.errors import (
     ApiError,
     Conflict,
@@ -28,13 +29,41 @@ def make_client(
     """A client with the SDK's own retries (408/409/429/5xx with backoff, Retry-After).
 
     Three retries ride out a short burst of errors on one endpoint (two 5xx then a 429).
+    Each retry is reported with its cause (``_reporting_client``).
     """
-    import cloudflare
-
     kwargs: dict[str, object] = {"api_token": token, "timeout": timeout, "max_retries": max_retries}
     if base_url:
         kwargs["base_url"] = base_url
-    return cloudflare.Cloudflare(**kwargs)  # type: ignore[arg-type]
+    return _reporting_client()(**kwargs)
+
+
+@cache
+def _reporting_client() -> type[cloudflare.Cloudflare]:
+    """The SDK's client, its wait before a retry said and sliced (``polaris_tui.waiting``).
+
+    Without this a retry is invisible: the apply shows its last message while Cloudflare
+    answers 500, and a cancel waits out the whole backoff. The SDK's retry loop calls
+    ``_sleep_for_retry`` between attempts, outside its error handling, so a cancel raised
+    from the report leaves the call at once. Built on first use: the SDK loads lazily.
+    """
+    import cloudflare
+
+    class ReportingCloudflare(cloudflare.Cloudflare):
+        def _sleep_for_retry(  # type: ignore[override]
+            self, *, retries_taken: int, max_retries: int, options: Any, response: Any
+        ) -> None:
+            delay = self._calculate_retry_timeout(
+                max_retries - retries_taken, options, response.headers if response else None
+            )
+            cause = (
+                f"Cloudflare answered {response.status_code}"
+                if response is not None
+                else "no answer from Cloudflare"
+            )
+            attempt = f"attempt {retries_taken + 2} of {max_retries + 1}"
+            waiting.pause(delay, lambda left: f"{cause}, {attempt} in {waiting.seconds(left)}")
+
+    return ReportingCloudflare
 
 
 def all_items(first: Any) -> list[Any]:

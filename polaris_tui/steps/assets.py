@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui import waiting
 from polaris_tui.errors import ApiError, NotFound, PolarisError
 from polaris_tui.plan import pending
 from polaris_tui.png import PngError, read_png_size
@@ -265,17 +266,18 @@ class AssetsStep(Step):
         domain_changes = [
             c for c in changes if c.kind == DOMAIN_KIND and c.action is not Action.NOOP
         ]
-        ok, detail = True, f"{len(applied)} change(s) applied"
+        ok = True
         if domain_changes:
             _attach_domain(ctx, domain_changes[0].action)
             applied += domain_changes
             ok = _wait_domain_active(ctx, progress)
-            if not ok:
-                detail = (
-                    f"{ctx.config.assets_host} is attached but not active after "
-                    f"{ctx.config.propagation_timeout_seconds}s; run `polaris-tui verify assets` "
-                    "later"
-                )
+        detail = f"{len(applied)} change(s) applied"  # the custom domain counted too
+        if not ok:
+            detail = (
+                f"{ctx.config.assets_host} is attached but not active after "
+                f"{ctx.config.propagation_timeout_seconds}s; run `polaris-tui verify assets` "
+                "later"
+            )
         return ApplyResult(ok, applied, detail, messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
@@ -332,16 +334,20 @@ def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
     while True:
         status = _domain_status(ctx)
         elapsed = time.monotonic() - started
-        progress(
-            f"{ctx.config.assets_host}: ownership {status['ownership']}, ssl {status['ssl']} "
-            f"({elapsed:.0f}s)",
-            None,
-        )
+
+        def said(_left: float, status: dict[str, str] = status) -> str:
+            return (
+                f"{ctx.config.assets_host}: waiting for Cloudflare to activate it "
+                f"(ownership {status['ownership']}, ssl {status['ssl']}) "
+                + waiting.of_limit(time.monotonic() - started, timeout)
+            )
+
+        progress(said(0), None)
         if status == {"ownership": "active", "ssl": "active"}:
             return True
         if elapsed >= timeout:
             return False
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
+        waiting.pause(min(delay, max(0.0, timeout - elapsed)), said, progress=progress)
         delay = min(delay * 2, 5.0)
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from polaris_tui.plan import Action, Change, Plan, StepState, make_plan
 from polaris_tui.steps.catalog import STEP_INFO
+from polaris_tui.waiting import Progress as Progress  # steps name it from here
+from polaris_tui.waiting import no_progress as no_progress
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -59,14 +61,6 @@ class ApplyResult:
     applied: list[Change] = field(default_factory=list)
     detail: str = ""
     messages: list[str] = field(default_factory=list)
-
-
-Progress = Callable[[str, float | None], None]
-"""Progress callback: (message, fraction 0..1 or None when unknown)."""
-
-
-def no_progress(message: str, fraction: float | None = None) -> None:
-    """A progress sink for callers that do not display progress."""
 
 
 class Step(ABC):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui import waiting
 from polaris_tui.errors import PolarisError
 from polaris_tui.plan import pending
 from polaris_tui.ports import SendingDomain
@@ -258,13 +259,20 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
         if got.enabled:
             progress("DKIM verified by Cloudflare", 1.0)
             return got
-        progress(
-            f"DKIM published; waiting for Cloudflare to verify it ({elapsed:.0f}s of {timeout}s)",
-            min(elapsed / timeout, 0.99),
-        )
+
+        def said(_left: float) -> str:
+            waited = waiting.of_limit(time.monotonic() - started, timeout)
+            return f"DKIM published; waiting for Cloudflare to verify it {waited}"
+
+        progress(said(0), min(elapsed / timeout, 0.99))
         if elapsed >= timeout:
             return got
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
+        waiting.pause(
+            min(delay, max(0.0, timeout - elapsed)),
+            said,
+            min(elapsed / timeout, 0.99),
+            progress=progress,
+        )
         delay = min(delay * 2, 15.0)
 
 

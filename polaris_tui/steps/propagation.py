@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from polaris_tui import waiting
 from polaris_tui.steps.base import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -50,14 +51,20 @@ def wait_until_served(
             missing = [e for e, (ok, _) in zip(missing, results, strict=True) if not ok]
             elapsed = time.monotonic() - started
             done = len(expects) - len(missing)
-            progress(
-                f"{done}/{len(expects)} records served by the authoritative nameservers "
-                f"({elapsed:.0f}s)",
-                done / len(expects) if expects else 1.0,
-            )
+            fraction = done / len(expects) if expects else 1.0
+
+            def said(_left: float, done: int = done) -> str:
+                return (
+                    f"{done}/{len(expects)} records served by the authoritative nameservers "
+                    + waiting.of_limit(time.monotonic() - started, timeout)
+                )
+
+            progress(said(0), fraction)
             if not missing or elapsed >= timeout:
                 return missing
-            await asyncio.sleep(min(delay, max(0.0, timeout - elapsed)))
+            await waiting.pause_async(
+                min(delay, max(0.0, timeout - elapsed)), said, fraction, progress=progress
+            )
             delay = min(delay * 2, 5.0)
 
     return asyncio.run(run())

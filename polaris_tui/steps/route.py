@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from polaris_tui import waiting
 from polaris_tui.errors import ApiError, Conflict
 from polaris_tui.plan import pending
 from polaris_tui.ports import WorkerDomain, WorkerRoute
@@ -103,16 +104,24 @@ def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
 
     async def run() -> int | None:
         started, delay, status = time.monotonic(), 0.2, None
+        limit = ctx.config.propagation_timeout_seconds
         while True:
             try:
                 status = await unsigned_request(ctx, "GET")
             except Exception:  # not reachable yet is what we are waiting out
                 status = None
             elapsed = time.monotonic() - started
-            progress(f"GET https://{ctx.config.mail_host}/send -> {status} ({elapsed:.0f}s)", None)
-            if status in REACHABLE or elapsed >= ctx.config.propagation_timeout_seconds:
+
+            def said(_left: float, status: int | None = status) -> str:
+                waited = waiting.of_limit(time.monotonic() - started, limit)
+                return f"GET https://{ctx.config.mail_host}/send -> {status} {waited}"
+
+            progress(said(0), None)
+            if status in REACHABLE or elapsed >= limit:
                 return status
-            await asyncio.sleep(delay)
+            await waiting.pause_async(
+                min(delay, max(0.0, limit - elapsed)), said, progress=progress
+            )
             delay = min(delay * 2, 5.0)
 
     return asyncio.run(run())

@@ -114,7 +114,7 @@ async def test_palette_runs_a_step_and_apply_can_be_cancelled(tmp_path: Path) ->
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"run step email")
+        await pilot.press(*"apply step email")
         await pilot.pause()
         await pilot.press("enter")
         await settle(pilot)

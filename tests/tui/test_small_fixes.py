@@ -6,12 +6,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from textual.widgets import Static
+
 from polaris_tui.sandbox.faults import parse
 from polaris_tui.steps.base import Action, Change
 from screens.app import create_app
 from screens.confirm import ConfirmScreen, confirm_apply
+from screens.history import JournalEntryScreen
 from screens.rotation import RotationScreen
+from screens.step_panel import StepPanel
 from tests.tui.conftest import settle
+from tests.tui.screen_text import screen_text
+from tests.tui.walk import apply_current
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -47,3 +54,44 @@ def test_readme_fault_example_matches_the_dns_batch_call() -> None:
     assert example is not None
     rules = parse(example.group(1))
     assert any(r.matches("POST", "/zones/0123abcd/dns_records/batch") for r in rules)
+
+
+async def test_applied_count_agrees_with_the_confirmed_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Brand assets planned 6 changes and said "5 change(s) applied": the custom domain,
+    attached last, was left out of the count."""
+    monkeypatch.setenv("POLARIS_SANDBOX_ACTIVATION_MS", "300")
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(130, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")  # Brand assets on R2
+        await settle(pilot)
+        await apply_current(pilot, [])
+        panel = app.query_one("#panel-assets", StepPanel)
+        result = panel.query_one(".result Static", Static)
+        said = re.search(
+            r"(\d+) change\(s\) applied \((\d+) of (\d+) confirmed", str(result.render())
+        )
+        assert said is not None, str(result.render())
+        applied, made, confirmed = map(int, said.groups())
+        assert applied == made == confirmed == panel.confirmed_count, said.group(0)
+
+
+async def test_a_history_row_opens_its_changes_and_detail(tmp_path: Path) -> None:
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await apply_current(pilot, [])  # DNS records: six records created
+        await pilot.press("h")
+        await settle(pilot)
+        app.query_one("#history-table").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, JournalEntryScreen), type(app.screen)
+        text = screen_text(app)
+        assert "dns" in text and "ok" in text and "6 change(s) applied and served" in text, text
+        assert "6 change(s)" in text and "manage.polaris.test" in text, text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, JournalEntryScreen)
