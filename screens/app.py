@@ -358,11 +358,8 @@ class PolarisApp(App[int]):
             return
 
         def one(step: Step) -> tuple[StepStatus, list[Change] | None]:
-            status = runner.step_status(ctx, step)
-            try:
-                return status, runner.plan(ctx, step)
-            except runner.StepFailure:
-                return status, None
+            view = runner.load_step(ctx, step)
+            return view.status, None if view.failure else view.changes
 
         self.post_message(self.StatusesRead(runner.each_step(ctx, steps, one)))
 

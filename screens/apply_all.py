@@ -139,7 +139,7 @@ class ApplyAllPanel(VerticalScroll):
                 rows.mount(FailureView(result.message, result.entry))
                 return
         plans = {
-            s.id: runner.pending(r)  # type: ignore[arg-type]
+            s.id: r.pending  # type: ignore[union-attr]
             for s, r in zip(self.steps, message.results, strict=True)
         }
         sections = [(s.title, plans[s.id]) for s in self.steps if plans[s.id]]
@@ -192,9 +192,11 @@ class ApplyAllPanel(VerticalScroll):
                 return not unconfirmed
 
             try:
+                # planned again now: an earlier step may have filled in its values (KV ids)
                 result = runner.apply(
                     ctx,
                     step,
+                    runner.plan(ctx, step),
                     confirm=confirm,
                     allow_delete=allow_delete and not again,
                     progress=progress,

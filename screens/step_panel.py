@@ -37,7 +37,7 @@ def shown_state(status: StepStatus, changes: list[Change] | None) -> str:
     """The state the sidebar and the panel show: the inspection's, unless the plan of the same
     observation contradicts it (done with changes pending is pending; done yet unable to plan
     is failed). ``changes`` is None when the step could not plan."""
-    from polaris_tui.runner import pending
+    from polaris_tui.plan import pending
 
     state = str(status.state)
     if state != "done":
