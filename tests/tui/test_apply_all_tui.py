@@ -20,6 +20,7 @@ from screens.apply_all import ApplyAllPanel
 from screens.commands import PolarisCommands
 from screens.confirm import ConfirmScreen
 from screens.widgets import FailureView, GuidanceBox
+from tests.runtime_helpers import apply_step
 from tests.tui.conftest import secret_values, settle
 from tests.tui.screen_text import screen_text
 
@@ -88,7 +89,7 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
         assert [e.step for e in entries] == [*STEP_IDS, "auth"]  # one pass, then convergence
         assert all(e.outcome == "ok" for e in entries)
         left = runner.plan_each(app.ctx, runner.select("all"))
-        assert all(not runner.pending(p) for p in left)  # type: ignore[arg-type]
+        assert all(not p.pending for p in left)  # type: ignore[union-attr]
         for step_id in STEP_IDS:
             assert app.query_one(f"#step-{step_id}", StepItem).state == "done", step_id
         seen = screen_text(app)
@@ -128,7 +129,7 @@ async def test_nothing_to_apply_says_so_without_asking(tmp_path: Path) -> None:
             runner.apply_in_order,
             ctx,
             steps,
-            lambda step, _again: runner.apply(ctx, step, confirm=lambda *_: True).ok,
+            lambda step, _again: apply_step(ctx, step.id).ok,
         )
         await pilot.press("A")
         await settle(pilot)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from polaris_tui import runner
-from polaris_tui.steps.dns import DnsStep
 from polaris_tui.steps.records import list_records
 from screens.app import create_app
 from screens.confirm import ConfirmScreen
+from tests.runtime_helpers import apply_step
 from tests.tui.conftest import SIZE, settle
 from tests.tui.screen_text import screen_text
 
@@ -23,7 +22,7 @@ async def test_palette_destroy_needs_the_domain_typed(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         ctx = app.ctx
-        result = await asyncio.to_thread(runner.apply, ctx, DnsStep(), confirm=lambda _s, _c: True)
+        result = await asyncio.to_thread(apply_step, ctx, "dns")
         assert result.ok
         assert _address_records(ctx)
         await pilot.press("ctrl+p")
