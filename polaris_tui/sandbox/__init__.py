@@ -37,9 +37,20 @@ if TYPE_CHECKING:
 
 EDGE_IPV4 = "198.18.0.1"
 EDGE_IPV6 = "2001:db8:ed9e::1"
+# Where Email Sending's mail leaves "Cloudflare" from: the address _spf.mx.cloudflare.net
+# (served by the sandbox DNS) authorises, and the client address the inbox judges SPF for.
+EGRESS_IPV4 = "198.18.0.25"
 SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml")
 
-__all__ = ["EDGE_IPV4", "EDGE_IPV6", "Sandbox", "SandboxEndpoints", "default_sandbox_dir", "reset"]
+__all__ = [
+    "EDGE_IPV4",
+    "EDGE_IPV6",
+    "EGRESS_IPV4",
+    "Sandbox",
+    "SandboxEndpoints",
+    "default_sandbox_dir",
+    "reset",
+]
 
 
 @dataclass(frozen=True)

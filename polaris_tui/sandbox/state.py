@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.fsutil import atomic_write, read_json_object
+from polaris_tui.sandbox.dkim_keys import SERVICE as DKIM_SERVICE
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
 DOMAIN = "polaris.test"
@@ -152,6 +153,7 @@ class Store:
         with self.lock:
             for script in self.data.get("scripts", {}):
                 self.keyring.delete_service(worker_secret_service(script))
+            self.keyring.delete_service(DKIM_SERVICE)
             self.data = empty_state(self.data["account_id"], self.data["zone"]["id"])
             self._save()
 

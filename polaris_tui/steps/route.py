@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from polaris_tui.errors import ApiError, Conflict
 from polaris_tui.ports import WorkerDomain, WorkerRoute
+from polaris_tui.steps import delivery_probe
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -120,12 +121,16 @@ class RouteStep(Step):
     def inspect(self, ctx: Context) -> Inspection:
         pending = [c for c in self.plan(ctx) if c.action is not Action.NOOP]
         mode = ctx.config.route_mode
+        sends = delivery_probe.note(ctx)
+        facts = {"verify": sends} if sends else {}
         if not pending:
             return Inspection(
-                StepState.DONE, f"{ctx.config.mail_host} bound to the Worker ({mode})"
+                StepState.DONE, f"{ctx.config.mail_host} bound to the Worker ({mode})", facts
             )
         return Inspection(
-            StepState.PENDING, "; ".join(f"{c.action} {c.kind} {c.target}" for c in pending)
+            StepState.PENDING,
+            "; ".join(f"{c.action} {c.kind} {c.target}" for c in pending),
+            facts,
         )
 
     def plan(self, ctx: Context) -> list[Change]:
@@ -272,4 +277,11 @@ class RouteStep(Step):
         ]
         if not custom:
             checks.append(timed_check(self.id, "route.mail-record", proxied, CHECK_TIMEOUT))
+        if delivery_probe.planned_recipient(ctx) is not None:
+            checks.append(delivery_probe.check(ctx, self.id))
         return list(await asyncio.gather(*checks))
+
+    def verify_timeout(self, ctx: Context, default: float) -> float:
+        if delivery_probe.planned_recipient(ctx) is None:
+            return default
+        return max(default, delivery_probe.timeout(ctx) + CHECK_TIMEOUT)
