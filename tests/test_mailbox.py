@@ -125,3 +125,21 @@ def test_imap_fields_validate_and_name_the_fix() -> None:
     with pytest.raises(ConfigError) as err:
         validate({**BASE, "delivery_timeout_seconds": 0})
     assert err.value.field == "delivery_timeout_seconds"
+
+
+def test_the_delivery_check_is_announced_only_where_a_mailbox_is_readable(
+    config_file: Path, memory_keyring: object
+) -> None:
+    """Verify sends mail only with a mailbox to read it back from, and says so beforehand."""
+    from polaris_tui.config import set_value
+    from polaris_tui.session import build_context
+    from polaris_tui.steps import delivery_probe
+
+    ctx = build_context(config_file)
+    assert ctx.mailbox is None and delivery_probe.note(ctx) is None
+    set_value(config_file, "imap_user", "ops@example.com")
+    set_value(config_file, "imap_host", "imap.example.com")
+    ctx = build_context(config_file)
+    note = delivery_probe.note(ctx)
+    assert note is not None and "sends one signed test message" in note
+    assert "to ops@example.com" in note and "imaps://ops@example.com@imap.example.com" in note

@@ -122,7 +122,7 @@ class RouteStep(Step):
         pending = [c for c in self.plan(ctx) if c.action is not Action.NOOP]
         mode = ctx.config.route_mode
         sends = delivery_probe.note(ctx)
-        facts = {"verify": sends} if sends else {}
+        facts = {"delivery_check": sends} if sends else {}
         if not pending:
             return Inspection(
                 StepState.DONE, f"{ctx.config.mail_host} bound to the Worker ({mode})", facts
