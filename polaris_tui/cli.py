@@ -11,7 +11,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -24,6 +24,7 @@ from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.session import SessionOptions
+    from polaris_tui.steps.base import Check
 
 
 class Exit(IntEnum):
@@ -322,6 +323,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return Exit.OK if ok else Exit.FAILURE
 
 
+def _print_checks(checks: Iterable[Check], mark: Callable[[Check], str]) -> None:
+    """One line per check (mark, id, time, detail), a failure's guidance indented under it."""
+    for c in checks:
+        print(f"{mark(c)} {c.id:<40} {c.ms:7.0f} ms  {c.detail}")
+        if not c.ok and c.guidance:
+            print("     " + c.guidance.replace("\n", "\n     "))
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from polaris_tui import runner
 
@@ -331,10 +340,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        for c in report.checks:
-            print(f"{'PASS' if c.ok else 'FAIL'} {c.id:<40} {c.ms:7.0f} ms  {c.detail}")
-            if not c.ok and c.guidance:
-                print("     " + c.guidance.replace("\n", "\n     "))
+        _print_checks(report.checks, lambda c: "PASS" if c.ok else "FAIL")
         print(
             f"{'all checks passed' if report.ok else 'some checks failed'} in "
             f"{report.elapsed_ms:.0f} ms"
@@ -350,12 +356,12 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        for c in report.checks:
+
+        def mark(c: Check) -> str:
             warn = preflight.severity(c) == preflight.WARNING
-            mark = "PASS" if c.ok else "WARN" if warn else "FAIL"
-            print(f"{mark} {c.id:<38} {c.ms:7.0f} ms  {c.detail}")
-            if not c.ok and c.guidance:
-                print("     " + c.guidance.replace("\n", "\n     "))
+            return "PASS" if c.ok else "WARN" if warn else "FAIL"
+
+        _print_checks(report.checks, mark)
         print(
             f"{'ready for the runbook' if report.ok else 'fix the failures above first'} "
             f"({report.elapsed_ms:.0f} ms)"

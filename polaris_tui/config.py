@@ -581,11 +581,12 @@ def validate(raw: Mapping[str, Any]) -> Config:
         )
     if domain != values["zone"] and not domain.endswith("." + values["zone"]):
         raise ConfigError("zone", values["zone"], f"use {domain} or a parent zone of it")
-    window_s = values.get("ts_window_ms", 300000) / 1000
-    if values.get("nonce_ttl_seconds", 600) < 2 * window_s:
+    window_s = values.get("ts_window_ms", RELAY_BOUNDS["ts_window_ms"].default) / 1000
+    nonce_ttl = values.get("nonce_ttl_seconds", RELAY_BOUNDS["nonce_ttl_seconds"].default)
+    if nonce_ttl < 2 * window_s:
         raise ConfigError(
             "nonce_ttl_seconds",
-            values.get("nonce_ttl_seconds", 600),
+            nonce_ttl,
             f"use at least {int(2 * window_s)} (twice ts_window_ms in seconds), "
             "or a replayed request could be accepted",
         )

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import troubleshooting
+from polaris_tui.adapters import preload
 from polaris_tui.errors import PermissionDenied, PolarisError
 from polaris_tui.runner import CHECK_TIMEOUT_SECONDS, VERIFY_THREADS, VerifyReport
 from polaris_tui.steps.base import Check, timed_check
@@ -369,6 +370,7 @@ async def _one(
 async def run_async(ctx: Context, *, traefik_port: int = TRAEFIK_PORT) -> PreflightReport:
     """Every check concurrently; ``ok`` when no error-severity check failed."""
     started = time.perf_counter()
+    preload()  # before the fan-out, in this thread: concurrent first imports can deadlock
     reads = _Reads(ctx)
     values = troubleshooting.config_values(ctx.config)
     found = checks(ctx, traefik_port)

@@ -29,7 +29,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = " ".join(str(value).split())
-    text = re.sub(r"\(priority (\d+)\.0\)", r"(priority \1)", text)
     return text if len(text) <= LIST_ITEM_WIDTH else text[: LIST_ITEM_WIDTH - 1] + "…"
 
 

@@ -13,7 +13,11 @@ SDK_MODULES = (
     "cloudflare.resources.workers",
     "cloudflare.resources.kv",
     "cloudflare.resources.r2",
+    "cloudflare.resources.accounts",  # preflight: the account's subscriptions
+    "cloudflare.resources.user",  # preflight: the token's own verify call
     "boto3",
+    "boto3.s3.inject",  # imported when the first S3 client is built
+    "boto3.s3.transfer",
     "botocore.config",
     "dns.asyncquery",
     "dns.asyncresolver",

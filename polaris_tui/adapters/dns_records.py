@@ -22,7 +22,7 @@ def _record(obj: Any) -> Record:
         content=content,
         proxied=bool(data.get("proxied") or False),
         ttl=int(data.get("ttl") or 1),
-        priority=data.get("priority"),
+        priority=None if data.get("priority") is None else int(data["priority"]),
         id=data.get("id"),
         comment=data.get("comment"),
     )

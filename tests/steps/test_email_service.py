@@ -174,6 +174,12 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     zone = list_records(ctx)
     for rec in wanted:
         assert sum(1 for z in zone if same_record(z, rec)) == 1, rec.display()
+    # the API's JSON number comes back as an integer priority, read as an operator writes it
+    bounce_mx = ctx.dns_records.list(name=f"cf-bounce.{ZONE}", type="MX")
+    assert bounce_mx
+    for mx in bounce_mx:
+        assert type(mx.priority) is int
+        assert mx.display().endswith(f"(priority {mx.priority})")
     # routing added its own ~all beside the runbook's -all: two SPF records, the auth drift
     assert sorted(apex_spf(ctx)) == [
         "v=spf1 include:_spf.mx.cloudflare.net -all",

@@ -23,7 +23,7 @@ def test_facts_read_as_words_and_lists() -> None:
         {
             "routing_enabled": False,
             "required_records": [],
-            "records": ["MX cf-bounce.example.com route1.mx.cloudflare.net (priority 13.0)"],
+            "records": ["MX cf-bounce.example.com route1.mx.cloudflare.net (priority 13)"],
             "custom_domain": {
                 "status": {"ownership": "active", "ssl": "active"},
                 "ciphers": None,
