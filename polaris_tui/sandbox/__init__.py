@@ -18,9 +18,10 @@ Environment knobs (read by ``start``; constructor arguments override the first t
                                  operator, the older documented form)
 
 Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
-S3 keys, Worker secret values), ``config.toml``, ``requests.jsonl`` (redacted API log),
-``inbox/*.eml``, ``s3/`` (object copies so a restart serves what was uploaded) and
-``workerd/`` (the edge's miniflare scratch space and its ``workerd.log``).
+S3 keys, Worker secret values, DKIM private keys), ``config.toml``, ``requests.jsonl``
+(redacted API log), ``inbox/*.eml`` (each with the inbox's Authentication-Results), ``s3/``
+(object copies so a restart serves what was uploaded) and ``workerd/`` (the edge's miniflare
+scratch space and its ``workerd.log``).
 """
 
 from __future__ import annotations

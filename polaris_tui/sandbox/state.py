@@ -1,7 +1,7 @@
 """Persistent sandbox account state: one JSON document written through on every change.
 
-Secrets (the API token, S3 keys, Worker secret values) never go into ``state.json``;
-they live in the sandbox keyring file next to it.
+Secrets (the API token, S3 keys, Worker secret values, Email Sending's DKIM private keys)
+never go into ``state.json``; they live in the sandbox keyring file next to it.
 """
 
 from __future__ import annotations

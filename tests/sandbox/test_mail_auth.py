@@ -171,3 +171,15 @@ def test_a_plain_smtp_client_is_judged_from_where_it_connects(cf, ep, sending, t
     assert results["spf"].result == "softfail"
     assert results["dkim"].result == "none"
     assert results["dmarc"].result == "fail"
+
+
+def test_the_cname_form_resolves_to_the_key_cloudflare_serves(cf, ep, sending):
+    """``<selector>._domainkey`` CNAME to ``<selector>.dkim.cloudflare.net`` (the older form):
+    the inbox's resolver follows it out of the zone to the key the sandbox serves there."""
+    name = f"cf-legacy._domainkey.{DOMAIN}"
+    target = f"{sending.dkim_selector}.dkim.cloudflare.net"
+    cf.dns.records.create(zone_id=ep.zone_id, type="CNAME", name=name, content=target, ttl=1)
+    resolver = UdpResolver(lambda: (ep.dns_host, ep.dns_port))
+    (published,) = _txt(ep, f"{sending.dkim_selector}._domainkey.{DOMAIN}")
+    assert resolver.txt(name) == [published.encode()]
+    assert resolver.txt("nothing.dkim.cloudflare.net") == []
