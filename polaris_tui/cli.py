@@ -100,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for another apply to this domain to finish"
     )
 
+    s = sub.add_parser(
+        "destroy",
+        help="remove what the tool created, the runbook in reverse (exit 3 with --json and "
+        "no --yes when something would be removed)",
+    )
+    s.add_argument("step", help=steps_help).completer = _steps  # type: ignore[attr-defined]
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--purge-secrets",
+        action="store_true",
+        help="also delete the relay signing secret(s) from the OS keyring",
+    )
+
     s = sub.add_parser("verify", help="run the checks of one step or all, concurrently")
     s.add_argument("step", nargs="?", help=steps_help).completer = _steps  # type: ignore[attr-defined]
     s.add_argument("--json", action="store_true")
@@ -321,6 +335,82 @@ def cmd_apply(args: argparse.Namespace) -> int:
             _print_failure(failure)
             return Exit.FAILURE
     return Exit.OK if ok else Exit.FAILURE
+
+
+def _render_removal(c: Any) -> str:
+    note = f"  ({c.note})" if c.note else ""
+    verb = "remove" if c.action == "delete" else "keep"
+    return f"  {verb:<6} {c.kind:<14} {c.target}{note}"
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    """Plan each step's teardown, show it, confirm (unless --yes), remove; in reverse order.
+
+    With --json and no --yes nothing is removed: the plans are printed and the exit code says
+    whether anything would be (3) or nothing is left (0).
+    """
+    from polaris_tui import destroy
+    from polaris_tui.apply_lock import apply_lock
+    from polaris_tui.runner import StepFailure
+
+    try:
+        step_ids = destroy.select(args.step)
+    except KeyError:
+        raise UsageError(
+            f"unknown step {args.step!r}: use one of {', '.join(STEP_IDS)} or all"
+        ) from None
+    out: list[dict[str, Any]] = []
+    ok, anything = True, False
+
+    def progress(message: str, fraction: float | None = None) -> None:
+        if not args.json:
+            pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
+            print(f"  ..{pct} {message}", file=sys.stderr)
+
+    def destroy_one(ctx: Context, step_id: str) -> bool:
+        nonlocal anything
+        try:
+            planned = destroy.plan(ctx, step_id, purge_secrets=args.purge_secrets)
+        except StepFailure as failure:
+            out.append({"id": step_id, "changes": [], "error": failure.message})
+            if not args.json:
+                _print_failure(failure)
+            return False
+        removals = [c for c in planned if c.action == "delete"]
+        anything = anything or bool(removals)
+        entry: dict[str, Any] = {"id": step_id, "changes": [c.to_json() for c in planned]}
+        out.append(entry)
+        if not args.json:
+            count = f"{len(removals)} removal(s)" if removals else "nothing to remove"
+            print(f"{step_id}: {count}")
+            for c in planned:
+                print(_render_removal(c))
+        if not removals or not (
+            args.yes or (not args.json and _ask(f"Remove {len(removals)} thing(s) of {step_id}?"))
+        ):
+            return True
+        try:
+            result = destroy.apply(ctx, step_id, planned, progress=progress)
+        except StepFailure as failure:
+            entry["error"] = failure.message
+            if not args.json:
+                _print_failure(failure)
+            return False
+        entry["removed"] = len(result.applied)
+        if not args.json:
+            print(f"{step_id}: {result.detail}")
+        return True
+
+    with _context(args) as ctx:
+        removing = args.yes or not args.json  # a --json preview removes nothing: no lock
+        lock = apply_lock(ctx.state.path.parent, f"polaris-tui destroy {args.step}")
+        with lock if removing else contextlib.nullcontext():
+            ok = all(destroy_one(ctx, step_id) for step_id in step_ids)
+    if args.json:
+        _print_json({"steps": out})
+    if not ok:
+        return Exit.FAILURE
+    return Exit.CHANGES if anything and not args.yes else Exit.OK
 
 
 def _print_checks(checks: Iterable[Check], mark: Callable[[Check], str]) -> None:
@@ -657,6 +747,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "plan": cmd_plan,
     "apply": cmd_apply,
+    "destroy": cmd_destroy,
     "verify": cmd_verify,
     "preflight": cmd_preflight,
     "history": cmd_history,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from polaris_tui.errors import ConfigError
 from polaris_tui.fsutil import atomic_write, read_text
 from polaris_tui.paths import shipped_assets_dir
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
 
 if TYPE_CHECKING:
     import tomlkit
@@ -334,6 +334,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_policy,
     ),
     FieldSpec(
+        "dmarc_mailbox",
+        str,
+        "Your inbox that DMARC reports are forwarded to; apply auth adds it as an Email "
+        "Routing destination address (optional).",
+        check=_email,
+    ),
+    FieldSpec(
         "assets_dir",
         str,
         "Folder with the four brand PNGs; defaults to the shipped assets.",
@@ -375,6 +382,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_seconds(86400),
     ),
     FieldSpec(
+        "mailbox_timeout_seconds",
+        int,
+        "How long apply auth waits for dmarc_mailbox to be verified (s, at most 86400).",
+        default=900,
+        check=_seconds(86400),
+    ),
+    FieldSpec(
         "promote_quiet_seconds",
         int,
         "rotate --promote waits until the old secret has signed nothing for this long (s).",
@@ -402,6 +416,13 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_seconds(3600),
     ),
     *(_relay(name) for name in RELAY_HELP),
+    FieldSpec(
+        "relay_strict",
+        bool,
+        "Relay: nonces and rate counters in a Durable Object, exact under concurrency "
+        "(false: KV, best effort).",
+        default=RELAY_SWITCHES["relay_strict"],
+    ),
     FieldSpec(
         "theme",
         str,
@@ -444,12 +465,14 @@ class Config:
     spf_qualifier: str = "-all"
     dmarc_rua: str = ""
     dmarc_policy: str = "none"
+    dmarc_mailbox: str | None = None
     assets_dir: Path = field(default_factory=shipped_assets_dir)
     worker_dir: Path | None = None
     public_resolvers: tuple[str, ...] = ("1.1.1.1", "8.8.8.8")
     dns_timeout_seconds: float = 3.0
     propagation_timeout_seconds: int = 120
     dkim_timeout_seconds: int = 600
+    mailbox_timeout_seconds: int = 900
     promote_quiet_seconds: int = 600
     imap_host: str = ""
     imap_user: str = ""
@@ -458,6 +481,7 @@ class Config:
     nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
     rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
+    relay_strict: bool = RELAY_SWITCHES["relay_strict"]
     theme: str = "textual-dark"
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -575,6 +599,14 @@ def validate(raw: Mapping[str, Any]) -> Config:
                 values[name],
                 f"use an address at {domain}, e.g. {values[name].split('@')[0]}@{domain}",
             )
+    mailbox = values.get("dmarc_mailbox")
+    if mailbox and mailbox.lower() == values["dmarc_rua"].lower():
+        raise ConfigError(
+            "dmarc_mailbox",
+            mailbox,
+            "use the inbox you read, not dmarc_rua itself (reports forwarded to the address "
+            "they arrive at never reach anyone)",
+        )
     if values["sender_customer"].lower() == values["sender_admin"].lower():
         raise ConfigError(
             "sender_admin", values["sender_admin"], "use an address different from sender_customer"

@@ -53,13 +53,16 @@ class Endpoints:
 
 class SandboxFacts(Protocol):
     """What the engine may know of a running sandbox (the session root passes its endpoints):
-    where it keeps its files and the inbox its SMTP server delivers to."""
+    where it keeps its files, the inbox its SMTP server delivers to, and how the operator's
+    one manual act (opening a destination address's verification mail) is stood in for."""
 
     @property
     def directory(self) -> Path: ...
 
     @property
     def inbox(self) -> Path: ...
+
+    def verify_address(self, address: str) -> None: ...
 
 
 @dataclass

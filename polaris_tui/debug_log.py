@@ -29,8 +29,10 @@ LOGGERS = ("polaris_tui", "cloudflare", "httpx", "botocore", "urllib3.connection
 _SCRUB = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",]+"), r"\1 ***"),
     (
-        re.compile(r"(?i)\b(authorization|x-auth-key|x-amz-security-token|cookie)(['\"]?\s*[:=]\s*)"
-                   r"['\"]?[^'\",}\s]+"),
+        re.compile(
+            r"(?i)\b(authorization|x-auth-key|x-amz-security-token|cookie)(['\"]?\s*[:=]\s*)"
+            r"['\"]?[^'\",}\s]+"
+        ),
         r"\1\2***",
     ),
     (

@@ -48,11 +48,16 @@ def write_and_rename(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 def fsync_directory(directory: Path) -> None:
     """Make the entries renamed into ``directory`` so far durable."""
-    dir_fd = os.open(directory, os.O_RDONLY)
+    fsync_path(directory)
+
+
+def fsync_path(path: Path) -> None:
+    """Make what was written to the file (or directory) at ``path`` so far durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def read_text(path: Path, fix: str) -> str:

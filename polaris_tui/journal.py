@@ -17,6 +17,7 @@ class Recorded(Protocol):
 
     def to_json(self) -> dict[str, Any]: ...
 
+
 log = logging.getLogger(__name__)
 LAST_TIMESTAMP = 253402300799  # 9999-12-31: later (or NaN) times are not ones the tool wrote
 

@@ -16,6 +16,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 OWNER_COMMENT = "managed by polaris-tui"
+# An existing record the tool updated in place: managed from then on, but not the tool's to
+# delete (destroy leaves it; it was the operator's before).
+ADOPTED_COMMENT = OWNER_COMMENT + "; updated in place, it existed before"
 
 
 def unquote(content: str) -> str:
@@ -44,6 +47,11 @@ class Record:
     @property
     def owned(self) -> bool:
         return (self.comment or "").startswith(OWNER_COMMENT)
+
+    @property
+    def created_by_tool(self) -> bool:
+        """Created by polaris-tui (not an existing record it adopted): destroy may delete it."""
+        return (self.comment or "").strip() == OWNER_COMMENT
 
     def display(self) -> str:
         """``TYPE name content`` as an operator would compare it with dig."""
@@ -110,6 +118,7 @@ class RoutingRule:
 class DestinationAddress:
     email: str
     verified: bool
+    id: str = ""
 
 
 class EmailRouting(Protocol):
@@ -130,6 +139,14 @@ class EmailRouting(Protocol):
         ...
 
     def create_address(self, email: str) -> None: ...
+
+    def delete_address(self, address_id: str) -> None: ...
+
+    def delete_rule(self, rule_id: str) -> None: ...
+
+    def disable(self) -> None:
+        """Turn Email Routing off (Cloudflare removes the MX records it added)."""
+        ...
 
 
 # -- Email Sending ------------------------------------------------------------------------------
@@ -156,6 +173,8 @@ class EmailSending(Protocol):
         """The records Cloudflare asks for, with absolute names, as the DNS API stores them."""
         ...
 
+    def delete(self, tag: str) -> None: ...
+
 
 # -- Workers ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -177,11 +196,17 @@ class WorkerRoute:
 class WorkerDomain:
     hostname: str
     service: str
+    id: str = ""
 
 
 class Workers(Protocol):
     def settings(self, script: str) -> WorkerSettings:
         """Raises NotFound when the script does not exist."""
+        ...
+
+    def migration_tag(self, script: str) -> str | None:
+        """The tag of the script's last Durable Object migration; None when it has none
+        or does not exist."""
         ...
 
     def content(self, script: str, module: str) -> str:
@@ -220,6 +245,14 @@ class Workers(Protocol):
 
     def attach_domain(self, hostname: str, service: str) -> None:
         """Raises Conflict (100116 taken, 100117 records in the way)."""
+        ...
+
+    def detach_domain(self, domain_id: str) -> None: ...
+
+    def delete_route(self, route_id: str) -> None: ...
+
+    def delete_script(self, script: str) -> None:
+        """Delete the script with its secrets and bindings (``force``: even when bound)."""
         ...
 
 
@@ -286,6 +319,14 @@ class R2(Protocol):
     def attach_custom_domain(self, bucket: str, domain: str) -> None: ...
 
     def enable_custom_domain(self, bucket: str, domain: str) -> None: ...
+
+    def detach_custom_domain(self, bucket: str, domain: str) -> None: ...
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> None: ...
+
+    def delete_bucket(self, name: str) -> None:
+        """Raises Conflict when the bucket is not empty or has custom domains."""
+        ...
 
 
 # -- probers ------------------------------------------------------------------------------------

@@ -119,9 +119,7 @@ def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailur
     """Turn any exception into a message without secrets plus its troubleshooting entry."""
     if isinstance(exc, StepFailure):
         return exc
-    entry = troubleshooting.lookup(
-        step_id, values=guidance_values(ctx, step_id), exc=exc
-    )
+    entry = troubleshooting.lookup(step_id, values=guidance_values(ctx, step_id), exc=exc)
     codes = troubleshooting.error_codes(exc)
     detail = str(exc) or type(exc).__name__
     if codes:

@@ -48,3 +48,10 @@ class StateStore:
         if ident not in owned[kind]:
             owned[kind].append(ident)
         self.set("owned", owned)
+
+    def forget_owned(self, kind: str, ident: str) -> None:
+        """After the tool removed the resource: it is no longer there to own."""
+        owned = self.get("owned", {})
+        if ident in owned.get(kind, []):
+            owned[kind].remove(ident)
+            self.set("owned", owned)

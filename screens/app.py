@@ -486,6 +486,13 @@ class PolarisApp(App[int]):
         if saved:
             self.load_context()
 
+    def action_destroy(self) -> None:
+        """From the command palette: plan every teardown, confirm by the domain, remove."""
+        if self.ctx is not None:
+            from screens.destroy import start
+
+            start(self, self.ctx)
+
     def action_toggle_sidebar(self) -> None:
         """More room for the plan on a small terminal; the palette still reaches every step."""
         sidebar = self.query_one("#sidebar", ListView)

@@ -35,6 +35,7 @@ class PolarisCommands(Provider):
         )
         yield "Rotate secret (graceful)", run("open_rotation('graceful')"), "New secret as B"
         yield "Open settings", run("settings"), "Edit the config and the keyring secrets"
+        yield "Destroy", run("destroy"), "Remove what polaris-tui created (type the domain)"
         yield "Open history", run("history"), "The journal of applies"
         yield "Help", run("help"), "Keys and step states"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,15 @@ def local_relay(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
         proc.wait(timeout=30)
 
 
+def _exported(outbox: Path, count: int = 1) -> list[Path]:
+    """The outbox's .eml files once there are ``count`` (the exporter runs behind the 202)."""
+    deadline = time.monotonic() + 10
+    while len(files := list(outbox.glob("*.eml"))) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} .eml files in {outbox}"
+        time.sleep(0.01)
+    return files
+
+
 def test_send_test_against_the_local_relay_writes_an_eml(
     local_relay: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -68,7 +78,7 @@ def test_send_test_against_the_local_relay_writes_an_eml(
     assert _run(directory, "send-test", "--to", "ada@example.com", "--url", url) == 0
     out, err = capsys.readouterr()
     assert "status   202" in out and "key slot A" in out
-    files = list(outbox.glob("*.eml"))
+    files = _exported(outbox)
     assert len(files) == 1
     message = email.message_from_bytes(files[0].read_bytes())
     assert message["To"] == "ada@example.com"
@@ -81,7 +91,7 @@ def test_send_test_against_the_local_relay_writes_an_eml(
                 "--url", url, "--dry-run") == 0  # fmt: skip
     out, _ = capsys.readouterr()
     assert "status   200" in out and "sent nothing" in out
-    assert len(list(outbox.glob("*.eml"))) == 1
+    assert len(_exported(outbox)) == 1
 
 
 def test_send_test_with_a_secret_the_relay_does_not_hold_fails_with_guidance(

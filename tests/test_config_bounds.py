@@ -13,7 +13,7 @@ import pytest
 
 from polaris_tui.config import BINDING_IDS, FIELDS, THEMES, validate
 from polaris_tui.errors import ConfigError
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
 from polaris_tui.steps.deploy import relay_settings
 
 ROOT = Path(__file__).parent.parent
@@ -31,7 +31,8 @@ def js_object(name: str) -> dict[str, Any]:
     body = re.search(rf"const {name} = \{{(.*?)\}};", WORKER.read_text(), re.S)
     assert body, f"{name} not found in {WORKER}"
     pairs = re.findall(r"^\s*([A-Z_]+):\s*(.+?),\s*$", body.group(1), re.M)
-    return {key: eval(value, {}) for key, value in pairs}  # numbers and [low, high] only
+    literals = {"true": True, "false": False}
+    return {key: eval(value, literals) for key, value in pairs}  # numbers, [low, high], booleans
 
 
 def test_the_worker_holds_the_same_defaults_and_bounds() -> None:
@@ -41,6 +42,16 @@ def test_the_worker_holds_the_same_defaults_and_bounds() -> None:
         assert defaults[name.upper()] == bound.default, name
         assert bounds[name.upper()] == [bound.low, bound.high], name
         assert bound.high < 2**53  # the Worker's Number.isSafeInteger
+
+
+def test_the_worker_holds_the_same_switches_and_the_config_their_defaults() -> None:
+    assert js_object("SWITCHES") == {name.upper(): on for name, on in RELAY_SWITCHES.items()}
+    config = validate(BASE)
+    for name, on in RELAY_SWITCHES.items():
+        assert getattr(config, name) is on
+        assert relay_settings(config, "s").worker_vars()[name.upper()] == str(on).lower()
+        off = validate({**BASE, name: not on})
+        assert relay_settings(off, "s").worker_vars()[name.upper()] == str(not on).lower()
 
 
 def test_the_protocol_doc_states_the_bounds() -> None:
@@ -99,6 +110,14 @@ def test_config_takes_each_relay_limit_to_its_edges_and_no_further(name: str) ->
         ({"propagation_timeout_seconds": float("inf")}, "propagation_timeout_seconds", "whole"),
         ({"propagation_timeout_seconds": 10**12}, "propagation_timeout_seconds", "at most 3600"),
         ({"dkim_timeout_seconds": 86401}, "dkim_timeout_seconds", "at most 86400"),
+        ({"mailbox_timeout_seconds": 86401}, "mailbox_timeout_seconds", "at most 86400"),
+        ({"mailbox_timeout_seconds": 0}, "mailbox_timeout_seconds", "above 0"),
+        ({"dmarc_mailbox": "reports at example.com"}, "dmarc_mailbox", "use an email address"),
+        (
+            {"dmarc_mailbox": "DMARC-reports@example.com"},
+            "dmarc_mailbox",
+            "not dmarc_rua itself",
+        ),
         ({"theme": "no-such"}, "theme", "use one of: .*nord"),
         ({"keymap": {"bogus": "f9"}}, "keymap", "bogus names no binding; use one of: apply"),
         ({"keymap": {"help": ""}}, "keymap", "give help its key"),

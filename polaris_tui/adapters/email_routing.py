@@ -61,7 +61,10 @@ class CloudflareEmailRouting:
                 self.api.client.email_routing.addresses.list(account_id=self.api.account_id)
             )
         return [
-            DestinationAddress(str(_get(a, "email")), bool(_get(a, "verified"))) for a in listed
+            DestinationAddress(
+                str(_get(a, "email")), bool(_get(a, "verified")), str(_get(a, "id") or "")
+            )
+            for a in listed
         ]
 
     def create_address(self, email: str) -> None:
@@ -69,3 +72,17 @@ class CloudflareEmailRouting:
             self.api.client.email_routing.addresses.create(
                 account_id=self.api.account_id, email=email
             )
+
+    def delete_address(self, address_id: str) -> None:
+        with translated():
+            self.api.client.email_routing.addresses.delete(
+                address_id, account_id=self.api.account_id
+            )
+
+    def delete_rule(self, rule_id: str) -> None:
+        with translated():
+            self.api.client.email_routing.rules.delete(rule_id, zone_id=self.api.zone_id)
+
+    def disable(self) -> None:
+        with translated():
+            self.api.client.email_routing.dns.delete(zone_id=self.api.zone_id)

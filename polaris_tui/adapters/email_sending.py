@@ -88,3 +88,7 @@ class CloudflareEmailSending:
                 self.api.client.email_sending.subdomains.dns.get(tag, zone_id=self.api.zone_id)
             )
         return [required_record(dump(r), self.zone) for r in listed]
+
+    def delete(self, tag: str) -> None:
+        with translated():
+            self.api.client.email_sending.subdomains.delete(tag, zone_id=self.api.zone_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -150,3 +150,18 @@ class CloudflareR2:
             self._buckets.domains.custom.update(
                 domain, account_id=self.api.account_id, bucket_name=bucket, enabled=True
             )
+
+    def detach_custom_domain(self, bucket: str, domain: str) -> None:
+        with translated():
+            self._buckets.domains.custom.delete(
+                domain, account_id=self.api.account_id, bucket_name=bucket
+            )
+
+    def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
+        with _s3_errors():
+            for key in keys:
+                self.s3.delete_object(Bucket=bucket, Key=key)
+
+    def delete_bucket(self, name: str) -> None:
+        with translated():
+            self._buckets.delete(name, account_id=self.api.account_id)

@@ -35,4 +35,3 @@ def module_source(body: bytes, content_type: str, module: str) -> bytes:
         return b""
     payload = chosen.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
-

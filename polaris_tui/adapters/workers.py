@@ -70,6 +70,12 @@ class CloudflareWorkers:
             got.compatibility_date, tuple(_binding(b) for b in (got.bindings or []))
         )
 
+    def migration_tag(self, script: str) -> str | None:
+        # Only the script list carries it (as wrangler reads it); settings do not.
+        with translated():
+            listed = list(self._scripts.list(account_id=self.api.account_id))
+        return next((s.migration_tag for s in listed if s.id == script), None)
+
     def content(self, script: str, module: str) -> str:
         with translated():
             raw = self._scripts.with_raw_response.get(script, account_id=self.api.account_id)
@@ -141,7 +147,7 @@ class CloudflareWorkers:
                     account_id=self.api.account_id, hostname=hostname
                 )
             )
-        return [WorkerDomain(d.hostname, d.service) for d in listed]
+        return [WorkerDomain(d.hostname, d.service, str(d.id or "")) for d in listed]
 
     def attach_domain(self, hostname: str, service: str) -> None:
         with translated():
@@ -151,3 +157,15 @@ class CloudflareWorkers:
                 service=service,
                 zone_id=self.api.zone_id,
             )
+
+    def detach_domain(self, domain_id: str) -> None:
+        with translated():
+            self.api.client.workers.domains.delete(domain_id, account_id=self.api.account_id)
+
+    def delete_route(self, route_id: str) -> None:
+        with translated():
+            self.api.client.workers.routes.delete(route_id, zone_id=self.api.zone_id)
+
+    def delete_script(self, script: str) -> None:
+        with translated():
+            self._scripts.delete(script, account_id=self.api.account_id, force=True)

@@ -17,8 +17,16 @@ from polaris_tui.relay.signing import (
 
 WORKER_MAIN_MODULE = "index.js"
 WORKER_COMPATIBILITY_DATE = "2026-04-26"
+# Strict mode's Durable Object: the binding the Worker reads, the class it exports, and the tag
+# of the migration that creates the class's SQLite namespace (a new tag only for a new step).
+GUARD_BINDING = "RELAY_GUARD"
+GUARD_CLASS = "RelayGuard"
+GUARD_MIGRATION_TAG = "relay-guard-v1"
 
 __all__ = [
+    "GUARD_BINDING",
+    "GUARD_CLASS",
+    "GUARD_MIGRATION_TAG",
     "HEADER_NONCE",
     "HEADER_SIG",
     "HEADER_TS",

@@ -2,8 +2,8 @@
 
 A value the config accepts must be one the deployed Worker accepts too, or every send answers
 500 ``relay_misconfigured`` after a clean apply. The Worker cannot import Python, so
-``worker/src/index.js`` carries the same numbers in its ``DEFAULTS`` and ``BOUNDS``;
-tests/test_config_bounds.py reads both and fails when they differ.
+``worker/src/index.js`` carries the same numbers in its ``DEFAULTS`` and ``BOUNDS`` (and
+the on/off vars in ``SWITCHES``); tests/test_config_bounds.py reads them and fails when they differ.
 """
 
 from __future__ import annotations
@@ -43,3 +43,11 @@ RELAY_BOUNDS: dict[str, Bound] = {
     "max_body_bytes": Bound(65_536, 1_024, 1_048_576, "bytes"),
 }
 """Keyed by the Python name; the Worker's variable is the same name upper-cased."""
+
+
+RELAY_SWITCHES: dict[str, bool] = {
+    # Nonce claims and per-mailbox counters through the RelayGuard Durable Object (exact under
+    # concurrency); false falls back to KV, best effort (docs/relay-protocol.md, section 8).
+    "relay_strict": True,
+}
+"""On/off Worker vars and their defaults, sent as ``"true"``/``"false"``; same naming."""

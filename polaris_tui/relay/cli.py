@@ -81,7 +81,9 @@ def _run_python(
     state_dir: Path,
     timeouts: tuple[float, float],
 ) -> int:
-    from polaris_tui.relay.engine import Delivery, OutboxDelivery, RelayEngine, SmtpDelivery
+    from polaris_tui.relay.engine import Delivery, RelayEngine, SmtpDelivery
+    from polaris_tui.relay.outbox import OutboxDelivery
+    from polaris_tui.relay.spool import report_torn_tail
     from polaris_tui.relay.state import RelayState
 
     delivery: Delivery
@@ -89,6 +91,7 @@ def _run_python(
         return _fail("give exactly one of --outbox DIR or --smtp HOST:PORT for accepted mail")
     if outbox is not None:
         delivery = OutboxDelivery(outbox)
+        report_torn_tail(delivery.spool)
         destination = f"outbox {outbox}"
     else:
         smtp_host, _, smtp_port = (smtp or "").rpartition(":")
@@ -127,6 +130,8 @@ def _run_python(
     finally:
         signal.signal(signal.SIGTERM, previous)
         state.close()
+        if isinstance(delivery, OutboxDelivery):
+            delivery.close()
     return 0
 
 

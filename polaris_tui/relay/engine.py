@@ -15,11 +15,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Protocol
 
-from polaris_tui.fsutil import fsync_directory, write_and_rename
-from polaris_tui.relay.bounds import RELAY_BOUNDS
+from polaris_tui.relay.bounds import RELAY_BOUNDS, RELAY_SWITCHES
+from polaris_tui.relay.group_commit import GroupCommit
 from polaris_tui.relay.mime import OutgoingMessage, build_mime, new_message_id
 from polaris_tui.relay.signing import (
     HOST_RE,
@@ -55,6 +54,8 @@ class RelaySettings:
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default
     rate_limit_window_seconds: int = RELAY_BOUNDS["rate_limit_window_seconds"].default
     max_body_bytes: int = RELAY_BOUNDS["max_body_bytes"].default
+    # The Worker's store for nonces and counters (this relay's SQLite is exact either way).
+    relay_strict: bool = RELAY_SWITCHES["relay_strict"]
 
     def __post_init__(self) -> None:
         """Refuse settings the Worker would refuse: an empty secret would verify anything."""
@@ -81,6 +82,7 @@ class RelaySettings:
             "RATE_LIMIT_MAX": str(self.rate_limit_max),
             "RATE_LIMIT_WINDOW_SECONDS": str(self.rate_limit_window_seconds),
             "MAX_BODY_BYTES": str(self.max_body_bytes),
+            "RELAY_STRICT": "true" if self.relay_strict else "false",
         }
         for address, binding in self.senders.items():
             plain[binding.replace("SEND_", "SENDER_", 1)] = address
@@ -109,64 +111,16 @@ class RelayResponse:
 
 
 class Delivery(Protocol):
+    commit: GroupCommit | None  # its group commit, which the relay state's commits then join
+
     async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
         """Store or hand off ``message``; it must be durable when this returns."""
 
 
-class OutboxDelivery:
-    """One ``.eml`` per accepted message, written atomically (temp, fsync, rename, fsync dir).
-
-    Concurrent deliveries share directory fsyncs (group commit): each returns only after an
-    fsync of the directory that began after its own rename, so every answer still follows a
-    durable entry, but requests in flight together pay for one directory sync, not one each.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-        self.remove_partial_files()
-        self._next_sync: asyncio.Future[None] | None = None  # settled by the next fsync to start
-        self._syncing: asyncio.Task[None] | None = None
-
-    def remove_partial_files(self) -> None:
-        """Temp files a crash left mid-write: never answered 2xx for, so nobody's mail."""
-        for partial in self.directory.glob(".*.eml.*.tmp"):
-            partial.unlink(missing_ok=True)
-
-    async def deliver(self, envelope_from: str, recipients: list[str], message: bytes) -> None:
-        name = f"{time.time_ns()}-{uuid.uuid4().hex}.eml"
-        await asyncio.to_thread(write_and_rename, self.directory / name, message, 0o600)
-        await self._directory_synced()
-
-    async def _directory_synced(self) -> None:
-        """Return once an fsync of the directory that began after this call has finished."""
-        if self._next_sync is None:
-            self._next_sync = asyncio.get_running_loop().create_future()
-        next_sync = self._next_sync
-        if self._syncing is None:
-            self._syncing = asyncio.create_task(self._sync_while_needed())
-        await asyncio.shield(next_sync)
-
-    async def _sync_while_needed(self) -> None:
-        """One directory fsync per round, for everyone who asked before the round began."""
-        batch: asyncio.Future[None] | None = None
-        try:
-            while self._next_sync is not None:
-                batch, self._next_sync = self._next_sync, None
-                try:
-                    await asyncio.to_thread(fsync_directory, self.directory)
-                except OSError as error:
-                    batch.set_exception(error)
-                else:
-                    batch.set_result(None)
-        finally:  # cancelled (loop shutting down): nobody may wait on a round that never runs
-            for waiting in (batch, self._next_sync):
-                if waiting is not None and not waiting.done():
-                    waiting.cancel()
-            self._syncing = self._next_sync = None
-
-
 class SmtpDelivery:
     """Hand the message to an SMTP server (e.g. Mailpit); 250 to DATA means it is theirs now."""
+
+    commit = None  # the SMTP server's 250 is the durability; nothing to share
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host
@@ -307,6 +261,8 @@ class RelayEngine:
         self.delivery = delivery
         self.clock = clock
         self.state = state or RelayState()
+        self._state_commit = delivery.commit or GroupCommit()
+        self._state_commit.add(self.state.cut)
 
     def update(self, settings: RelaySettings) -> None:
         """Swap secrets/limits (rotation) while keeping the replay and rate state."""
@@ -356,6 +312,8 @@ class RelayEngine:
 
         ``host`` is the Host header as sent (None when absent or repeated); a repeated header
         reaches ``headers`` joined with ", " (as a Worker sees it), so it never verifies.
+        Once the nonce is claimed, no answer leaves before that claim (and the counters) are
+        durable: one state commit per batch of requests in flight, as for the spool.
         """
         settings = self.settings
         if not valid_host(host):
@@ -371,6 +329,16 @@ class RelayEngine:
         key_slot = self._authenticate(host, path, headers, body, now_ms)
         if key_slot is None:
             return UNAUTHORIZED
+        response = await self._claimed(key_slot, body, now_s, now_ms)
+        if response.status not in (202, 502):  # a delivery waited for the state beside it
+            await self._state_commit.durable()
+        return response
+
+    async def _claimed(
+        self, key_slot: str, body: bytes, now_s: float, now_ms: int
+    ) -> RelayResponse:
+        """The checks after the claim, then the delivery and the state made durable together."""
+        settings = self.settings
         try:
             payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -403,10 +371,18 @@ class RelayEngine:
         message_id = new_message_id(sender)
         message = replace(message, sender=sender)
         raw = build_mime(message, message_id, now_s, f"polaris-{uuid.uuid4().hex}")
-        try:
-            await self.delivery.deliver(sender, list(message.recipients), raw)
-        except OSError as error:
-            return _json(502, {"error": "send_failed", "id": message_id, "message": str(error)})
+        delivered, state = await asyncio.gather(
+            self.delivery.deliver(sender, list(message.recipients), raw),
+            self._state_commit.durable(),
+            return_exceptions=True,
+        )
+        for outcome in (delivered, state):  # one shared round: both may carry its OSError
+            if isinstance(outcome, OSError):
+                return _json(
+                    502, {"error": "send_failed", "id": message_id, "message": str(outcome)}
+                )
+            if isinstance(outcome, BaseException):
+                raise outcome
         return _json(202, {"ok": True, "id": message_id, "key": key_slot})
 
 

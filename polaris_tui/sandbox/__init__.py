@@ -9,8 +9,11 @@ Environment knobs (read by ``start``; constructor arguments override the first t
                                  (ACTION: HTTP status, ``reset`` or ``delay=MS``; PATH is
                                  relative to /client/v4), e.g. ``POST:/zones/*/dns_records:500:2``
   POLARIS_SANDBOX_LATENCY_MS     delay every API, DNS, S3 and edge response
-  POLARIS_SANDBOX_ACTIVATION_MS  pending -> active delay of R2 custom domains, Email Sending
-                                 verification and destination addresses (default 1500)
+  POLARIS_SANDBOX_ACTIVATION_MS  pending -> active delay of R2 custom domains and Email
+                                 Sending verification (default 1500)
+  POLARIS_SANDBOX_ADDRESS_VERIFY_MS  a new destination address is verified this many ms after
+                                 it was created, as if its owner opened the mailed link
+                                 (default -1: only opening the link verifies it)
   POLARIS_SANDBOX_PAGE_CAP       at most this many items per list page, fewer than a client
                                  may ask for (result_info then has no total_pages)
   POLARIS_SANDBOX_DKIM_MODE      ``txt`` (cf-bounce._domainkey TXT, published automatically)
@@ -77,6 +80,12 @@ class SandboxEndpoints:
     # How the edge runs uploaded Workers: "workerd (miniflare)", or "unavailable: <why>"
     # (then every Worker host answers 503 with that reason).
     edge_workers: str = "workerd (miniflare)"
+
+    def verify_address(self, address: str) -> None:
+        """Open the verification link mailed to ``address``, standing in for its owner."""
+        from polaris_tui.sandbox.address_verification import click
+
+        click(self.inbox, address)
 
     def serve_line(self) -> dict[str, Any]:
         """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
@@ -159,6 +168,11 @@ class Sandbox:
 
     def set_latency(self, latency_ms: int) -> None:
         self._running().set_latency(latency_ms)
+
+    def set_address_verify(self, delay_ms: int) -> None:
+        """Verify new destination addresses ``delay_ms`` after creation (negative: only by
+        their mailed link), like POLARIS_SANDBOX_ADDRESS_VERIFY_MS."""
+        self._running().set_address_verify(delay_ms)
 
     def reset_state(self) -> None:
         """Back to the freshly seeded account, keeping servers, ports and credentials."""

@@ -48,7 +48,7 @@ class Runtime:
         self.send_email = SmtpInbox(
             directory / "inbox",
             resolver,
-            store_policy(self.store, lambda: self.settings.activation_ms),
+            store_policy(self.store, lambda: self.settings),
             lambda mail_from, data: outbound.prepare(self.store, mail_from, data),
         )
         self.context = ApiContext(
@@ -58,6 +58,7 @@ class Runtime:
             token=self.store.credential(TOKEN_NAME),
             create_bucket=self.s3.create_bucket,
             delete_bucket=self.s3.delete_bucket,
+            bucket_keys=self.s3.object_keys,
         )
         self.api_server = UvicornThread(
             # The API sets its own Date (the clock-skew knob): one Date header, as Cloudflare.
@@ -143,6 +144,10 @@ class Runtime:
         self.settings = dataclasses.replace(self.settings, latency_ms=latency_ms)
         self.context.settings = self.settings
 
+    def set_address_verify(self, delay_ms: int) -> None:
+        self.settings = dataclasses.replace(self.settings, address_verify_ms=delay_ms)
+        self.context.settings = self.settings
+
     def reset_state(self) -> None:
         with self.store.read() as state:
             buckets = list(state["r2_buckets"])
@@ -151,6 +156,7 @@ class Runtime:
         self.store.wipe()
         self.faults.replace(self.initial_settings.faults)
         self.set_latency(self.initial_settings.latency_ms)
+        self.set_address_verify(self.initial_settings.address_verify_ms)
         self.workers.forget()
         log = self.directory / "requests.jsonl"
         if log.exists():

@@ -214,6 +214,10 @@ class S3Server:
                 item.unlink()
             bucket_dir.rmdir()
 
+    def object_keys(self, bucket: str) -> list[str]:
+        """The keys of a bucket's objects (first page: enough to tell an empty bucket)."""
+        return self._keys(bucket)
+
     def _keys(self, bucket: str) -> list[str]:
         import xml.etree.ElementTree as ET
 

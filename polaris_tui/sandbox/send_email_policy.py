@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from polaris_tui.sandbox.state import Store, epoch_ms
+from polaris_tui.sandbox.address_verification import verified_at
+from polaris_tui.sandbox.state import Settings, Store, epoch_ms
 
 Policy = Callable[[str, list[str]], "str | None"]
 
@@ -30,17 +31,20 @@ def _sending_verified(state: dict[str, Any], domain: str, activation_ms: int) ->
     return False
 
 
-def _verified_destinations(state: dict[str, Any], activation_ms: int) -> set[str]:
-    now = epoch_ms()
+def _verified_destinations(state: dict[str, Any], auto_verify_ms: int) -> set[str]:
     return {
         a["email"].lower()
         for a in state["email_addresses"].values()
-        if now >= a["created_ts"] + activation_ms
+        if verified_at(a, auto_verify_ms)
     }
 
 
 def refusal(
-    state: dict[str, Any], sender: str, recipients: list[str], activation_ms: int
+    state: dict[str, Any],
+    sender: str,
+    recipients: list[str],
+    activation_ms: int,
+    auto_verify_ms: int,
 ) -> str | None:
     """Why Cloudflare would not deliver this message, or None when it would."""
     domain, zone = _domain(sender), state["zone"]["name"]
@@ -49,7 +53,7 @@ def refusal(
     routing = state["email_routing"]["enabled"] and (domain == zone or domain.endswith("." + zone))
     if not routing:
         return f"sender {sender} is not on a domain onboarded to Email Service"
-    allowed = _verified_destinations(state, activation_ms)
+    allowed = _verified_destinations(state, auto_verify_ms)
     outside = sorted(r for r in recipients if r.lower() not in allowed)
     if outside:
         return (
@@ -59,11 +63,12 @@ def refusal(
     return None
 
 
-def store_policy(store: Store, activation_ms: Callable[[], int]) -> Policy:
+def store_policy(store: Store, settings: Callable[[], Settings]) -> Policy:
     """The SMTP inbox's check against the live account state."""
 
     def check(sender: str, recipients: list[str]) -> str | None:
+        now = settings()
         with store.read() as state:
-            return refusal(state, sender, recipients, activation_ms())
+            return refusal(state, sender, recipients, now.activation_ms, now.address_verify_ms)
 
     return check

@@ -71,6 +71,9 @@ class Settings:
     latency_ms: int = 0
     faults: str = ""
     page_cap: int = 0  # > 0: list pages hold at most this many items, whatever was asked
+    # >= 0: a destination address is verified this long after it was created, as if its
+    # owner opened the mailed link; negative: only opening the link verifies it
+    address_verify_ms: int = -1
 
     @classmethod
     def from_env(cls, faults: str | None = None, latency_ms: int | None = None) -> Settings:
@@ -94,6 +97,7 @@ class Settings:
             else env_int("POLARIS_SANDBOX_LATENCY_MS", 0),
             faults=faults if faults is not None else os.environ.get("POLARIS_SANDBOX_FAULTS", ""),
             page_cap=env_int("POLARIS_SANDBOX_PAGE_CAP", 0),
+            address_verify_ms=env_int("POLARIS_SANDBOX_ADDRESS_VERIFY_MS", -1),
         )
 
 

@@ -3,8 +3,10 @@
 One Node process (``workerd_host.mjs``, miniflare as pinned by the relay Worker's
 package-lock.json) is started on the first request to a Worker host and reused; each script
 is (re)loaded when its etag changes, i.e. after an upload, a settings change or a secret
-change. The process sits in its own process group so that stopping the sandbox ends it and
-every workerd it spawned, and it exits by itself when its stdin closes (the sandbox died).
+change. Durable Objects keep their storage under ``durable-objects/`` across reloads, one
+folder per namespace id (a migration makes a new one, as Cloudflare does). The process sits
+in its own process group so that stopping the sandbox ends it and every workerd it spawned,
+and it exits by itself when its stdin closes (the sandbox died).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def worker_spec(script: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
     values: dict[str, Any] = {}
     kv: dict[str, dict[str, Any]] = {}
     send_email: dict[str, dict[str, Any]] = {}
+    durable_objects: dict[str, dict[str, Any]] = {}
+    classes = script.get("durable_objects", {})
     for binding in script["bindings"]:
         kind, name = binding["type"], binding["name"]
         if kind == "plain_text":
@@ -89,6 +93,14 @@ def worker_spec(script: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
             values[name] = secrets[name]
         elif kind == "kv_namespace":
             kv[name] = {"namespace_id": binding["namespace_id"]}
+        elif kind == "durable_object_namespace":
+            # The upload refused a class without a namespace; its storage is the migration's.
+            created = classes[binding["class_name"]]
+            durable_objects[name] = {
+                "class_name": binding["class_name"],
+                "sqlite": created["storage"] == "sqlite",
+                "namespace_id": created["namespace_id"],
+            }
         elif kind == "send_email":
             send_email[name] = {
                 k: binding[k]
@@ -114,6 +126,7 @@ def worker_spec(script: dict[str, Any], secrets: dict[str, str]) -> dict[str, An
         "vars": values,
         "kv": kv,
         "send_email": send_email,
+        "durable_objects": durable_objects,
     }
 
 
@@ -160,7 +173,8 @@ class WorkerdHost:
             if not self._alive():
                 self._start()
             try:
-                reply = self._call({"op": "load", "name": name, "worker": spec()})
+                worker = {**spec(), "persist": str(self.work_dir / "durable-objects")}
+                reply = self._call({"op": "load", "name": name, "worker": worker})
             except WorkerLoadError as err:
                 # The same version fails the same way: answer at once until a new upload.
                 message = f"{err} (workerd's output: {self.work_dir / 'workerd.log'})"

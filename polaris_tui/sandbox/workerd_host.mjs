@@ -8,7 +8,8 @@
 // The api/smtp endpoints and the API token come the same way, never on the command line.
 // End of stdin (the sandbox stopped or died) disposes every workerd and exits.
 //
-// KV and send_email bindings are RPC entrypoints of a bridge Worker, as miniflare's own
+// Durable Object bindings run the script's own classes in workerd, persisted under the folder
+// the parent names. KV and send_email bindings are RPC entrypoints of a bridge Worker, as miniflare's own
 // send_email binding is, so that KV reads and writes go through the sandbox's KV API (one
 // store) and mail lands in the sandbox's SMTP inbox.
 import { readFileSync } from "node:fs";
@@ -239,10 +240,17 @@ function options(worker) {
   for (const [name, props] of Object.entries(worker.send_email)) {
     serviceBindings[name] = { name: "polaris-bridge", entrypoint: "SendEmail", props };
   }
+  // workerd runs the script's own Durable Object classes; each namespace keeps its storage in
+  // a folder named by its namespace id, so a reload keeps it and a new migration starts empty.
+  const durableObjects = {};
+  for (const [name, dobj] of Object.entries(worker.durable_objects)) {
+    durableObjects[name] = { className: dobj.class_name, useSQLite: dobj.sqlite, unsafeUniqueKey: dobj.namespace_id };
+  }
   return {
     host: "127.0.0.1",
     port: 0,
     log: new Log(LogLevel.WARN),
+    durableObjectsPersist: worker.persist,
     workers: [
       {
         name: worker.name,
@@ -252,6 +260,7 @@ function options(worker) {
         compatibilityFlags: worker.compatibility_flags,
         bindings: worker.vars,
         serviceBindings,
+        durableObjects,
       },
       {
         name: "polaris-bridge",

@@ -299,6 +299,7 @@ def _create_bucket(ctx: Context) -> None:
     except ApiError as exc:  # created meanwhile by us is fine; anything else propagates
         if BUCKET_EXISTS_CODE not in exc.codes:
             raise
+    ctx.state.mark_owned(BUCKET_KIND, ctx.config.r2_bucket)  # destroy may remove it
 
 
 def _upload(ctx: Context, asset: LocalAsset) -> None:
@@ -314,6 +315,7 @@ def _upload(ctx: Context, asset: LocalAsset) -> None:
 def _attach_domain(ctx: Context, action: Action) -> None:
     if action is Action.CREATE:
         ctx.r2.attach_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
+        ctx.state.mark_owned(DOMAIN_KIND, ctx.config.assets_host)
     else:
         ctx.r2.enable_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import dmarc, spf
+from polaris_tui.steps import mailbox
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -103,6 +104,7 @@ class Routing:
     routed: bool
     detail: str
     destinations: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
 
 
 def routing_status(ctx: Context) -> Routing:
@@ -114,8 +116,10 @@ def routing_status(ctx: Context) -> Routing:
         for kind, value in rule.matchers:
             if kind == "all" or (kind == "literal" and value.lower() == rua):
                 return Routing(True, f"rule {rule.name or rule.id!r}")
-    verified = tuple(a.email for a in ctx.email_routing.addresses() if a.verified)
-    return Routing(False, f"no Email Routing rule forwards {rua}", verified)
+    addresses = ctx.email_routing.addresses()
+    verified = tuple(a.email for a in addresses if a.verified)
+    unverified = tuple(a.email for a in addresses if not a.verified)
+    return Routing(False, f"no Email Routing rule forwards {rua}", verified, unverified)
 
 
 def plan_routing(rua: str, routing: Routing) -> list[Change]:
@@ -173,7 +177,18 @@ class AuthStep(Step):
         changes = self._record_changes(ctx, *self._records(ctx))
         rua = ctx.config.dmarc_rua
         if _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone):
-            changes += plan_routing(rua, routing_status(ctx))
+            routing, box = routing_status(ctx), ctx.config.dmarc_mailbox
+            if box and not routing.routed:
+                changes += mailbox.plan_mailbox(
+                    rua,
+                    box,
+                    rule_kind=RULE_KIND,
+                    verified=routing.destinations,
+                    unverified=routing.unverified,
+                    timeout=ctx.config.mailbox_timeout_seconds,
+                )
+            else:
+                changes += plan_routing(rua, routing)
         return changes
 
     def inspect(self, ctx: Context) -> Inspection:
@@ -196,12 +211,21 @@ class AuthStep(Step):
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
+        addresses = [c for c in changes if c.kind == mailbox.ADDRESS_KIND]
         rules = [c for c in changes if c.kind == RULE_KIND and c.action is Action.CREATE]
         messages = [c.note for c in records if "WARNING" in c.note]
         if records:
             progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
             apply_record_changes(ctx, records)
+        for c in addresses:
+            mailbox.add_address(ctx, c.target, progress)
         for c in rules:
+            forward = c.after["forward"]
+            if forward == ctx.config.dmarc_mailbox and not mailbox.wait_verified(
+                ctx, forward, progress
+            ):
+                detail = mailbox.timeout_detail(ctx, forward)
+                return ApplyResult(False, records + addresses, detail, messages)
             progress(f"creating the Email Routing rule for {c.target}", 0.3)
             rule_id = ctx.email_routing.create_forward_rule(
                 RULE_NAME, c.after["to"], c.after["forward"]
@@ -211,7 +235,7 @@ class AuthStep(Step):
         missing = wait_until_served(
             ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress
         )
-        applied = records + rules
+        applied = records + addresses + rules
         if missing:
             return ApplyResult(
                 False,
@@ -317,7 +341,12 @@ class AuthStep(Step):
             routing = await asyncio.to_thread(routing_status, ctx)
             if routing.routed:
                 return True, f"{cfg.dmarc_rua} is routed by {routing.detail}"
-            if not routing.destinations:
+            box = cfg.dmarc_mailbox
+            if box and box.lower() in {a.lower() for a in routing.unverified}:
+                hint = f"{box} is not verified yet: click the link in the mail from Cloudflare"
+            elif box:
+                hint = f"`polaris-tui apply auth` adds {box} and forwards reports to it"
+            elif not routing.destinations:
                 hint = "no verified destination address in the account: add and verify one"
             elif len(routing.destinations) > 1:
                 hint = "several verified destinations: create the rule for the one you read"

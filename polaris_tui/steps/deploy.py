@@ -2,8 +2,10 @@
 
 The upload is built from config and state only: the shipped module, its compatibility date,
 the KV namespace, one send_email binding per allow-listed sender, the sender and tuning vars
-as plain text. Secrets are kept across uploads (``keep_bindings``), or carried from the
-keyring on the first upload, when the script does not exist yet to take a secret.
+as plain text and, in strict mode, the RelayGuard Durable Object with the migration that
+creates its SQLite namespace (sent only while the script's migration tag is not ours yet).
+Secrets are kept across uploads (``keep_bindings``), or carried from the keyring on the
+first upload, when the script does not exist yet to take a secret.
 There is no server-side dry run, so the metadata is validated with the SDK's own param types
 and, when Node is present, by ``wrangler deploy --dry-run`` on an equivalent config.
 """
@@ -19,9 +21,14 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polaris_tui.errors import NotFound
+from polaris_tui.errors import NotFound, PolarisError
 from polaris_tui.ports import WorkerSettings
-from polaris_tui.relay import WORKER_MAIN_MODULE
+from polaris_tui.relay import (
+    GUARD_BINDING,
+    GUARD_CLASS,
+    GUARD_MIGRATION_TAG,
+    WORKER_MAIN_MODULE,
+)
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -49,6 +56,7 @@ SENDERS = {"CUSTOMER": "sender_customer", "ADMIN": "sender_admin"}  # suffix -> 
 SECRETS_ARE_SEPARATE = "(secret_text bindings are uploaded separately)"
 COMPARED_KEYS = (
     "namespace_id",
+    "class_name",
     "allowed_sender_addresses",
     "allowed_destination_addresses",
     "destination_address",
@@ -56,6 +64,12 @@ COMPARED_KEYS = (
 )
 CHECK_TIMEOUT = 10.0
 WRANGLER_TIMEOUT = 120.0
+
+
+class MigrationTagError(PolarisError):
+    """The script carries a Durable Object migration history this tool did not write."""
+
+    title = "Unknown Durable Object migration"
 
 
 def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -> RelaySettings:
@@ -70,6 +84,7 @@ def relay_settings(config: Config, secret_a: str, secret_b: str | None = None) -
         nonce_ttl_seconds=config.nonce_ttl_seconds,
         rate_limit_max=config.rate_limit_max,
         rate_limit_window_seconds=config.rate_limit_window_seconds,
+        relay_strict=config.relay_strict,
     )
 
 
@@ -79,12 +94,34 @@ def desired_bindings(config: Config, kv_id: str) -> list[dict[str, Any]]:
     bindings: list[dict[str, Any]] = [
         {"type": "kv_namespace", "name": KV_BINDING, "namespace_id": kv_id}
     ]
+    if config.relay_strict:
+        bindings.append(
+            {"type": "durable_object_namespace", "name": GUARD_BINDING, "class_name": GUARD_CLASS}
+        )
     bindings += [{"type": "send_email", **b} for b in settings.send_email_bindings()]
     bindings += [
         {"type": "plain_text", "name": name, "text": text}
         for name, text in settings.worker_vars().items()
     ]
     return bindings
+
+
+def guard_migration(config: Config, current_tag: str | None) -> dict[str, Any] | None:
+    """The migration an upload carries: the guard's SQLite class, once, while strict.
+
+    Cloudflare refuses a Durable Object binding whose class no migration created (10061) and
+    a migration whose ``old_tag`` is not the script's tag (10079). A tag we did not write means
+    someone else migrated this script: say so rather than guess their history.
+    """
+    if not config.relay_strict or current_tag == GUARD_MIGRATION_TAG:
+        return None
+    if current_tag is not None:
+        raise MigrationTagError(
+            f"{config.worker_name} has Durable Object migration tag {current_tag!r}, not "
+            f"{GUARD_MIGRATION_TAG!r}: another tool migrated it. Deploy to a fresh "
+            "worker_name, or set relay_strict = false to run on KV only"
+        )
+    return {"new_tag": GUARD_MIGRATION_TAG, "new_sqlite_classes": [GUARD_CLASS]}
 
 
 def code_digest() -> str:
@@ -100,6 +137,9 @@ def _normalise(binding: dict[str, Any]) -> dict[str, Any]:
     if binding["type"] == "secret_text":
         return out
     for key in COMPARED_KEYS:
+        # Cloudflare names a Durable Object's namespace itself: the class is what we chose.
+        if key == "namespace_id" and binding["type"] == "durable_object_namespace":
+            continue
         if binding.get(key) is not None:
             out[key] = binding[key]
     return out
@@ -245,6 +285,10 @@ class DeployStep(Step):
         if _kv_id(ctx) is None:
             raise RuntimeError("no EMAIL_NONCE_DEDUP namespace yet: run `polaris-tui apply kv`")
         metadata = self._metadata(ctx, now)
+        tag = ctx.workers.migration_tag(ctx.config.worker_name) if now.exists else None
+        migration = guard_migration(ctx.config, tag)
+        if migration is not None:
+            metadata["migrations"] = migration
         if not now.exists and not any(b["type"] == "secret_text" for b in metadata["bindings"]):
             raise RuntimeError(
                 "the first upload must carry POLARIS_SECRET_A: run `polaris-tui apply secret`"
@@ -263,6 +307,8 @@ class DeployStep(Step):
             ctx.state.mark_owned("worker_script", ctx.config.worker_name)
         progress(f"uploaded {ctx.config.worker_name}", 1.0)
         messages.append(f"uploaded {ctx.config.worker_name} ({len(metadata['bindings'])} bindings)")
+        if migration is not None:
+            messages.append(f"migration {GUARD_MIGRATION_TAG} created Durable Object {GUARD_CLASS}")
         return ApplyResult(True, list(changes), f"deployed {ctx.config.worker_name}", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
@@ -325,7 +371,12 @@ def wrangler_config(config: Config, metadata: dict[str, Any]) -> dict[str, Any]:
         "vars": {},
     }
     for b in metadata["bindings"]:
-        if b["type"] == "kv_namespace":
+        if b["type"] == "durable_object_namespace":
+            out.setdefault("durable_objects", {"bindings": []})["bindings"].append(
+                {"name": b["name"], "class_name": b["class_name"]}
+            )
+            out["migrations"] = [{"tag": GUARD_MIGRATION_TAG, "new_sqlite_classes": [GUARD_CLASS]}]
+        elif b["type"] == "kv_namespace":
             out["kv_namespaces"].append({"binding": b["name"], "id": b["namespace_id"]})
         elif b["type"] == "send_email":
             out["send_email"].append(

@@ -368,6 +368,8 @@ class EmailServiceStep(Step):
         if any(c.kind == ROUTING_KIND for c in changes):
             progress("enabling Email Routing", None)
             ctx.email_routing.enable(domain)
+            # Recorded so destroy turns off only what the tool turned on.
+            ctx.state.mark_owned(ROUTING_KIND, ctx.config.zone)
             applied += [c for c in changes if c.kind == ROUTING_KIND]
             messages.append(AUTH_DRIFT.format(domain=domain))
         records = [c for c in changes if c.kind == RECORD_KIND]
@@ -376,6 +378,7 @@ class EmailServiceStep(Step):
             if sending is None:
                 progress(f"creating the Email Sending domain {domain}", None)
                 sending = ctx.email_sending.create(domain)
+                ctx.state.mark_owned(SENDING_KIND, sending.tag)
             applied += [c for c in changes if c.kind == SENDING_KIND]
             wanted = required_records(ctx, sending)
             # Cloudflare may write some records itself: only what is still missing is added.

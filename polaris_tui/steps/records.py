@@ -1,7 +1,9 @@
 """DNS record changes, shared by every step that touches the zone.
 
 Records the tool creates carry ``OWNER_COMMENT`` so a later plan knows what it may update or
-delete; anything else is the operator's and is only deleted with explicit permission.
+delete; anything else is the operator's and is only deleted with explicit permission. An
+existing record the tool updates in place gets ``ADOPTED_COMMENT``: managed from then on, but
+``destroy`` leaves it, since it was the operator's first.
 Several changes go to Cloudflare in one batch request.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from polaris_tui.ports import OWNER_COMMENT, Record, unquote
+from polaris_tui.ports import ADOPTED_COMMENT, OWNER_COMMENT, Record, unquote
 from polaris_tui.steps.base import Action, Change
 
 if TYPE_CHECKING:
@@ -66,6 +68,12 @@ def _owned(rec: Record) -> Record:
     return replace(rec, comment=rec.comment or OWNER_COMMENT)
 
 
+def _adopted(rec: Record, before: Record | None) -> Record:
+    """A patch keeps the tool's own marker; an operator's record becomes adopted."""
+    ours = before is not None and before.owned
+    return replace(rec, comment=before.comment if ours and before else ADOPTED_COMMENT)
+
+
 def apply_record_changes(ctx: Context, changes: list[Change]) -> None:
     """Send every record change in one batch request (deletes, patches, then posts)."""
     deletes: list[str] = []
@@ -77,8 +85,11 @@ def apply_record_changes(ctx: Context, changes: list[Change]) -> None:
         if c.action is Action.DELETE:
             deletes.append(c.before["id"])
         elif c.action is Action.UPDATE:
-            patches.append(_owned(Record(**c.after)))
+            patches.append(Record(**c.after))
         else:
             posts.append(_owned(Record(**c.after)))
+    if patches:
+        current = {r.id: r for r in ctx.dns_records.list()}
+        patches = [_adopted(p, current.get(p.id)) for p in patches]
     if deletes or patches or posts:
         ctx.dns_records.batch(deletes=deletes, patches=patches, posts=posts)

@@ -204,6 +204,7 @@ class RouteStep(Step):
             elif change.kind == DOMAIN_KIND and change.action is Action.CREATE:
                 try:
                     ctx.workers.attach_domain(change.target, change.after)
+                    ctx.state.mark_owned(DOMAIN_KIND, change.target)
                 except ApiError as exc:
                     if TAKEN_CODE in exc.codes:
                         held = find_domain(ctx)

@@ -40,6 +40,12 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
+def exported(outbox: Path, count: int) -> list[Path]:
+    """The outbox's ``.eml`` files once there are ``count`` (the exporter runs behind the 202)."""
+    _wait(lambda: len(list(outbox.glob("*.eml"))) >= count, f"{count} .eml in {outbox}")
+    return sorted(outbox.glob("*.eml"))
+
+
 @contextmanager
 def serve_app(app: Any) -> Iterator[str]:
     import uvicorn

@@ -15,6 +15,7 @@ from relay_support import (
     SECRET_B,
     SETTINGS,
     descendants,
+    exported,
     launch_relay,
     payload,
     stop_relay,
@@ -60,7 +61,7 @@ def test_python_engine_serves_and_writes_the_outbox(tmp_path: Path, stop_signal:
         wait_for_port(port, proc)
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=f"http://127.0.0.1:{port}")
         assert result.status == 202
-        assert len(list(outbox.glob("*.eml"))) == 1
+        assert len(exported(outbox, 1)) == 1
     finally:
         assert stop_relay(proc, stop_signal) == 0
 

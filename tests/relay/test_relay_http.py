@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 import time
 from collections.abc import Iterator
@@ -14,25 +15,31 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
+from relay_support import (
+    MAIL_URL,
+    SECRET_A,
+    SECRET_B,
+    SETTINGS,
+    exported,
+    payload,
+    serve_app,
+)
 
-from polaris_tui.relay import engine as engine_module
 from polaris_tui.relay import sign
 from polaris_tui.relay.client import send_signed
-from polaris_tui.relay.engine import (
-    FIELDS,
-    OutboxDelivery,
-    RelayEngine,
-    SmtpDelivery,
-)
+from polaris_tui.relay.engine import FIELDS, RelayEngine, SmtpDelivery
+from polaris_tui.relay.outbox import OutboxDelivery
 from polaris_tui.relay.server import create_app
 
 
-def test_send_signed_lands_in_the_outbox_before_202(tmp_path: Path) -> None:
+def test_send_signed_lands_in_the_spool_before_202_then_in_the_outbox(tmp_path: Path) -> None:
     engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
     with serve_app(create_app(engine)) as base:
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
-        [eml] = list(tmp_path.iterdir())  # present as soon as the 202 is back, no temp left
+        spooled = (tmp_path / ".spool" / "messages.spool").read_bytes()
+        assert f"\r\nMessage-ID: <{result.message_id}>\r\n".encode() in spooled
+        [eml] = exported(tmp_path, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".spool", eml.name]  # no temp left
     assert (result.status, result.key_slot) == (202, "A")
     assert result.body == {"ok": True, "id": result.message_id, "key": "A"}
     raw = eml.read_bytes()
@@ -47,7 +54,8 @@ def test_send_signed_to_the_relay_url_directly(tmp_path: Path) -> None:
     with serve_app(create_app(engine)) as base:
         result = send_signed(f"{base}/send", SECRET_B, payload(dry_run=True))
     assert (result.status, result.key_slot, result.message_id) == (200, "B", None)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.glob("*.eml")) == []
+    assert (tmp_path / ".spool" / "messages.spool").read_bytes() == b""
 
 
 def test_rotation_graceful_then_emergency(tmp_path: Path) -> None:
@@ -68,13 +76,15 @@ def test_rotation_graceful_then_emergency(tmp_path: Path) -> None:
         engine.update(replace(SETTINGS, secret_a=SECRET_B, secret_b=None))  # promote B
         assert send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base).status == 401
         assert send_signed(MAIL_URL, SECRET_B, payload(), connect_to=base).key_slot == "A"
-    assert len(list(tmp_path.glob("*.eml"))) == 4
+        assert len(exported(tmp_path, 4)) == 4
 
 
-def test_failed_delivery_is_502_not_202(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    engine = RelayEngine(SETTINGS, OutboxDelivery(blocker / "outbox"))
+def test_failed_delivery_is_502_not_202(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_fdatasync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    engine = RelayEngine(SETTINGS, OutboxDelivery(tmp_path))
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
     with serve_app(create_app(engine)) as base:
         result = send_signed(MAIL_URL, SECRET_A, payload(), connect_to=base)
     assert result.status == 502
@@ -186,50 +196,58 @@ def test_fuzzed_signed_bodies_never_get_a_5xx(fuzz_base, body):
     assert isinstance(response.json(), dict)
 
 
-async def test_outbox_answers_after_a_directory_fsync_that_began_after_its_rename(
+async def test_outbox_answers_after_the_spool_fsync_that_covers_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Group commit: fewer directory fsyncs than messages, none answered before its own."""
-    synced: list[set[bytes]] = []  # the messages in the directory when each finished fsync began
+    """Group commit: fewer spool fsyncs than messages, none answered before its own."""
+    synced: list[bytes] = []  # the spool's bytes when each finished fdatasync began
+    real_fdatasync = os.fdatasync
 
-    def slow_fsync_directory(directory: Path) -> None:
-        present = {entry.read_bytes() for entry in directory.glob("*.eml")}
+    def slow_fdatasync(fd: int) -> None:
+        present = os.pread(fd, os.fstat(fd).st_size, 0)
         time.sleep(0.02)
+        real_fdatasync(fd)
         synced.append(present)
 
-    monkeypatch.setattr(engine_module, "fsync_directory", slow_fsync_directory)
+    monkeypatch.setattr(os, "fdatasync", slow_fdatasync)
     delivery = OutboxDelivery(tmp_path)
 
     async def deliver(i: int) -> None:
-        message = f"message {i}".encode()
+        message = f"message {i}\r\n".encode()
         await delivery.deliver("hello@polaris.test", ["ada@example.com"], message)
         assert any(message in present for present in synced), i
 
     await asyncio.gather(*(deliver(i) for i in range(16)))
-    assert len(list(tmp_path.glob("*.eml"))) == 16
     assert 1 <= len(synced) < 16
+    assert len(exported(tmp_path, 16)) == 16
+    delivery.close()
 
 
-async def test_outbox_directory_fsync_failure_fails_every_message_waiting_on_it(
+async def test_a_failed_spool_fsync_fails_every_message_waiting_on_it_and_later_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing_fsync_directory(directory: Path) -> None:
+    def failing_fdatasync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(engine_module, "fsync_directory", failing_fsync_directory)
     delivery = OutboxDelivery(tmp_path)
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
     results = await asyncio.gather(
         *(delivery.deliver("hello@polaris.test", ["ada@example.com"], b"m") for _ in range(4)),
         return_exceptions=True,
     )
     assert all(isinstance(result, OSError) for result in results)
+    monkeypatch.undo()  # the disk is back, but nothing is trusted until a restart
+    with pytest.raises(OSError, match="restart the relay"):
+        await delivery.deliver("hello@polaris.test", ["ada@example.com"], b"m")
+    assert (tmp_path / ".spool" / "messages.spool").read_bytes() == b""  # no unanswered tail
+    delivery.close()
 
 
 def test_partial_files_a_crash_left_are_removed_at_start(tmp_path: Path) -> None:
-    """A temp file from an interrupted write was never answered 2xx: not mail, not kept."""
+    """A temp file from an interrupted export: its record is still in the spool."""
     partial = tmp_path / ".1764108000000-abc.eml.x1y2z3.tmp"
     partial.write_bytes(b"From: half a mess")
     kept = tmp_path / "1764108000000-abc.eml"
     kept.write_bytes(b"From: hello@polaris.test\r\n")
-    OutboxDelivery(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [kept.name]
+    OutboxDelivery(tmp_path).close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".spool", kept.name]

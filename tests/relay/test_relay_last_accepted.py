@@ -8,7 +8,8 @@ from pathlib import Path
 from relay_support import MAIL_URL, SECRET_A, SECRET_B, SETTINGS, payload, serve_app
 
 from polaris_tui.relay.client import send_signed
-from polaris_tui.relay.engine import OutboxDelivery, RelayEngine
+from polaris_tui.relay.engine import RelayEngine
+from polaris_tui.relay.outbox import OutboxDelivery
 from polaris_tui.relay.server import create_app
 from polaris_tui.relay.state import RelayState
 

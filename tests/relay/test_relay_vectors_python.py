@@ -9,14 +9,16 @@ import httpx
 import pytest
 from relay_vectors import NOW_MS, RELAY, build_request, case_settings, check_message, check_response
 
-from polaris_tui.relay.engine import OutboxDelivery, RelayEngine
+from polaris_tui.relay.engine import RelayEngine
+from polaris_tui.relay.outbox import OutboxDelivery
 from polaris_tui.relay.server import create_app
 
 
 @pytest.mark.parametrize("case", RELAY["cases"], ids=lambda c: c["name"])
 async def test_relay_case(case: dict[str, Any], tmp_path: Path) -> None:
     settings = case_settings(case)
-    engine = RelayEngine(settings, OutboxDelivery(tmp_path), clock=lambda: NOW_MS / 1000)
+    outbox = OutboxDelivery(tmp_path)
+    engine = RelayEngine(settings, outbox, clock=lambda: NOW_MS / 1000)
     transport = httpx.ASGITransport(app=create_app(engine))
     nonces: list[str | None] = []
     async with httpx.AsyncClient(transport=transport) as client:
@@ -36,6 +38,7 @@ async def test_relay_case(case: dict[str, Any], tmp_path: Path) -> None:
                 dict(response.headers),
                 response.content,
             )
+            assert outbox.wait_exported()
             new = sorted(set(tmp_path.glob("*.eml")) - before)
             if "delivered" in expect:
                 assert len(new) == expect["delivered"], f"{case['name']} step {index}"

@@ -162,7 +162,9 @@ def test_send_email_delivers_the_message_the_code_built_into_the_inbox(cf, ep):
 def test_send_email_under_email_routing_alone_reaches_only_verified_destinations(cf, ep):
     cf.email_routing.dns.create(zone_id=ep.zone_id)
     addr = cf.email_routing.addresses.create(account_id=ep.account_id, email="ops@example.com")
-    wait_until(lambda: cf.email_routing.addresses.get(addr.id, account_id=ep.account_id).verified)
+    ep.verify_address(addr.email)
+    for mail in Path(ep.inbox).glob("*.eml"):  # the verification mail, read and done with
+        mail.unlink()
     upload(cf, ep, MAIL_SOURCE, [MAIL_BINDING])
     route(cf, ep)
     payload = {"from": "noreply@polaris.test", "to": "ops@example.com", "marker": "verified"}

@@ -19,11 +19,12 @@ from polaris_tui.sandbox import EGRESS_IPV4, outbound
 from polaris_tui.sandbox.receiver import AUTHSERV_ID, UdpResolver
 from polaris_tui.sandbox.send_email_policy import store_policy
 from polaris_tui.sandbox.smtp import SmtpInbox
-from polaris_tui.sandbox.state import Store
+from polaris_tui.sandbox.state import Settings, Store
 from tests.sandbox.conftest import ACTIVATION_MS
 from tests.sandbox.test_email import wait_until
 
 DOMAIN = "polaris.test"
+SETTINGS = Settings(activation_ms=int(ACTIVATION_MS))
 
 
 def _txt(ep, name: str) -> list[str]:
@@ -68,7 +69,7 @@ def cloudflare_door(ep, tmp_path):
         box = SmtpInbox(
             tmp_path / name,
             UdpResolver(lambda: (ep.dns_host, ep.dns_port)),
-            store_policy(store, lambda: int(ACTIVATION_MS)),
+            store_policy(store, lambda: SETTINGS),
             lambda mail_from, data: outbound.prepare(store, mail_from, data),
         )
         box.start()

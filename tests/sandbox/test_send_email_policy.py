@@ -12,9 +12,11 @@ import pytest
 from polaris_tui.sandbox.receiver import UdpResolver
 from polaris_tui.sandbox.send_email_policy import store_policy
 from polaris_tui.sandbox.smtp import SmtpInbox
-from polaris_tui.sandbox.state import Store
+from polaris_tui.sandbox.state import Settings, Store
 from tests.sandbox.conftest import ACTIVATION_MS
 from tests.sandbox.test_email import wait_until
+
+SETTINGS = Settings(activation_ms=int(ACTIVATION_MS))  # addresses verified only by their link
 
 
 def _send(inbox: SmtpInbox, sender: str, recipient: str) -> None:
@@ -36,7 +38,7 @@ def delivery(ep, tmp_path):
         box = SmtpInbox(
             tmp_path / f"inbox{len(boxes)}",
             UdpResolver(lambda: (ep.dns_host, ep.dns_port)),
-            store_policy(store, lambda: int(ACTIVATION_MS)),
+            store_policy(store, lambda: SETTINGS),
         )
         box.start()
         boxes.append(box)
@@ -50,7 +52,7 @@ def delivery(ep, tmp_path):
 def test_email_routing_alone_reaches_only_verified_destinations(cf, ep, delivery):
     cf.email_routing.dns.create(zone_id=ep.zone_id)
     addr = cf.email_routing.addresses.create(account_id=ep.account_id, email="ops@inbox.example")
-    wait_until(lambda: cf.email_routing.addresses.get(addr.id, account_id=ep.account_id).verified)
+    ep.verify_address(addr.email)
     inbox = delivery()
     _send(inbox, "noreply@polaris.test", "ops@inbox.example")
     with pytest.raises(smtplib.SMTPDataError) as err:

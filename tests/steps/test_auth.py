@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ MERGED = "v=spf1 include:_spf.google.com include:_spf.mx.cloudflare.net -all"
 RUNBOOK_DMARC = (
     "v=DMARC1; p=none; rua=mailto:dmarc-reports@polaris.test; fo=1; aspf=r; adkim=r; pct=100"
 )
-ACTIVATION_S = 1.6  # the sandbox verifies a destination address after 1.5 s
 
 
 def _yes(step, changes) -> bool:  # type: ignore[no-untyped-def]
@@ -40,13 +38,15 @@ def _txt(ctx, name: str, content: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def seed_done_when(cf, zone_id: str, account_id: str, domain: str) -> None:  # type: ignore[no-untyped-def]
-    """Operator SPF, Email Routing's own ~all SPF, an unrelated TXT, a verified inbox."""
+def seed_done_when(cf, ep) -> None:  # type: ignore[no-untyped-def]
+    """Operator SPF, Email Routing's own ~all SPF, an unrelated TXT, a verified inbox
+    (its owner opens the verification link the sandbox mailed)."""
+    zone_id, account_id, domain = ep.zone_id, ep.account_id, ep.domain
     for content in (GOOGLE_SPF, UNRELATED):
         cf.dns.records.create(zone_id=zone_id, type="TXT", name=domain, content=content, ttl=1)
     cf.email_routing.dns.create(zone_id=zone_id)
     cf.email_routing.addresses.create(account_id=account_id, email="ops@inbox.example")
-    time.sleep(ACTIVATION_S)
+    ep.verify_address("ops@inbox.example")
 
 
 def apex_txt(ctx) -> list[str]:  # type: ignore[no-untyped-def]
@@ -101,7 +101,7 @@ def _planned(policy: str):  # type: ignore[no-untyped-def]
 # -- against the sandbox --------------------------------------------------------------
 def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
-    seed_done_when(ctx.cf, ctx.zone_id, ctx.config.account_id, ctx.config.domain)
+    seed_done_when(ctx.cf, ctx.sandbox)
     assert runner.step_status(ctx, AuthStep()).state is StepState.DRIFT
 
     assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
@@ -183,7 +183,7 @@ def test_unrouted_rua_without_verified_inbox_fails_with_guidance(sandbox_ctx) ->
 
     for email in ("a@inbox.example", "b@inbox.example"):
         ctx.cf.email_routing.addresses.create(account_id=ctx.config.account_id, email=email)
-    time.sleep(ACTIVATION_S)
+        ctx.sandbox.verify_address(email)
     assert runner.pending(runner.plan(ctx, AuthStep())) == []  # two inboxes: no guess
     (routed,) = [c for c in runner.verify(ctx, [AuthStep()]).checks if c.id.endswith("routed")]
     assert "several verified destinations" in routed.detail
@@ -224,7 +224,7 @@ def test_cli_done_when(tmp_path: Path) -> None:
     box = tmp_path / "sandbox"
     with Sandbox(box) as ep:
         cf = make_client(ep.token, ep.api)
-        seed_done_when(cf, ep.zone_id, ep.account_id, ep.domain)
+        seed_done_when(cf, ep)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -201,7 +201,13 @@ def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> No
         name,
         account_id=account,
         metadata=metadata,
-        files=[(WORKER_MAIN_MODULE, b"export default {};\n", "application/javascript+module")],
+        files=[
+            (
+                WORKER_MAIN_MODULE,
+                b"export class RelayGuard {}\nexport default {};\n",
+                "application/javascript+module",
+            )
+        ],
     )
     [change] = pending(ctx, "deploy")
     assert change.note == "code"

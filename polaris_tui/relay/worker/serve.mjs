@@ -6,7 +6,8 @@
 // 500/501/503 (or normalises the path) before the Worker runs. Here:
 // - the settings, secrets included, arrive as one JSON line on stdin (never argv, env or disk);
 //   stdin then stays open, and its end (the parent died, even by SIGKILL) stops everything;
-// - KV (nonces, rate counters) persists in the state folder the parent names;
+// - the RelayGuard Durable Object (strict mode: nonces, rate counters) and KV persist in the
+//   state folder the parent names;
 // - the front refuses what Cloudflare's edge refuses before a Worker runs, with the contract's
 //   answers (docs/relay-protocol.md, section 3, check 0), and hands the rest to the Worker.
 import { Agent, STATUS_CODES, createServer, request as httpRequest } from "node:http";
@@ -116,6 +117,9 @@ async function main() {
     compatibilityDate: config.compatibilityDate,
     kvNamespaces: ["EMAIL_NONCE_DEDUP"],
     kvPersist: join(config.persistDir, "kv"),
+    // Strict mode's guard (nonce claims, per-mailbox counters), as the deploy step binds it.
+    durableObjects: { RELAY_GUARD: { className: "RelayGuard", useSQLite: true } },
+    durableObjectsPersist: join(config.persistDir, "durable-objects"),
     email: { send_email: config.sendEmail },
     bindings: config.bindings,
     log: new Log(LogLevel.INFO), // prints each sent message's .eml path

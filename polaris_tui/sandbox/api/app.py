@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
 from polaris_tui.sandbox import account_knobs
+from polaris_tui.sandbox.address_verification import VERIFY_PATH
 from polaris_tui.sandbox.api import accounts, dns, email, kv_values, storage, workers
 from polaris_tui.sandbox.api.common import ApiContext, parse_json
 from polaris_tui.sandbox.envelope import PAGE_CAP, ApiError, fail
@@ -102,6 +103,9 @@ class GuardedApi:
             return
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
+        if path.startswith(VERIFY_PATH):  # a link opened from a mail: no API token
+            await self.app(scope, receive, send)
+            return
         rel = path[len(PREFIX) :] if path.startswith(PREFIX) else path
         chunks = []
         while True:
@@ -223,7 +227,7 @@ def create_api(context: ApiContext, log_path: Path) -> GuardedApi:
         *account_knobs.routes,
     ]
     app = Starlette(
-        routes=[Mount(PREFIX, routes=routes)],
+        routes=[Mount(PREFIX, routes=routes), *email.verification_routes],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
     )
     app.state.ctx = context

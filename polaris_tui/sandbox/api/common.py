@@ -25,6 +25,7 @@ class ApiContext:
     token: str
     create_bucket: Callable[[str], None] = field(default=lambda name: None)
     delete_bucket: Callable[[str], None] = field(default=lambda name: None)
+    bucket_keys: Callable[[str], list[str]] = field(default=lambda name: [])
 
 
 def ctx(request: Request) -> ApiContext:

@@ -12,10 +12,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from polaris_tui.sandbox import dkim_keys, zone
+from polaris_tui.sandbox.address_verification import (
+    VERIFY_PATH,
+    mark_verified,
+    send_verification,
+    verified_at,
+)
 from polaris_tui.sandbox.api.common import (
     ApiContext,
     check_account,
     check_zone,
+    ctx,
     json_body,
     require_object,
 )
@@ -135,8 +142,13 @@ async def enable_routing(request: Request) -> Response:
 
 
 async def disable_routing(request: Request) -> Response:
+    """Turns Routing off and, as Cloudflare documents, removes the MX records it added."""
     context = check_zone(request)
     with context.store.change() as state:
+        for ident, rec in list(state["dns_records"].items()):
+            meta = rec.get("meta", {})
+            if rec["type"] == "MX" and meta.get("email_routing") and meta.get("auto_added"):
+                del state["dns_records"][ident]
         state["email_routing"].update(enabled=False, modified=now_iso())
         return ok(routing_settings(state))
 
@@ -158,17 +170,17 @@ async def routing_dns(request: Request) -> Response:
         return ok(routing_required(state))
 
 
-def _address_view(addr: dict[str, Any], activation_ms: int) -> dict[str, Any]:
-    verified = addr["created"] if epoch_ms() >= addr["created_ts"] + activation_ms else None
-    view = {k: v for k, v in addr.items() if k != "created_ts"}
-    return {**view, "verified": verified}
+def _address_view(addr: dict[str, Any], auto_verify_ms: int) -> dict[str, Any]:
+    hidden = ("created_ts", "verified_at", "verify_token")
+    view = {k: v for k, v in addr.items() if k not in hidden}
+    return {**view, "verified": verified_at(addr, auto_verify_ms)}
 
 
 async def list_addresses(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         items = [
-            _address_view(a, context.settings.activation_ms)
+            _address_view(a, context.settings.address_verify_ms)
             for a in state["email_addresses"].values()
         ]
     return paginate(items, request.query_params)
@@ -191,9 +203,29 @@ async def create_address(request: Request) -> Response:
             "created": created,
             "modified": created,
             "created_ts": epoch_ms(),
+            "verified_at": None,
+            "verify_token": secrets.token_urlsafe(16),
         }
         state["email_addresses"][ident] = addr
-    return ok(_address_view(addr, context.settings.activation_ms))
+    link = f"{str(request.base_url).rstrip('/')}{VERIFY_PATH}{addr['verify_token']}"
+    send_verification(context.store.directory / "inbox", addr["email"], link)
+    return ok(_address_view(addr, context.settings.address_verify_ms))
+
+
+async def open_verification_link(request: Request) -> Response:
+    """The link in the verification mail (outside /client/v4, needs no token)."""
+    context = ctx(request)
+    token = request.path_params["token"]
+    with context.store.change() as state:
+        addr = next(
+            (a for a in state["email_addresses"].values() if a.get("verify_token") == token),
+            None,
+        )
+        if addr is None:
+            return Response("This verification link is not valid.", status_code=404)
+        mark_verified(addr)
+        email = addr["email"]
+    return Response(f"{email} is verified for Email Routing.", media_type="text/plain")
 
 
 def _address(state: dict[str, Any], ident: str) -> dict[str, Any]:
@@ -207,7 +239,7 @@ async def get_address(request: Request) -> Response:
     context = check_account(request)
     with context.store.read() as state:
         addr = _address(state, request.path_params["address_id"])
-        return ok(_address_view(addr, context.settings.activation_ms))
+        return ok(_address_view(addr, context.settings.address_verify_ms))
 
 
 async def delete_address(request: Request) -> Response:
@@ -215,7 +247,7 @@ async def delete_address(request: Request) -> Response:
     with context.store.change() as state:
         addr = _address(state, request.path_params["address_id"])
         del state["email_addresses"][addr["id"]]
-    return ok(_address_view(addr, context.settings.activation_ms))
+    return ok(_address_view(addr, context.settings.address_verify_ms))
 
 
 def _rule_from(body: dict[str, Any], state: dict[str, Any], ident: str) -> dict[str, Any]:
@@ -502,4 +534,8 @@ routes = [
     Route(zone_base + "/sending/subdomains/{tag}", edit_subdomain, methods=["PATCH"]),
     Route(zone_base + "/sending/subdomains/{tag}", delete_subdomain, methods=["DELETE"]),
     Route(zone_base + "/sending/subdomains/{tag}/dns", subdomain_dns, methods=["GET"]),
+]
+# The verification mail's link is opened in a browser: outside /client/v4, no token.
+verification_routes = [
+    Route(VERIFY_PATH + "{token}", open_verification_link, methods=["GET"]),
 ]

@@ -87,6 +87,8 @@ async def delete_bucket(request: Request) -> Response:
         bucket = _bucket(state, request.path_params["bucket"])
         if bucket["custom_domains"]:
             raise ApiError(409, 10008, "The bucket has custom domains attached; remove them first.")
+        if context.bucket_keys(bucket["name"]):
+            raise ApiError(409, 10008, "The bucket you tried to delete is not empty.")
         context.delete_bucket(bucket["name"])
         del state["r2_buckets"][bucket["name"]]
     return ok({})

@@ -30,6 +30,11 @@ from polaris_tui.sandbox.api.common import (
     parse_json,
     require_object,
 )
+from polaris_tui.sandbox.api.durable_objects import (
+    apply_migrations,
+    check_durable_bindings,
+    with_namespace_ids,
+)
 from polaris_tui.sandbox.envelope import ApiError, ok, paginate
 from polaris_tui.sandbox.state import new_id, now_iso, worker_secret_service
 
@@ -69,7 +74,7 @@ def _script(state: dict[str, Any], name: str) -> dict[str, Any]:
 
 def public_bindings(script: dict[str, Any]) -> list[dict[str, Any]]:
     """Bindings as the API shows them: secret values never leave the keyring."""
-    return [dict(b) for b in script["bindings"]]
+    return with_namespace_ids(script)
 
 
 def _new_version(script: dict[str, Any], source: str) -> str:
@@ -104,6 +109,7 @@ def _script_view(script: dict[str, Any]) -> dict[str, Any]:
         "last_deployed_from": "api",
         "tail_consumers": [],
         "entry_point": script.get("main_module"),
+        "migration_tag": script.get("migration_tag"),
     }
 
 
@@ -324,6 +330,8 @@ async def upload_script(request: Request) -> Response:
     strict = request.query_params.get("bindings_inherit") == "strict"
     with context.store.change() as state:
         script = state["scripts"].get(name)
+        migration_tag, classes = apply_migrations(script, metadata.get("migrations"), modules)
+        check_durable_bindings(bindings, classes, modules)
         resolved = apply_bindings(context, state, script, name, bindings, keep, strict)
         if script is None:
             created = now_iso()
@@ -344,6 +352,8 @@ async def upload_script(request: Request) -> Response:
             compatibility_flags=metadata.get("compatibility_flags", []),
             logpush=bool(metadata.get("logpush", False)),
             tags=metadata.get("tags", []),
+            migration_tag=migration_tag,
+            durable_objects=classes,
         )
         _new_version(script, "api")
         return ok(_script_view(script))
@@ -435,6 +445,7 @@ async def patch_settings(request: Request) -> Response:
                 )
                 for b in settings["bindings"] or []
             ]
+            check_durable_bindings(incoming, script.get("durable_objects", {}), script["modules"])
             script["bindings"] = apply_bindings(
                 context, state, script, name, incoming, [], strict_inherit=True
             )

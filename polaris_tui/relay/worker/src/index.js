@@ -2,6 +2,7 @@
 // The contract (headers, the exact signed bytes, checks in order, every status) is
 // docs/relay-protocol.md; tests/vectors/relay.json pins it for this Worker and the Python relay.
 import { EmailMessage } from "cloudflare:email";
+import { DurableObject } from "cloudflare:workers";
 
 const SCHEME = "POLARIS-HMAC-SHA256-V1";
 const DEFAULTS = {
@@ -19,6 +20,10 @@ const BOUNDS = {
   RATE_LIMIT_MAX: [1, 1000000000],
   RATE_LIMIT_WINDOW_SECONDS: [1, 604800],
   MAX_BODY_BYTES: [1024, 1048576],
+};
+// On/off vars and their defaults: polaris_tui/relay/bounds.py's RELAY_SWITCHES holds the same.
+const SWITCHES = {
+  RELAY_STRICT: true,
 };
 const KV_MIN_TTL_SECONDS = 60;
 // A slot's last-accepted key is rewritten only when it is older than this, so a busy relay
@@ -47,6 +52,14 @@ const badRequest = (field, message) => json(400, { error: "bad_request", field, 
 
 class ConfigError extends Error {}
 
+/** "true" or "false" (unset: the default); anything else fails closed. */
+function switchVar(env, name) {
+  const raw = env[name];
+  if (raw === undefined || raw === null || raw === "") return SWITCHES[name];
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new ConfigError(`${name} must be "true" or "false", got ${JSON.stringify(raw)}`);
+}
+
 function intVar(env, name) {
   const raw = env[name];
   if (raw === undefined || raw === null || raw === "") return DEFAULTS[name];
@@ -74,6 +87,11 @@ function loadSettings(env) {
     Math.ceil((2 * tsWindowMs) / 1000),
     KV_MIN_TTL_SECONDS,
   );
+  // Strict mode needs its Durable Object; without it the relay refuses rather than fall back.
+  const strict = switchVar(env, "RELAY_STRICT");
+  if (strict && !env.RELAY_GUARD) {
+    throw new ConfigError("RELAY_STRICT is on but the RELAY_GUARD Durable Object binding is missing");
+  }
   const senders = new Map();
   for (const [name, value] of Object.entries(env)) {
     const match = /^SENDER_([A-Z0-9_]+)$/.exec(name);
@@ -89,6 +107,7 @@ function loadSettings(env) {
     rateLimitMax: intVar(env, "RATE_LIMIT_MAX"),
     rateLimitWindowSeconds: intVar(env, "RATE_LIMIT_WINDOW_SECONDS"),
     maxBodyBytes: intVar(env, "MAX_BODY_BYTES"),
+    strict,
     senders,
   };
 }
@@ -318,20 +337,121 @@ function mailbox(address) {
   return `${untagged}${lowered.slice(at)}`;
 }
 
-async function applyRateLimit(kv, recipients, settings, nowMs) {
+/** The current fixed window of the rate limit: its number, end and the seconds left. */
+function rateWindow(settings, nowMs) {
   const windowMs = settings.rateLimitWindowSeconds * 1000;
-  const window = Math.floor(nowMs / windowMs);
-  const windowEnd = (window + 1) * windowMs;
-  const mailboxes = [...new Set(recipients.map(mailbox))];
-  const keys = await Promise.all(
-    mailboxes.map(async (m) => `rate:${await sha256Hex(m)}:${window}`),
-  );
+  const number = Math.floor(nowMs / windowMs);
+  const endMs = (number + 1) * windowMs;
+  return { number, endMs, retryAfter: Math.max(1, Math.ceil((endMs - nowMs) / 1000)) };
+}
+
+/** The recipients' distinct mailboxes as digests, sorted: the order strict mode takes them in. */
+async function mailboxDigests(recipients) {
+  const digests = await Promise.all([...new Set(recipients.map(mailbox))].map((m) => sha256Hex(m)));
+  return [...new Set(digests)].sort();
+}
+
+async function applyRateLimit(kv, recipients, settings, nowMs) {
+  const window = rateWindow(settings, nowMs);
+  const keys = (await mailboxDigests(recipients)).map((d) => `rate:${d}:${window.number}`);
   const counts = await Promise.all(keys.map(async (k) => Number((await kv.get(k)) ?? "0")));
-  if (counts.some((c) => c >= settings.rateLimitMax)) {
-    return Math.max(1, Math.ceil((windowEnd - nowMs) / 1000));
-  }
-  const ttl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil((windowEnd - nowMs) / 1000));
+  if (counts.some((c) => c >= settings.rateLimitMax)) return window.retryAfter;
+  const ttl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil((window.endMs - nowMs) / 1000));
   await Promise.all(keys.map((k, i) => kv.put(k, String(counts[i] + 1), { expirationTtl: ttl })));
+  return 0;
+}
+
+// ---- strict mode: a Durable Object per nonce and per mailbox ----------------------------------
+
+/**
+ * One claimed nonce or one mailbox's counters. A Durable Object is single-threaded per id, and
+ * these methods read and write SQLite synchronously before their first await, so a check and
+ * its write never interleave with another request's: what KV's read-then-write cannot promise.
+ * Rows expire; an alarm at the earliest expiry removes them and empties an idle object.
+ */
+export class RelayGuard extends DurableObject {
+  /** The tables, made on first use (and again after an alarm emptied the object). */
+  tables() {
+    const sql = this.ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS claim (expires_ms INTEGER NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS counter (window TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_ms INTEGER NOT NULL)",
+    );
+    return sql;
+  }
+
+  /** True for the first caller within `ttlSeconds`, false for every other. */
+  async claim(ttlSeconds) {
+    const sql = this.tables();
+    const now = Date.now();
+    if (sql.exec("SELECT 1 FROM claim WHERE expires_ms > ?", now).toArray().length) return false;
+    sql.exec("DELETE FROM claim");
+    sql.exec("INSERT INTO claim (expires_ms) VALUES (?)", now + ttlSeconds * 1000);
+    await this.scheduleCleanup();
+    return true;
+  }
+
+  /** Count one send in `window` unless it already holds `max`; true when counted. */
+  async reserve(window, max, expiresMs) {
+    const sql = this.tables();
+    sql.exec("DELETE FROM counter WHERE expires_ms <= ?", Date.now());
+    const row = sql.exec("SELECT count FROM counter WHERE window = ?", window).toArray()[0];
+    if ((row?.count ?? 0) >= max) return false;
+    sql.exec(
+      "INSERT INTO counter (window, count, expires_ms) VALUES (?, 1, ?) ON CONFLICT(window) DO UPDATE SET count = count + 1",
+      window, expiresMs,
+    );
+    await this.scheduleCleanup();
+    return true;
+  }
+
+  /** Undo one `reserve` (another mailbox of the same request was refused). */
+  async release(window) {
+    this.tables().exec("UPDATE counter SET count = count - 1 WHERE window = ? AND count > 0", window);
+  }
+
+  async scheduleCleanup() {
+    const next = this.tables().exec(
+      "SELECT MIN(e) AS next FROM (SELECT expires_ms AS e FROM claim UNION ALL SELECT expires_ms FROM counter)",
+    ).one().next;
+    if (next === null) await this.ctx.storage.deleteAll();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  async alarm() {
+    const sql = this.tables();
+    const now = Date.now();
+    sql.exec("DELETE FROM claim WHERE expires_ms <= ?", now);
+    sql.exec("DELETE FROM counter WHERE expires_ms <= ?", now);
+    await this.scheduleCleanup();
+  }
+}
+
+/** The guard object for `kind` and a digest: ids are derived from digests, never raw values. */
+function guard(env, kind, digest) {
+  return env.RELAY_GUARD.get(env.RELAY_GUARD.idFromName(`${kind}:${digest}`));
+}
+
+async function claimNonceStrict(env, nonce, ttlSeconds) {
+  return guard(env, "nonce", await sha256Hex(nonce)).claim(ttlSeconds);
+}
+
+/**
+ * Reserve one send per mailbox, one object after another in sorted order; when one refuses,
+ * the reservations already made are released, so a 429 counts nothing (as the contract says).
+ */
+async function applyRateLimitStrict(env, recipients, settings, nowMs) {
+  const window = rateWindow(settings, nowMs);
+  const key = `${settings.rateLimitWindowSeconds}:${window.number}`;
+  const reserved = [];
+  for (const digest of await mailboxDigests(recipients)) {
+    const object = guard(env, "mailbox", digest);
+    if (!(await object.reserve(key, settings.rateLimitMax, window.endMs))) {
+      await Promise.all(reserved.map((r) => r.release(key)));
+      return window.retryAfter;
+    }
+    reserved.push(object);
+  }
   return 0;
 }
 
@@ -392,9 +512,10 @@ async function handle(request, env) {
   if (await verifyWith(settings.secretA, signature, signed)) keySlot = "A";
   else if (settings.secretB && (await verifyWith(settings.secretB, signature, signed))) keySlot = "B";
   if (keySlot === null) return unauthorized();
-  if (!(await claimNonce(env.EMAIL_NONCE_DEDUP, nonce, settings.nonceTtlSeconds))) {
-    return unauthorized();
-  }
+  const claimed = settings.strict
+    ? await claimNonceStrict(env, nonce, settings.nonceTtlSeconds)
+    : await claimNonce(env.EMAIL_NONCE_DEDUP, nonce, settings.nonceTtlSeconds);
+  if (!claimed) return unauthorized();
 
   let payload;
   try {
@@ -416,7 +537,9 @@ async function handle(request, env) {
   if (message.dryRun) return json(200, { ok: true, dry_run: true, key: keySlot });
   await recordAccepted(env.EMAIL_NONCE_DEDUP, keySlot, nowMs);
 
-  const retryAfter = await applyRateLimit(env.EMAIL_NONCE_DEDUP, message.to, settings, nowMs);
+  const retryAfter = settings.strict
+    ? await applyRateLimitStrict(env, message.to, settings, nowMs)
+    : await applyRateLimit(env.EMAIL_NONCE_DEDUP, message.to, settings, nowMs);
   if (retryAfter > 0) {
     return json(
       429,

@@ -22,8 +22,12 @@ export function compatibilityDate() {
   return JSON.parse(text.replace(/^\s*\/\/.*$/gm, "")).compatibility_date;
 }
 
-/** The Worker in workerd with the bindings the deploy step uploads for `settings`. */
-export function startWorker(settings, extraBindings = {}) {
+/** The Durable Object binding strict mode reads, as the deploy step binds it (SQLite-backed). */
+export const GUARD = { RELAY_GUARD: { className: "RelayGuard", useSQLite: true } };
+
+/** The Worker in workerd with the bindings the deploy step uploads for `settings`
+ * (strict mode's Durable Object unless `durableObjects` says otherwise). */
+export function startWorker(settings, extraBindings = {}, durableObjects = GUARD) {
   const bindings = {
     POLARIS_SECRET_A: settings.secret_a,
     TS_WINDOW_MS: String(settings.ts_window_ms),
@@ -44,6 +48,7 @@ export function startWorker(settings, extraBindings = {}) {
     scriptPath: join(WORKER_DIR, "src", "index.js"),
     compatibilityDate: compatibilityDate(),
     kvNamespaces: ["EMAIL_NONCE_DEDUP"],
+    durableObjects,
     cf: false, // no fetch of workers.cloudflare.com/cf.json
     email: { send_email: sendEmail },
     bindings,
