@@ -55,6 +55,7 @@ with box as endpoints:
     step.inspect(ctx)
     runner.plan(ctx, step)
 """
+"""The panel before ``runner.load_step`` and the session root existed (5844cd0 and older)."""
 
 
 def count_lines(path: Path) -> int:
@@ -101,7 +102,8 @@ def main() -> None:
         variants: list[tuple[str, str | None, str]] = [("this tree", None, PANEL_NEW)]
         if args.baseline:
             old = export(args.baseline, Path(tmp) / "base")
-            variants.insert(0, (args.baseline, old, PANEL_OLD))
+            has_session = (Path(old) / "polaris_tui" / "session.py").exists()
+            variants.insert(0, (args.baseline, old, PANEL_NEW if has_session else PANEL_OLD))
         print(f"{'code':<10} {'command':<12} {'latency':>8} {'requests':>9} {'wall s':>8}")
         for label, path, panel in variants:
             commands = {

@@ -22,6 +22,7 @@ from polaris_tui.steps.catalog import STEP_IDS
 from polaris_tui.vault import SECRET_NAMES, Vault, VaultError
 
 if TYPE_CHECKING:
+    from polaris_tui.app_handoff import HandOff
     from polaris_tui.context import Context
     from polaris_tui.session import SessionOptions
     from polaris_tui.steps.base import Check
@@ -134,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="promote even though the old secret signed a send within promote_quiet_seconds",
     )
+    s.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON (the new secret goes to stderr, never into the JSON)",
+    )
 
     s = sub.add_parser("relay", help="run the signed relay locally")
     s.add_argument("--host", default="127.0.0.1")
@@ -243,7 +249,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 if not args.json:
                     _print_failure(planned)
                 continue
-            changes = runner.pending(planned)
+            changes = planned.pending
             any_changes = any_changes or bool(changes)
             notes = _plan_notes(ctx, step.id)
             out.append({"id": step.id, "changes": [c.to_json() for c in changes], "notes": notes})
@@ -308,8 +314,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if again:
             print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
+            planned = runner.plan(ctx, step)
             result = runner.apply(
-                ctx, step, confirm=confirm, allow_delete=args.allow_delete, progress=progress
+                ctx,
+                step,
+                planned,
+                confirm=confirm,
+                allow_delete=args.allow_delete,
+                progress=progress,
             )
         except runner.StepFailure as failure:
             _print_failure(failure)
@@ -538,32 +550,46 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     with _context(args) as ctx:
         question = f"Run a {mode} rotation of the signing secret of {ctx.config.worker_name}?"
         if not args.yes and not _ask(question):
-            print("cancelled: nothing was changed", file=sys.stderr)
-            return Exit.FAILURE
+            cancelled = PolarisError("cancelled: nothing was changed", title="Cancelled")
+            return _report(cancelled, args.json)
         try:
             report = rotation.rotate(
                 ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr), force=args.force
             )
         except rotation.RotationError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return Exit.FAILURE
+            return _report(exc, args.json)
         except Exception as exc:
-            _print_failure(runner.describe_error(ctx, "secret", exc))
-            return Exit.FAILURE
-    for line in report.lines:
-        print(line)
-    for result in report.probes.values():
-        print(f"  probe: {result}")
+            return _report(runner.describe_error(ctx, "secret", exc), args.json)
+    out = sys.stderr if args.json else sys.stdout
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for line in report.lines:
+            print(line)
+        for result in report.probes.values():
+            print(f"  probe: {result}")
+        if report.app_secret is not None:
+            _print_hand_off(report.app_secret)
     if report.new_secret:
-        # The operator's one copy, on the terminal only: never logged or journaled.
+        # The operator's one copy, on the terminal only: never logged, journaled or in JSON.
         print(
             f"\nNew signing secret {report.new_fingerprint}. Set it as CF_EMAIL_WORKER_SECRET "
-            f"on the app; it is shown only this once:\n\n    {report.new_secret}\n"
+            f"on the app; it is shown only this once:\n\n    {report.new_secret}\n",
+            file=out,
         )
-    for i, action in enumerate(report.next_actions, 1):
-        print(f"{i}. {action}")
-    print(f"{mode} rotation {'done' if report.ok else 'FAILED'} in {report.elapsed_s:.2f}s")
+    if not args.json:
+        for i, action in enumerate(report.next_actions, 1):
+            print(f"{i}. {action}")
+        print(f"{mode} rotation {'done' if report.ok else 'FAILED'} in {report.elapsed_s:.2f}s")
     return Exit.OK if report.ok else Exit.FAILURE
+
+
+def _print_hand_off(result: HandOff) -> None:
+    """app_secret_command's output (scrubbed of the secret and bounded by the engine)."""
+    for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if text.strip():
+            print(f"  app_secret_command {name}:")
+            print("    " + text.rstrip("\n").replace("\n", "\n    "))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

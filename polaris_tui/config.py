@@ -415,6 +415,20 @@ FIELDS: tuple[FieldSpec, ...] = (
         default=120,
         check=_seconds(3600),
     ),
+    FieldSpec(
+        "app_secret_command",
+        str,
+        "Shell command (run with sh -c) that gives the app a new signing secret, read from "
+        "its stdin, after each graceful or emergency rotation (optional).",
+        check=lambda v: None if v else "give a shell command, or remove the field",
+    ),
+    FieldSpec(
+        "app_secret_timeout_seconds",
+        int,
+        "How long app_secret_command may run before it is stopped (s, at most 3600).",
+        default=60,
+        check=_seconds(3600),
+    ),
     *(_relay(name) for name in RELAY_HELP),
     FieldSpec(
         "relay_strict",
@@ -477,6 +491,8 @@ class Config:
     imap_host: str = ""
     imap_user: str = ""
     delivery_timeout_seconds: int = 120
+    app_secret_command: str | None = None
+    app_secret_timeout_seconds: int = 60
     ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
     nonce_ttl_seconds: int = RELAY_BOUNDS["nonce_ttl_seconds"].default
     rate_limit_max: int = RELAY_BOUNDS["rate_limit_max"].default

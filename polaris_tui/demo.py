@@ -94,7 +94,8 @@ def apply_all(ctx: Context) -> tuple[bool, str]:
 
     def apply_one(step: Step, again: bool) -> bool:
         try:
-            result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
+            planned = runner.plan(ctx, step)
+            result = runner.apply(ctx, step, planned, confirm=lambda _s, _c: True)
         except runner.StepFailure as failure:
             failed.append(f"{step.id}: {failure.message}")
             return False

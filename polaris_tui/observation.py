@@ -78,10 +78,12 @@ not, so its polls always reach the API."""
 
 
 @contextmanager
-def observing() -> Iterator[Observation]:
-    """Share reads in this context until the outermost ``observing`` ends."""
+def observing(*, new: bool = False) -> Iterator[Observation]:
+    """Share reads in this context until the outermost ``observing`` ends; ``new`` starts a
+    fresh observation even inside another (a check that the world still looks as planned
+    must not be answered from the plan's own reads)."""
     current = _active.get()
-    if current is not None:
+    if current is not None and not new:
         yield current
         return
     token = _active.set(Observation())

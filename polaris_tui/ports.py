@@ -74,14 +74,20 @@ class Record:
         return out
 
     def same_as(self, other: Record) -> bool:
-        """Equal in everything the tool manages (not id, ttl or comment)."""
-        return (self.type, self.name, unquote(self.content), self.proxied, self.priority) == (
-            other.type,
-            other.name,
-            unquote(other.content),
-            other.proxied,
-            other.priority,
-        )
+        """Equal in what DNS serves and the tool manages: type, name (any case, with or
+        without the root dot), value (a hostname in any case, TXT quoted or not), proxying
+        and an MX's priority; not id, ttl or comment. The one rule every step compares by."""
+        return self._served() == other._served()
+
+    def _served(self) -> tuple[Any, ...]:
+        if self.type in ("CNAME", "MX"):
+            value = self.content.rstrip(".").lower()
+        elif self.type == "TXT":
+            value = unquote(self.content)
+        else:
+            value = self.content
+        priority = self.priority if self.type == "MX" else None
+        return (self.type, self.name.rstrip(".").lower(), value, self.proxied, priority)
 
 
 class DnsRecords(Protocol):

@@ -6,6 +6,9 @@
   It waits until the app has switched: while the Worker recorded a real send signed with A
   (the outgoing secret) within ``promote_quiet_seconds``, promote refuses unless forced.
 - emergency: one Worker version sets a fresh A and removes B; the old value is purged.
+- with ``app_secret_command`` configured, graceful and emergency then hand the new secret to
+  the app (``polaris_tui.app_handoff``); a failed hand-off stops the rotation there and says
+  what is left to do by hand.
 
 Each stage is recorded in the tool state (fingerprints, never values) before the next
 begins, and the pending new value waits in the keyring slot ``polaris-secret-b``, so an
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from polaris_tui.app_handoff import HandOff, hand_off
 from polaris_tui.context import fingerprint
 from polaris_tui.errors import PolarisError
 from polaris_tui.steps.base import Action, Change
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
 MODES = ("graceful", "promote", "emergency")
 SLOTS = ("A", "B")
 LAST_ACCEPTED_KEY = "slot-last-accepted:"  # + slot; epoch ms, written by the Worker
+# A graceful rotation whose B the Worker accepts, waiting for app_secret_command to succeed.
+HANDOFF_STAGE = "app"
 Say = Callable[[str], None]
 
 
@@ -66,6 +72,7 @@ class RotationReport:
     elapsed_s: float = 0.0
     # The new value, for the operator's one copy on the terminal; never logged or serialised.
     new_secret: str | None = field(default=None, repr=False)
+    app_secret: HandOff | None = None  # the run of app_secret_command, if one is configured
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +82,7 @@ class RotationReport:
             "probes": self.probes,
             "next_actions": self.next_actions,
             "new_fingerprint": self.new_fingerprint,
+            "app_secret_command": self.app_secret.to_json() if self.app_secret else None,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -181,12 +189,96 @@ def _probe_lines(
 
 def _unfinished_other(ctx: Context, mode: str) -> None:
     rot = progress_of(ctx)
-    if rot and rot.get("stage") != "done" and rot.get("mode") not in (mode, None):
+    stopped = rot.get("stage") not in ("done", HANDOFF_STAGE)  # waiting on the app: Worker done
+    if rot and stopped and rot.get("mode") not in (mode, None):
         raise RotationError(
             f"a {rot['mode']} rotation stopped at stage {rot['stage']!r}: re-run "
             f"`polaris-tui rotate --{rot['mode']}` to finish it (or --emergency to replace "
             "the secret outright)"
         )
+
+
+GRACEFUL_NEXT = (
+    f"Set {APP_VARIABLE} on the app to the new secret shown above and deploy the app.",
+    "Then run `polaris-tui rotate --promote` to make it the only secret.",
+)
+
+
+def _handed_off(mode: str) -> list[str]:
+    if mode == "graceful":
+        return [
+            "app_secret_command gave the app the new secret: check that the app signs with it "
+            "(reload it if it reads the secret only at start).",
+            "Then run `polaris-tui rotate --promote` to make it the only secret: it waits until "
+            "the old secret has been unused for promote_quiet_seconds.",
+        ]
+    return ["app_secret_command gave the app the new secret: check that its mail goes out again."]
+
+
+def _by_hand(mode: str, result: HandOff) -> list[str]:
+    if mode == "graceful":
+        return [
+            f"The new secret is {BINDING_B} on the Worker and in the keyring (both secrets are "
+            f"accepted), but the app was not updated: {result.summary()}.",
+            f"Either set {APP_VARIABLE} on the app to the new secret shown above by hand, deploy "
+            "the app, then run `polaris-tui rotate --promote`;",
+            "or fix app_secret_command (`polaris-tui config set app_secret_command '...'`) and "
+            f"run `polaris-tui rotate --graceful` again: it runs only the command ({BINDING_B} "
+            "stays on the Worker).",
+        ]
+    return [
+        f"The relay accepts only the new secret, but the app was not updated "
+        f"({result.summary()}): its mail fails (401) until {APP_VARIABLE} is the new secret "
+        "shown above. Set it by hand and restart the app now,",
+        "or fix app_secret_command and run `polaris-tui rotate --emergency` again: it starts "
+        "over with a fresh secret and hands that one to the app.",
+    ]
+
+
+def _hand_off(ctx: Context, report: RotationReport, new: str, old: str | None, say: Say) -> None:
+    """Give the app the secret the Worker now accepts, when ``app_secret_command`` is set.
+
+    A graceful rotation waits at HANDOFF_STAGE until the command succeeds: run again, it
+    re-runs only the command, and promote is allowed once the app was switched by hand. An
+    emergency is recorded done first: run again it starts over with a fresh secret, so a
+    later leak is never answered by re-sending the value that leaked.
+    """
+    command = ctx.config.app_secret_command
+    graceful = report.mode == "graceful"
+    _save(ctx, report.mode, HANDOFF_STAGE if graceful and command else "done", new, old)
+    if not command:
+        return
+    timeout = ctx.config.app_secret_timeout_seconds
+    say(f"handing the new secret to the app: app_secret_command (stdin, timeout {timeout} s)")
+    result = hand_off(command, new, timeout)
+    report.app_secret = result
+    report.lines.append(result.summary())
+    rest = [] if graceful else report.next_actions[1:]  # the first says: switch the app
+    if result.ok:
+        if graceful:
+            _save(ctx, "graceful", "done", new, old)
+        report.next_actions = _handed_off(report.mode) + rest
+        return
+    report.ok = False
+    report.new_secret = new  # what remains is done by hand, with this value
+    report.next_actions = _by_hand(report.mode, result) + rest
+
+
+def _resume_hand_off(
+    ctx: Context, report: RotationReport, new: str, old: str | None, say: Say, started: float
+) -> RotationReport:
+    """A graceful rotation whose hand-off failed: the Worker has B, run only the command."""
+    report.ok = True
+    report.new_fingerprint = fingerprint(new)
+    report.lines.append(
+        f"resuming: the Worker already accepts {BINDING_B} {fingerprint(new)}; "
+        "handing it to the app again"
+    )
+    report.next_actions = list(GRACEFUL_NEXT)
+    _hand_off(ctx, report, new, old, say)
+    report.elapsed_s = time.perf_counter() - started
+    _journal(ctx, report, old)
+    return report
 
 
 def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
@@ -207,6 +299,8 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
                 "keyring; switch the app, then run `polaris-tui rotate --promote`"
             )
             return report
+        if rot.get("stage") == HANDOFF_STAGE and BINDING_B in names:
+            return _resume_hand_off(ctx, report, new, old, say, started)
         say(f"resuming the graceful rotation at stage {rot.get('stage')}")
     elif new:
         raise RotationError(
@@ -235,17 +329,14 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         )
         report.new_secret = None
     else:
-        _save(ctx, "graceful", "done", new, old)
         report.ok = results["old"].key == "A"
         report.lines.append(
             "both secrets accepted"
             if report.ok
             else f"the new secret works but the keyring's A does not ({report.probes['old']})"
         )
-        report.next_actions = [
-            f"Set {APP_VARIABLE} on the app to the new secret shown above and deploy the app.",
-            "Then run `polaris-tui rotate --promote` to make it the only secret.",
-        ]
+        report.next_actions = list(GRACEFUL_NEXT)
+        _hand_off(ctx, report, new, old, say)
     report.elapsed_s = time.perf_counter() - started
     _journal(ctx, report, old)
     return report
@@ -355,8 +446,6 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         if report.ok
         else "emergency rotation needs attention: see the probes"
     )
-    if report.ok:
-        _save(ctx, "emergency", "done", new, old)
     report.next_actions = [
         f"Set {APP_VARIABLE} on the app to the new secret shown above and restart the app now: "
         "until then its requests get 401 and no mail is sent.",
@@ -365,6 +454,8 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         "Check the relay's recent sends for mail you did not expect during the exposure.",
         "Run `polaris-tui verify secret` and `polaris-tui verify route` once the app is switched.",
     ]
+    if report.ok:
+        _hand_off(ctx, report, new, old, say)
     report.elapsed_s = time.perf_counter() - started
     _journal(ctx, report, old)
     return report

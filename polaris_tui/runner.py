@@ -20,8 +20,8 @@ from polaris_tui.adapters import preload
 from polaris_tui.context import Context
 from polaris_tui.errors import PolarisError
 from polaris_tui.observation import observing
+from polaris_tui.plan import Plan
 from polaris_tui.steps.base import (
-    Action,
     ApplyResult,
     Change,
     Check,
@@ -80,6 +80,19 @@ class StepFailure(PolarisError):
         return {**super().to_json(), "message": str(self)}
 
 
+STALE_PLAN = (
+    "the world changed since this plan was made: review the new plan; nothing was changed"
+)
+
+
+class PlanChanged(StepFailure):
+    """A plan is applied only while a fresh observation still gives its fingerprint."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(step, STALE_PLAN)
+        self.title = f"Step {step}: the plan is out of date"
+
+
 @dataclass
 class VerifyReport:
     ok: bool
@@ -127,17 +140,17 @@ def describe_error(ctx: Context, step_id: str, exc: BaseException) -> StepFailur
     return StepFailure(step_id, detail, entry)
 
 
-def step_status(ctx: Context, step: Step) -> StepStatus:
-    try:
-        insp = step.inspect(ctx)
-    except Exception as exc:
-        failure = describe_error(ctx, step.id, exc)
-        return StepStatus(step.id, step.title, StepState.FAILED, failure.message)
-    state = insp.state
+def _status(ctx: Context, step: Step, planned: Plan) -> StepStatus:
+    """The plan's state, except that a step whose last apply failed reads failed, not pending."""
+    state = planned.state
     last = ctx.journal.last_outcomes(ctx.config.domain).get(step.id)
     if last is not None and last.outcome == "failed" and state is StepState.PENDING:
         state = StepState.FAILED
-    return StepStatus(step.id, step.title, state, insp.summary)
+    return StepStatus(step.id, step.title, state, planned.summary)
+
+
+def step_status(ctx: Context, step: Step) -> StepStatus:
+    return load_step(ctx, step).status
 
 
 KEYRING_BLOCKED = "the keyring cannot hold secrets (see `polaris-tui secrets status`)"
@@ -179,18 +192,18 @@ def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus
     return each_step(ctx, chosen, lambda s: step_status(ctx, s))
 
 
-def plan(ctx: Context, step: Step) -> list[Change]:
-    """The step's changes; raises StepFailure (with guidance) when it cannot plan."""
+def plan(ctx: Context, step: Step) -> Plan:
+    """The step's plan; raises StepFailure (with guidance) when it cannot plan."""
     try:
         return step.plan(ctx)
     except Exception as exc:
         raise describe_error(ctx, step.id, exc) from None
 
 
-def plan_each(ctx: Context, steps: Iterable[Step]) -> list[list[Change] | StepFailure]:
+def plan_each(ctx: Context, steps: Iterable[Step]) -> list[Plan | StepFailure]:
     """Every step's plan (or its failure) from one observation, the reads overlapping."""
 
-    def one(step: Step) -> list[Change] | StepFailure:
+    def one(step: Step) -> Plan | StepFailure:
         try:
             return plan(ctx, step)
         except StepFailure as failure:
@@ -201,32 +214,30 @@ def plan_each(ctx: Context, steps: Iterable[Step]) -> list[list[Change] | StepFa
 
 @dataclass
 class StepView:
-    """What a step panel shows: status, facts and the plan (or why it could not plan)."""
+    """What a step panel shows, all from one plan: status, facts and changes, or why the step
+    could not plan. ``plan`` is what an apply from the panel must be given."""
 
     status: StepStatus
     facts: dict[str, Any] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     failure: StepFailure | None = None
+    plan: Plan | None = None
 
 
 def load_step(ctx: Context, step: Step) -> StepView:
-    """A panel's status, facts and plan from one observation: each read is made once."""
+    """A panel's status, facts and plan from one observation of the step."""
     with observing():
         _prepare(ctx)
-        view = StepView(step_status(ctx, step))
         try:
-            view.facts = dict(step.inspect(ctx).facts)
-        except Exception:  # the status row already carries the inspect error
-            view.facts = {}
-        try:
-            view.changes = plan(ctx, step)
+            planned = plan(ctx, step)
         except StepFailure as failure:
-            view.failure = failure
-    return view
-
-
-def pending(changes: list[Change]) -> list[Change]:
-    return [c for c in changes if c.action is not Action.NOOP]
+            return StepView(
+                StepStatus(step.id, step.title, StepState.FAILED, failure.message),
+                failure=failure,
+            )
+    return StepView(
+        _status(ctx, step, planned), dict(planned.facts), list(planned.changes), plan=planned
+    )
 
 
 def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
@@ -236,7 +247,7 @@ def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
     for result in plans:
         if isinstance(result, StepFailure):
             raise result
-    return [s for s, changes in zip(chosen, plans, strict=True) if pending(changes)]  # type: ignore[arg-type]
+    return [s for s, p in zip(chosen, plans, strict=True) if p.pending]  # type: ignore[union-attr]
 
 
 def apply_in_order(
@@ -244,10 +255,13 @@ def apply_in_order(
 ) -> bool:
     """Apply steps in runbook order, then once more each one a later step changed.
 
-    ``apply_one(step, again)`` applies and reports one step; False stops the run. The second
-    pass exists because a later step can change what an earlier one manages: enabling Email
-    Routing (email-service) adds Cloudflare's own SPF record at the apex, which auth then
-    merges into one. This is the only place that knows; front ends call this.
+    ``apply_one(step, again)`` plans, applies and reports one step; False stops the run. The
+    second pass exists because a later step can change what an earlier one owns, and only
+    Cloudflare's reaction shows it: enabling Email Routing (email-service) makes Cloudflare
+    add its own SPF record at the apex, a second SPF record beside the one auth owns and
+    must merge. A desired zone cannot foresee that record's exact text before Cloudflare
+    writes it, so auth is planned again after the fact. This is the only place that knows;
+    front ends call this.
     """
     chosen = list(steps)
     if not all(apply_one(step, False) for step in chosen):
@@ -263,13 +277,23 @@ Confirm = Callable[[Step, list[Change]], bool]
 def apply(
     ctx: Context,
     step: Step,
+    planned: Plan,
     *,
     confirm: Confirm,
     allow_delete: bool = False,
     progress: Progress = no_progress,
 ) -> ApplyResult:
-    """Plan, confirm, apply and journal one step. Nothing changes without ``confirm``."""
-    changes = pending(plan(ctx, step))
+    """Confirm, check and apply ``planned`` (the plan the operator was shown), and journal it.
+
+    Nothing changes without ``confirm``. Right before applying the step is observed again:
+    when that observation gives another fingerprint the world moved since the plan was made,
+    and the apply is refused (``PlanChanged``) rather than silently applying a new plan.
+    """
+    if planned.step != step.id:
+        raise ValueError(f"a plan of {planned.step} given to apply {step.id}")
+    if planned.state is StepState.BLOCKED:  # the summary says why the step refuses to act
+        raise describe_error(ctx, step.id, PolarisError(planned.summary))
+    changes = planned.pending
     if not changes:
         return ApplyResult(ok=True, detail="nothing to do")
     blocked = [c for c in changes if c.needs_delete_permission]
@@ -282,6 +306,11 @@ def apply(
         )
     if not confirm(step, changes):
         return ApplyResult(ok=False, detail="cancelled: nothing was changed")
+    with observing(new=True):
+        _prepare(ctx)
+        now = plan(ctx, step)
+    if now.fingerprint != planned.fingerprint:
+        raise PlanChanged(step.id)
     try:
         result = step.apply(ctx, changes, progress=progress)
     except Exception as exc:

@@ -302,7 +302,7 @@ class PolarisApp(App[int]):
 
         for screen in self.screen_stack:
             if isinstance(screen, RotationScreen):
-                screen.ctx = self.ctx
+                screen.connect(self.ctx)
 
     def on_polaris_app_context_failed(self, message: ContextFailed) -> None:
         self.notify(message.text, title=message.title, severity="error", timeout=30, markup=False)

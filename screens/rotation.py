@@ -3,10 +3,13 @@
 The screen talks to the engine through one function, ``rotate(ctx, mode, progress)``, whose
 result lists stages (name, ok, detail), the new secret and the next actions for the app. The
 app hands it the session's Context (``ctx``, None while connecting); it never reaches up.
+It also shows when the relay last accepted a real send per key slot, read with the engine
+function promote itself decides by, so the operator sees whether the app has switched.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -25,6 +28,7 @@ from screens.widgets import escape
 from screens.wording import for_tui
 
 if TYPE_CHECKING:
+    from polaris_tui.app_handoff import HandOff
     from polaris_tui.context import Context
     from polaris_tui.steps.base import Progress
 
@@ -44,6 +48,23 @@ class RotationOutcome:
     stages: list[Stage] = field(default_factory=list)
     secret: str | None = None
     next_actions: list[str] = field(default_factory=list)
+    app_updated: bool | None = None  # how app_secret_command went; None: none configured
+
+
+OUTPUT_LINES = 12  # of each stream of app_secret_command on screen; the CLI shows them all
+
+
+def _output(result: HandOff) -> str:
+    """The command's (already scrubbed) output, the last lines of each stream."""
+    parts = []
+    for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        lines = text.rstrip("\n").splitlines()
+        if not lines:
+            continue
+        hidden = len(lines) - OUTPUT_LINES
+        shown = ([f"… {hidden} earlier lines"] if hidden > 0 else []) + lines[-OUTPUT_LINES:]
+        parts.append(f"\n    {name}:" + "".join(f"\n      {line}" for line in shown))
+    return "".join(parts)
 
 
 Rotate = Callable[["Context", Mode, "Progress"], RotationOutcome]
@@ -64,10 +85,41 @@ def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutco
         progress(text, None)
 
     report = rotation.rotate(ctx, mode, say)
+    handed = report.app_secret
+    # The command runs only once the Worker accepted the new secret: its failure is its own.
+    worker_ok = report.ok or (handed is not None and not handed.ok)
     stages = [Stage(text, True) for text in said]
-    stages += [Stage(f"probe: {name}", report.ok, text) for name, text in report.probes.items()]
-    stages += [Stage(line, report.ok) for line in report.lines if line not in said]
-    return RotationOutcome(report.ok, stages, report.new_secret, list(report.next_actions))
+    stages += [Stage(f"probe: {name}", worker_ok, text) for name, text in report.probes.items()]
+    stages += [
+        Stage(line, worker_ok)
+        for line in report.lines
+        if line not in said and (handed is None or line != handed.summary())
+    ]
+    if handed is not None:
+        stages.append(Stage(handed.summary(), handed.ok, _output(handed)))
+    return RotationOutcome(
+        report.ok,
+        stages,
+        report.new_secret,
+        list(report.next_actions),
+        None if handed is None else handed.ok,
+    )
+
+
+def last_accepted_text(found: dict[str, float | None] | None, error: str = "") -> str:
+    """'A 2 min ago · B never', from ``polaris_tui.rotation.last_accepted``."""
+    from polaris_tui.rotation import ago
+
+    head = "[b]Last accepted[/b] (real sends, per key slot):  "
+    if error:
+        return head + f"[red]could not read: {escape(error)}[/red]"
+    if found is None:
+        return head + "[dim]…[/dim]"
+    now = time.time()
+    return head + "  ·  ".join(
+        f"[b]{slot}[/b] " + ("never" if at is None else f"{ago(now - at)} ago")
+        for slot, at in found.items()
+    )
 
 
 MODES: dict[Mode, tuple[str, str]] = {
@@ -130,6 +182,12 @@ class RotationScreen(Screen[None]):
             super().__init__()
             self.text = text
 
+    class LastAccepted(Message):
+        def __init__(self, found: dict[str, float | None] | None, error: str = "") -> None:
+            super().__init__()
+            self.found = found
+            self.error = error
+
     class Finished(Message):
         def __init__(self, mode: Mode, outcome: RotationOutcome | None, error: str = "") -> None:
             super().__init__()
@@ -153,6 +211,7 @@ class RotationScreen(Screen[None]):
                 "That is what lets you change the secret without dropping mail.",
                 classes="purpose",
             )
+            yield Static(last_accepted_text(None), id="last-accepted")
             title, text = MODES["emergency"]
             with Vertical(id="emergency"):  # first: in a leak it must be seen without scrolling
                 yield Static(f"[b]⚠ {title}[/b]  [reverse] E [/reverse] (shift+e)")
@@ -167,6 +226,35 @@ class RotationScreen(Screen[None]):
             yield Vertical(id="checklist")
             yield Static("", id="next-actions")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_last_accepted()
+
+    def connect(self, ctx: Context | None) -> None:
+        """The session's Context, once the app has it (or a new one after settings)."""
+        self.ctx = ctx
+        self.refresh_last_accepted()
+
+    def refresh_last_accepted(self) -> None:
+        if self.ctx is not None:
+            self._read_last_accepted(self.ctx)
+
+    @work(thread=True, exclusive=True, group="last-accepted")
+    def _read_last_accepted(self, ctx: Context) -> None:
+        from polaris_tui import rotation, runner
+
+        try:
+            found = rotation.last_accepted(ctx)
+        except Exception as exc:
+            error = runner.describe_error(ctx, "kv", exc).message
+            self.post_message(self.LastAccepted(None, error))
+            return
+        self.post_message(self.LastAccepted(found))
+
+    def on_rotation_screen_last_accepted(self, message: LastAccepted) -> None:
+        self.query_one("#last-accepted", Static).update(
+            last_accepted_text(message.found, message.error)
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "show_secret":
@@ -254,6 +342,7 @@ class RotationScreen(Screen[None]):
     def on_rotation_screen_finished(self, message: Finished) -> None:
         self.running = None
         self.last = (message.mode, message.outcome, message.error)
+        self.refresh_last_accepted()
         checklist = self.query_one("#checklist", Vertical)
         checklist.remove_children()
         outcome = message.outcome
@@ -271,14 +360,18 @@ class RotationScreen(Screen[None]):
             )
             for s in outcome.stages
         ]
-        verdict = (
-            "[b green]Rotation complete[/b green]"
-            if outcome.ok
-            else (
+        if outcome.ok:
+            verdict = "[b green]Rotation complete[/b green]"
+        elif outcome.app_updated is False:
+            verdict = (
+                "[b red]Rotation stopped — the Worker accepts the new secret but "
+                "app_secret_command failed, so the app was not updated: see Next.[/b red]"
+            )
+        else:
+            verdict = (
                 "[b red]Rotation incomplete — the keyring and the Worker may disagree; see the "
                 "failed stage and run the same rotation again to resume.[/b red]"
             )
-        )
         checklist.mount_all([Static(verdict), *rows])
         self.refresh_bindings()
         self.call_after_refresh(self._show_result)

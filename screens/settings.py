@@ -33,6 +33,7 @@ FORM_FIELDS = (
     "sender_admin",
     "dmarc_rua",
     "dmarc_policy",
+    "app_secret_command",
 )
 SECRET_FIELDS = {
     "cloudflare-api-token": "Cloudflare API token (Zone DNS, Email, R2, KV, Workers permissions)",

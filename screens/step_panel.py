@@ -23,7 +23,7 @@ from screens.widgets import ChecksView, FactsView, FailureView, GuidanceBox, esc
 if TYPE_CHECKING:
     from polaris_tui.context import Context
     from polaris_tui.runner import StepFailure, StepStatus, StepView, VerifyReport
-    from polaris_tui.steps.base import ApplyResult, Change, Step
+    from polaris_tui.steps.base import ApplyResult, Change, Plan, Step
     from polaris_tui.steps.catalog import StepInfo
     from polaris_tui.troubleshooting import Entry
 
@@ -176,9 +176,8 @@ class StepPanel(VerticalScroll):
 
     @property
     def pending_changes(self) -> list[Change]:
-        from polaris_tui.runner import pending
-
-        return pending(self.snapshot.changes) if self.snapshot else []
+        plan = self.snapshot.plan if self.snapshot else None
+        return plan.pending if plan else []
 
     # ── apply ────────────────────────────────────────────────────────────────────────────────
 
@@ -203,40 +202,41 @@ class StepPanel(VerticalScroll):
         from screens.confirm import confirm_apply
 
         screen = confirm_apply(self.info.title, changes, ctx.config.domain)
+        shown = self.snapshot.plan if self.snapshot else None
+        assert shown is not None
 
         def after(confirmed: bool | None) -> None:
             if confirmed:
                 self.confirmed_count = len(changes)
                 self._begin("applying")
-                self._apply(changes, allow_delete=screen.require_text is not None)
+                self._apply(shown, allow_delete=screen.require_text is not None)
 
         self.app.push_screen(screen, after)
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
-    def _apply(self, confirmed: list[Change], allow_delete: bool) -> None:
+    def _apply(self, confirmed: Plan, allow_delete: bool) -> None:
+        """Apply the plan the operator confirmed; the runner refuses it if the world moved."""
         from polaris_tui import runner
 
         ctx, step = self._engine()
         worker = get_current_worker()
-        drifted: list[bool] = []
 
         def progress(text: str, fraction: float | None = None) -> None:
             if worker.is_cancelled:
                 raise OperationCancelled("cancelled by the operator")
             self.post_message(self.Progressed(text, fraction))
 
-        def confirm(step: Step, changes: list[Change]) -> bool:
-            if changes != confirmed:
-                drifted.append(True)
-                return False
-            return True
-
         from polaris_tui.apply_lock import ApplyLocked, apply_lock
 
         try:
             with apply_lock(ctx.state.path.parent, f"polaris-tui TUI: apply {step.id}"):
                 result = runner.apply(
-                    ctx, step, confirm=confirm, allow_delete=allow_delete, progress=progress
+                    ctx,
+                    step,
+                    confirmed,
+                    confirm=lambda _step, _changes: True,  # confirmed on screen already
+                    allow_delete=allow_delete,
+                    progress=progress,
                 )
         except runner.StepFailure as failure:
             self.post_message(self.Applied(step.id, None, failure))
@@ -246,11 +246,6 @@ class StepPanel(VerticalScroll):
                 self.Applied(step.id, None, runner.StepFailure(step.id, locked.message))
             )
             return
-        if drifted:
-            result.detail = (
-                "the plan changed since you confirmed it; nothing was changed. "
-                "Review the new plan and apply again."
-            )
         self.post_message(self.Applied(step.id, result, None))
 
     def on_step_panel_progressed(self, message: Progressed) -> None:

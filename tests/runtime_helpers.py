@@ -22,13 +22,14 @@ CLI = Path(sys.executable).parent / "polaris-tui"
 
 def apply_step(ctx: Context, step_id: str, *, allow_delete: bool = False) -> ApplyResult:
     """Apply one step the way `apply STEP --yes` does."""
+    step = get_step(step_id)
     return runner.apply(
-        ctx, get_step(step_id), confirm=lambda _s, _c: True, allow_delete=allow_delete
+        ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True, allow_delete=allow_delete
     )
 
 
 def pending(ctx: Context, step_id: str) -> list[Any]:
-    return runner.pending(runner.plan(ctx, get_step(step_id)))
+    return runner.plan(ctx, get_step(step_id)).pending
 
 
 def run_cli(

@@ -110,3 +110,20 @@ def test_toml_syntax_error_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "TOML" in err.value.fix
+
+
+def test_app_secret_command_is_an_optional_non_empty_shell_command(tmp_path: Path) -> None:
+    assert validate(BASE).app_secret_command is None
+    assert validate(BASE).app_secret_timeout_seconds == 60
+    command = "ssh deploy@app 'umask 077; cat > /etc/polaris/email-secret'"
+    assert validate({**BASE, "app_secret_command": command}).app_secret_command == command
+    for bad, fix in (("   ", "give a shell command"), (["cat"], "quoted string"), (5, "quoted")):
+        with pytest.raises(ConfigError) as err:
+            validate({**BASE, "app_secret_command": bad})
+        assert err.value.field == "app_secret_command" and fix in err.value.fix
+    with pytest.raises(ConfigError, match="app_secret_timeout_seconds"):
+        validate({**BASE, "app_secret_timeout_seconds": 0})
+    path = tmp_path / "config.toml"
+    with pytest.raises(ConfigError, match="give a shell command"):
+        set_value(path, "app_secret_command", "")
+    assert not path.exists()

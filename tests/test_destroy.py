@@ -79,7 +79,7 @@ def test_operator_records_and_pre_existing_routing_are_left_alone(sandbox_ctx) -
     cf.dns.records.create(zone_id=zone, type="A", name=f"www.{domain}", content="192.0.2.7", ttl=1)
     cf.email_routing.dns.create(zone_id=zone)  # the operator had Email Routing on already
     for step in (DnsStep(), AuthStep(), EmailServiceStep()):
-        assert runner.apply(ctx, step, confirm=_yes).ok
+        assert runner.apply(ctx, step, runner.plan(ctx, step), confirm=_yes).ok
 
     for step_id in ("email-service", "auth", "dns"):
         changes = destroy.plan(ctx, step_id)

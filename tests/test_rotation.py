@@ -128,7 +128,7 @@ def test_interrupted_emergency_is_reported_and_resumes(
     pending = ctx.vault.get(VAULT_B)
     assert pending and ctx.vault.get(VAULT_A) == leaked  # keyring untouched but for the new B
     assert ctx.state.get(ROTATION_KEY)["stage"] == "vault-new"
-    insp = SecretStep().inspect(ctx)
+    insp = SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "emergency rotation stopped" in insp.summary
     assert not verify(ctx, "secret")["secret.on-worker"].ok
 
@@ -136,7 +136,7 @@ def test_interrupted_emergency_is_reported_and_resumes(
     assert report.ok and report.new_fingerprint == fingerprint(pending)
     assert ctx.vault.get(VAULT_A) == pending and ctx.vault.get(VAULT_B) is None
     assert _slot(ctx, leaked) == (401, None)
-    assert SecretStep().inspect(ctx).state is StepState.DONE
+    assert SecretStep().plan(ctx).state is StepState.DONE
 
 
 def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path: Path) -> None:

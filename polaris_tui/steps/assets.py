@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import ApiError, NotFound, PolarisError
+from polaris_tui.plan import pending
 from polaris_tui.png import PngError, read_png_size
 from polaris_tui.ports import R2CustomDomain
 from polaris_tui.steps.base import (
@@ -23,10 +24,11 @@ from polaris_tui.steps.base import (
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
     StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -37,6 +39,7 @@ from polaris_tui.steps.records import (
     list_records,
     record_change,
 )
+from polaris_tui.steps.zone import private_r2_cnames
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -52,7 +55,6 @@ KEY_PREFIX = "email/"
 CONTENT_TYPE = "image/png"
 # Logos change rarely; a long max-age keeps mail clients from refetching on every open.
 CACHE_CONTROL = "public, max-age=31536000"
-PRIVATE_S3_SUFFIX = ".r2.cloudflarestorage.com"
 BUCKET_KIND = "r2_bucket"
 OBJECT_KIND = "r2_object"
 DOMAIN_KIND = "r2_custom_domain"
@@ -152,11 +154,9 @@ def survey(ctx: Context) -> Survey:
     found = Survey(assets, exists, ctx.r2.object_etags(bucket, KEY_PREFIX) if exists else {})
     if _r2_mode(ctx):
         found.domain = _custom_domain(ctx) if exists else None
-        found.private_cnames = [
-            r
-            for r in list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
-            if r.content.lower().rstrip(".").endswith(PRIVATE_S3_SUFFIX)
-        ]
+        found.private_cnames = private_r2_cnames(
+            list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
+        )
     return found
 
 
@@ -197,12 +197,9 @@ def plan_changes(ctx: Context, found: Survey) -> list[Change]:
 class AssetsStep(Step):
     id = STEP_ID
 
-    def inspect(self, ctx: Context) -> Inspection:
-        try:
-            found = survey(ctx)
-        except AssetError as exc:
-            return Inspection(StepState.FAILED, str(exc), {"problems": exc.problems})
-        changes = [c for c in plan_changes(ctx, found) if c.action is not Action.NOOP]
+    def plan(self, ctx: Context) -> Plan:
+        found = survey(ctx)
+        changes = plan_changes(ctx, found)
         facts: dict[str, Any] = {
             "bucket": ctx.config.r2_bucket,
             "bucket_exists": found.bucket_exists,
@@ -218,20 +215,23 @@ class AssetsStep(Step):
             facts["custom_domain"] = found.domain.to_json() if found.domain else None
         uploaded = sum(1 for a in found.assets if found.remote_md5.get(a.key) == a.md5)
         summary = f"{uploaded}/{len(found.assets)} PNGs current in {ctx.config.r2_bucket}"
-        if any(c.action is Action.UPDATE and c.kind == OBJECT_KIND for c in changes):
-            state = StepState.DRIFT
-        elif changes:
-            state = StepState.PENDING
-        elif _r2_mode(ctx) and not found.domain_active:
-            state = StepState.PENDING
-            notes.append(f"custom domain {ctx.config.assets_host} is not active yet")
-        else:
-            state = StepState.DONE
-            summary += f", public at https://{ctx.config.assets_host}/{KEY_PREFIX}"
-        return Inspection(state, "; ".join([summary, *notes]), facts)
-
-    def plan(self, ctx: Context) -> list[Change]:
-        return plan_changes(ctx, survey(ctx))
+        hold = None
+        if not pending(changes):
+            if _r2_mode(ctx) and not found.domain_active:
+                hold = StepState.PENDING  # Cloudflare is still issuing the domain's certificate
+                notes.append(f"custom domain {ctx.config.assets_host} is not active yet")
+            else:
+                summary += f", public at https://{ctx.config.assets_host}/{KEY_PREFIX}"
+        # what the changes follow from (not the domain's certificate, which Cloudflare moves on)
+        observed = {
+            "local": {a.key: a.md5 for a in found.assets},
+            "bucket": found.bucket_exists,
+            "remote": found.remote_md5,
+            "domain": found.domain.enabled if found.domain else None,
+            "private_cnames": found.private_cnames,
+        }
+        summary = "; ".join([summary, *notes])
+        return make_plan(self.id, changes, summary, observed=observed, facts=facts, hold=hold)
 
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress

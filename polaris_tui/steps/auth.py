@@ -15,16 +15,17 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import dmarc, spf
-from polaris_tui.steps import mailbox
+from polaris_tui.plan import pending
+from polaris_tui.steps import mailbox, zone
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
-    StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -37,8 +38,10 @@ from polaris_tui.steps.records import (
     list_records,
     record_change,
 )
+from polaris_tui.steps.zone import diff_slots
 
 if TYPE_CHECKING:
+    from polaris_tui.config import Config
     from polaris_tui.context import Context
 
 RULE_KIND = "email_routing_rule"
@@ -49,52 +52,29 @@ def _in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def _keep_first(records: list[Record]) -> list[Record]:
-    """The record to update in place first: ours if there is one, else the oldest."""
-    return sorted(records, key=lambda r: not r.owned)
-
-
 def plan_spf(
     existing: list[Record], domain: str, qualifier: str, lookups: str = ""
 ) -> list[Change]:
-    """One SPF record from all of them (pure). Merged-away records lose nothing (their
-    mechanisms are in the one kept), so deleting them needs no --allow-delete."""
-    if not existing:
-        merged = spf.merge([], qualifier=qualifier)
-        return [record_change(None, Record("TXT", domain, merged.record), note=lookups)]
-    ordered = _keep_first(existing)
-    merged = spf.merge([r.content for r in existing], qualifier=qualifier)
-    notes = "; ".join(filter(None, [*merged.notes, lookups]))
-    keep = ordered[0]
-    changes = [record_change(keep, replace(keep, content=merged.record), note=notes)]
-    for other in ordered[1:]:
-        gone = record_change(other, None, note="second SPF record: merged into the one above")
-        changes.append(replace(gone, owned=True))
-    return changes
+    """One SPF record from all of them (pure): the desired zone's apex SPF record in its
+    slot. Merged-away records lose nothing (their mechanisms are in the one kept), so
+    deleting them needs no --allow-delete."""
+    return diff_slots(existing, [zone.spf_record(domain, qualifier, existing, lookups)])
 
 
 def plan_dmarc(existing: list[Record], name: str, planned: dmarc.Planned) -> list[Change]:
     """One DMARC record with the planned tags (pure). A less strict ``p`` than the one
     published is a replace of the old record that the runner only allows when permitted."""
-    target = dmarc.merge([r.content for r in existing], planned)
-    want = Record("TXT", name, target)
-    if not existing:
-        return [record_change(None, want)]
-    before = dmarc.strongest(r.content for r in existing)
-    if dmarc.weakens(before, planned.policy):
+    want = zone.dmarc_record(name, planned, existing)
+    before = dmarc.strongest(r.content for r in existing) if existing else None
+    if before is not None and dmarc.weakens(before, planned.policy):
         note = (
             f"weakens the published policy p={before} to p={planned.policy}: needs explicit "
             f"confirmation (--allow-delete; TUI: type the hostname), or set "
             f"dmarc_policy = {before} to keep it"
         )
         gone = [replace(record_change(r, None, note=note), owned=False) for r in existing]
-        return [*gone, record_change(None, want, note=f"p={planned.policy}")]
-    ordered = _keep_first(existing)
-    changes = [record_change(ordered[0], replace(ordered[0], content=target))]
-    for other in ordered[1:]:
-        gone = record_change(other, None, note="second DMARC record: merged into the one above")
-        changes.append(replace(gone, owned=True))
-    return changes
+        return [*gone, record_change(None, want.record, note=f"p={planned.policy}")]
+    return diff_slots(existing, [want])
 
 
 @dataclass(frozen=True)
@@ -141,6 +121,16 @@ def plan_routing(rua: str, routing: Routing) -> list[Change]:
     ]
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What the step's plan is made from: the apex SPF and DMARC records, and how the rua
+    address is routed (None when it is outside the zone)."""
+
+    spf: list[Record]
+    dmarc: list[Record]
+    routing: Routing | None
+
+
 class AuthStep(Step):
     id = "auth"
 
@@ -157,55 +147,52 @@ class AuthStep(Step):
         ]
         return spfs, dmarcs
 
-    def _record_changes(
-        self, ctx: Context, spfs: list[Record], dmarcs: list[Record], *, count: bool = True
-    ) -> list[Change]:
-        """Record changes; ``count`` adds the SPF lookup count (DNS queries, so only for plans)."""
-        cfg = ctx.config
-        lookups = ""
-        if count:
-            merged = spf.merge([r.content for r in spfs], qualifier=cfg.spf_qualifier).record
-            lookups = spf.lookup_note(spf.count_lookups(merged, _spf_resolver(ctx)))
-        return [
-            *plan_spf(spfs, cfg.domain, cfg.spf_qualifier, lookups),
-            *plan_dmarc(
-                dmarcs, self._dmarc_name(ctx), dmarc.Planned(cfg.dmarc_policy, cfg.dmarc_rua)
-            ),
-        ]
-
-    def plan(self, ctx: Context) -> list[Change]:
-        changes = self._record_changes(ctx, *self._records(ctx))
-        rua = ctx.config.dmarc_rua
-        if _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone):
-            routing, box = routing_status(ctx), ctx.config.dmarc_mailbox
-            if box and not routing.routed:
-                changes += mailbox.plan_mailbox(
-                    rua,
-                    box,
-                    rule_kind=RULE_KIND,
-                    verified=routing.destinations,
-                    unverified=routing.unverified,
-                    timeout=ctx.config.mailbox_timeout_seconds,
-                )
-            else:
-                changes += plan_routing(rua, routing)
-        return changes
-
-    def inspect(self, ctx: Context) -> Inspection:
+    def observe(self, ctx: Context) -> Observed:
         spfs, dmarcs = self._records(ctx)
-        changes = self._record_changes(ctx, spfs, dmarcs, count=False)
-        todo = [c for c in changes if c.action is not Action.NOOP]
+        rua = ctx.config.dmarc_rua
+        in_zone = _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone)
+        return Observed(spfs, dmarcs, routing_status(ctx) if in_zone else None)
+
+    def desired(self, cfg: Config, observed: Observed) -> list[zone.Desired]:
+        """auth's slice of the desired zone: one SPF record, one DMARC record."""
+        table = zone.desired_zone(cfg, apex_spf=observed.spf, dmarcs=observed.dmarc)
+        return zone.owned_by(self.id, table)
+
+    def plan(self, ctx: Context) -> Plan:
+        cfg = ctx.config
+        observed = self.observe(ctx)
+        spf_want, _ = self.desired(cfg, observed)
+        # counting the merged record's nested lookups asks DNS: a note, not part of the diff
+        lookups = spf.lookup_note(spf.count_lookups(spf_want.record.content, _spf_resolver(ctx)))
+        planned = dmarc.Planned(cfg.dmarc_policy, cfg.dmarc_rua)
+        changes = [
+            *plan_spf(observed.spf, cfg.domain, cfg.spf_qualifier, lookups),
+            *plan_dmarc(observed.dmarc, zone.dmarc_name(cfg), planned),
+        ]
+        routing, box = observed.routing, cfg.dmarc_mailbox
+        if routing is not None and box and not routing.routed:
+            changes += mailbox.plan_mailbox(
+                cfg.dmarc_rua,
+                box,
+                rule_kind=RULE_KIND,
+                verified=routing.destinations,
+                unverified=routing.unverified,
+                timeout=cfg.mailbox_timeout_seconds,
+            )
+        elif routing is not None:
+            changes += plan_routing(cfg.dmarc_rua, routing)
+        todo = pending(changes)
+        spfs, dmarcs = observed.spf, observed.dmarc
         facts = {"spf_records": len(spfs), "dmarc_records": len(dmarcs)}
         if len(spfs) > 1:
-            return Inspection(StepState.DRIFT, f"{len(spfs)} SPF records: must be one", facts)
-        if not todo:
-            return Inspection(StepState.DONE, "one SPF and one DMARC record as planned", facts)
-        ours = any(spf.CLOUDFLARE_INCLUDE in r.content.lower() for r in spfs) or dmarcs
-        if not ours:
-            return Inspection(StepState.PENDING, "SPF and DMARC not published yet", facts)
-        return Inspection(
-            StepState.DRIFT, "differs from the plan: " + ", ".join(c.target for c in todo), facts
-        )
+            summary = f"{len(spfs)} SPF records: must be one"
+        elif not todo:
+            summary = "one SPF and one DMARC record as planned"
+        elif not spfs and not dmarcs:
+            summary = "SPF and DMARC not published yet"
+        else:
+            summary = "differs from the plan: " + ", ".join(c.target for c in todo)
+        return make_plan(self.id, changes, summary, observed=observed, facts=facts)
 
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress

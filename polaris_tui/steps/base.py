@@ -1,4 +1,4 @@
-"""The step model: data plus inspect / plan / apply / verify, rendered alike by the TUI and CLI.
+"""The step model: plan / apply / verify, rendered alike by the TUI and CLI.
 
 A step never talks to the outside world directly: it receives a ``Context`` whose adapters
 (Cloudflare client, R2 client, DNS prober, HTTP prober, vault) are real or sandbox-backed.
@@ -11,86 +11,28 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from polaris_tui.plan import Action, Change, Plan, StepState, make_plan
 from polaris_tui.steps.catalog import STEP_INFO
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
 
-
-class Action(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    NOOP = "noop"
-
-
-class StepState(StrEnum):
-    DONE = "done"
-    PENDING = "pending"
-    DRIFT = "drift"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-
-
-HIDDEN_KEYS = ("id",)  # API ids mean nothing to the operator in a diff
-
-
-def render_value(value: Any, *, other: Any = None, shown: str = "") -> str:
-    """A before/after value as one readable line for the CLI and the TUI's plan table.
-
-    Mappings read ``key=value``; when the other side is a mapping too only the keys that differ
-    are shown, so an update says what changes (``proxied=False`` → ``proxied=True``); text
-    values already in ``shown`` (the change's target line) are not repeated.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        keys = [k for k in value if k not in HIDDEN_KEYS]
-        if isinstance(other, dict):
-            keys = [k for k in keys if other.get(k) != value[k]] or keys
-        keys = [k for k in keys if not (isinstance(value[k], str) and value[k] in shown)] or keys
-        return ", ".join(f"{k}={render_value(value[k])}" for k in keys)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(render_value(v) for v in value) + "]"
-    return " ".join(str(value).split())
-
-
-@dataclass(frozen=True)
-class Change:
-    """One planned change; ``owned`` is False for things the tool did not create."""
-
-    action: Action
-    kind: str
-    target: str
-    before: Any = None
-    after: Any = None
-    note: str = ""
-    owned: bool = True
-
-    def before_text(self) -> str:
-        return render_value(self.before, other=self.after, shown=self.target)
-
-    def after_text(self) -> str:
-        return render_value(self.after, other=self.before, shown=self.target)
-
-    @property
-    def needs_delete_permission(self) -> bool:
-        """Deleting or replacing what the tool did not create needs --allow-delete."""
-        return self.action is Action.DELETE and not self.owned
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "action": str(self.action),
-            "kind": self.kind,
-            "target": self.target,
-            "before": self.before,
-            "after": self.after,
-            "note": self.note,
-            "owned": self.owned,
-        }
+# The plan vocabulary, named here too: every step imports its model from this module.
+__all__ = [
+    "Action",
+    "ApplyResult",
+    "Change",
+    "Check",
+    "Plan",
+    "Progress",
+    "Step",
+    "StepState",
+    "make_plan",
+    "no_progress",
+    "timed_check",
+]
 
 
 @dataclass
@@ -111,15 +53,6 @@ class Check:
         return out
 
 
-@dataclass(frozen=True)
-class Inspection:
-    """Read-only current state of a step: what exists now, in the step's own terms."""
-
-    state: StepState
-    summary: str
-    facts: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass
 class ApplyResult:
     ok: bool
@@ -137,8 +70,12 @@ def no_progress(message: str, fraction: float | None = None) -> None:
 
 
 class Step(ABC):
-    """Base class: subclasses set ``id`` and implement all four operations (abstract, so a
-    step missing one fails when it is created, not halfway through a run)."""
+    """Base class: subclasses set ``id`` and implement all three operations (abstract, so a
+    step missing one fails when it is created, not halfway through a run).
+
+    ``plan`` observes (read-only) and returns the one Plan its status, facts and changes all
+    come from; ``apply`` carries out changes of a plan the runner has checked is current.
+    """
 
     id: ClassVar[str]
 
@@ -152,10 +89,7 @@ class Step(ABC):
         return STEP_INFO[self.id].purpose
 
     @abstractmethod
-    def inspect(self, ctx: Context) -> Inspection: ...
-
-    @abstractmethod
-    def plan(self, ctx: Context) -> list[Change]: ...
+    def plan(self, ctx: Context) -> Plan: ...
 
     @abstractmethod
     def apply(

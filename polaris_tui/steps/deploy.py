@@ -34,10 +34,10 @@ from polaris_tui.steps.base import (
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
-    StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -228,14 +228,16 @@ class DeployStep(Step):
             metadata["bindings"] = bindings + _secret_bindings(ctx)
         return metadata
 
-    def inspect(self, ctx: Context) -> Inspection:
+    def plan(self, ctx: Context) -> Plan:
         now = deployed(ctx)
-        if not now.exists:
-            return Inspection(StepState.PENDING, f"{ctx.config.worker_name} is not deployed")
         change = self._change(ctx, now)
-        if change.action is Action.NOOP:
-            return Inspection(StepState.DONE, f"{ctx.config.worker_name} deployed, up to date")
-        return Inspection(StepState.DRIFT, f"differs from the shipped Worker: {change.note}")
+        if not now.exists:
+            summary = f"{ctx.config.worker_name} is not deployed"
+        elif change.action is Action.NOOP:
+            summary = f"{ctx.config.worker_name} deployed, up to date"
+        else:
+            summary = f"differs from the shipped Worker: {change.note}"
+        return make_plan(self.id, [change], summary)
 
     def _change(self, ctx: Context, now: Deployed) -> Change:
         metadata = self._metadata(ctx, now)
@@ -270,9 +272,6 @@ class DeployStep(Step):
         return Change(
             action, "worker_script", ctx.config.worker_name, before, want, note=", ".join(diffs)
         )
-
-    def plan(self, ctx: Context) -> list[Change]:
-        return [self._change(ctx, deployed(ctx))]
 
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polaris_tui import troubleshooting
+from polaris_tui.plan import pending
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
-    StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -38,43 +39,45 @@ from polaris_tui.steps.records import (
     list_records,
     record_change,
 )
+from polaris_tui.steps.zone import (
+    ADDRESS_TYPES,
+    Desired,
+    desired_zone,
+    diff_slots,
+    owned_by,
+    private_r2_cnames,
+)
 
 if TYPE_CHECKING:
+    from polaris_tui.config import Config
     from polaris_tui.context import Context
     from polaris_tui.ports import DnsAnswer
 
-ADDRESS_TYPES = ("A", "AAAA", "CNAME")
+STEP_ID = "dns"
+
+
+def wanted(ctx: Context) -> list[Desired]:
+    """The address records this step owns in the desired zone."""
+    return owned_by(STEP_ID, desired_zone(ctx.config))
+
+
+def check_id(want: Desired) -> str:
+    """``dns.<label>-<type>``: apex, manage and mail name the host in check ids."""
+    return f"dns.{want.label}-{want.record.type.lower()}"
 
 
 @dataclass(frozen=True)
-class Want:
-    """One record the step manages; ``label`` names it in check ids (apex, manage, mail)."""
+class Observed:
+    """The zone's records at each host the step manages, and at ``assets.``."""
 
-    label: str
-    record: Record
-
-    @property
-    def check_id(self) -> str:
-        return f"dns.{self.label}-{self.record.type.lower()}"
+    hosts: dict[str, list[Record]]
+    assets: list[Record]
 
 
-def wanted(ctx: Context) -> list[Want]:
-    """The address records this step publishes."""
-    cfg = ctx.config
-    hosts = [
-        ("apex", cfg.domain, cfg.proxied_apex),
-        (cfg.host_manage, cfg.manage_host, cfg.proxied_manage),
-    ]
-    if cfg.route_mode != "custom_domain":
-        hosts.append((cfg.host_mail, cfg.mail_host, True))
-    wants: list[Want] = []
-    for label, host, proxied in hosts:
-        wants.append(Want(label, Record("A", host, cfg.traefik_ipv4, proxied=proxied)))
-        if cfg.traefik_ipv6:
-            wants.append(Want(label, Record("AAAA", host, cfg.traefik_ipv6, proxied=proxied)))
-    if cfg.assets_origin != "r2":
-        wants.append(Want(cfg.host_assets, Record("CNAME", cfg.assets_host, cfg.assets_origin)))
-    return wants
+def observe(ctx: Context, wants: list[Desired]) -> Observed:
+    hosts = {w.record.name: list_records(ctx, name=w.record.name) for w in wants}
+    assets = list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
+    return Observed(hosts, assets)
 
 
 def _note(target: str, note: str, before: Record | None = None) -> Change:
@@ -89,9 +92,8 @@ def _note(target: str, note: str, before: Record | None = None) -> Change:
     )
 
 
-def other_owners(ctx: Context) -> list[Change]:
+def other_owners(cfg: Config, assets: list[Record]) -> list[Change]:
     """Hosts another step owns: mail. under a Worker Custom Domain, assets. under R2."""
-    cfg = ctx.config
     notes: list[Change] = []
     if cfg.route_mode == "custom_domain":
         notes.append(
@@ -101,11 +103,7 @@ def other_owners(ctx: Context) -> list[Change]:
             )
         )
     if cfg.assets_origin == "r2":
-        private = [
-            r
-            for r in list_records(ctx, name=cfg.assets_host, rtype="CNAME")
-            if r.content.endswith(".r2.cloudflarestorage.com")
-        ]
+        private = private_r2_cnames(assets)
         for rec in private:
             notes.append(
                 _note(
@@ -124,28 +122,18 @@ def other_owners(ctx: Context) -> list[Change]:
     return notes
 
 
-def plan_host(host: str, existing: list[Record], wants: list[Record]) -> list[Change]:
+def plan_host(
+    host: str, existing: list[Record], wants: list[Record], *, note: str = ""
+) -> list[Change]:
     """Changes that make ``host``'s address records exactly ``wants`` (pure, for tests).
 
-    Same type, other content: updated in place (before/after shown). A record that cannot
-    become a wanted one (a CNAME where an A is wanted, a surplus address) is deleted, with
-    ``owned`` telling the runner whether that needs --allow-delete.
+    Each wanted record's slot is diffed by the zone's one rule (``diff_slots``). A record
+    that cannot become a wanted one (a CNAME where an A is wanted) is deleted, with ``owned``
+    telling the runner whether that needs --allow-delete.
     """
-    changes: list[Change] = []
     current = [r for r in existing if r.type in ADDRESS_TYPES]
+    changes = diff_slots(current, [Desired(STEP_ID, host, w, note) for w in wants])
     want_types = {w.type for w in wants}
-    for want in wants:
-        same_type = [r for r in current if r.type == want.type]
-        exact = next((r for r in same_type if r.same_as(want)), None)
-        keep = exact or (same_type[0] if same_type else None)
-        if keep is None:
-            changes.append(record_change(None, want))
-        else:
-            note = "" if exact else f"{host} {want.type} differs from the plan"
-            changes.append(record_change(keep, want, note=note))
-        for other in same_type:
-            if other is not keep:
-                changes.append(record_change(other, None, note=f"surplus {other.type} at {host}"))
     for rec in current:
         if rec.type in want_types:
             continue
@@ -173,30 +161,30 @@ def plan_host(host: str, existing: list[Record], wants: list[Record]) -> list[Ch
     return changes
 
 
+def diff(cfg: Config, observed: Observed, wants: list[Desired]) -> list[Change]:
+    """The step's changes: each host's records against the desired zone, then the notes on
+    hosts another step owns."""
+    changes: list[Change] = []
+    for host, existing in observed.hosts.items():
+        changes += plan_host(host, existing, [w.record for w in wants if w.record.name == host])
+    return changes + other_owners(cfg, observed.assets)
+
+
 class DnsStep(Step):
-    id = "dns"
+    id = STEP_ID
 
-    def plan(self, ctx: Context) -> list[Change]:
+    def plan(self, ctx: Context) -> Plan:
         wants = wanted(ctx)
-        changes: list[Change] = []
-        for host in dict.fromkeys(w.record.name for w in wants):
-            existing = list_records(ctx, name=host)
-            changes += plan_host(host, existing, [w.record for w in wants if w.record.name == host])
-        return changes + other_owners(ctx)
-
-    def inspect(self, ctx: Context) -> Inspection:
-        changes = self.plan(ctx)
-        todo = [c for c in changes if c.action is not Action.NOOP]
-        managed = [c for c in changes if c.kind == RECORD_KIND and c.before is not None]
+        observed = observe(ctx, wants)
+        changes = diff(ctx.config, observed, wants)
+        todo = pending(changes)
         if not todo:
-            return Inspection(StepState.DONE, "records as planned", {"changes": 0})
-        if not managed:
-            return Inspection(StepState.PENDING, f"{len(todo)} record(s) to create")
-        return Inspection(
-            StepState.DRIFT,
-            f"{len(todo)} change(s): " + ", ".join(c.target for c in todo),
-            {"changes": len(todo)},
-        )
+            summary = "records as planned"
+        elif all(c.action is Action.CREATE for c in todo):
+            summary = f"{len(todo)} record(s) to create"
+        else:
+            summary = f"{len(todo)} change(s): " + ", ".join(c.target for c in todo)
+        return make_plan(self.id, changes, summary, observed=observed)
 
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
@@ -228,7 +216,7 @@ class DnsStep(Step):
         timeout = ctx.config.dns_timeout_seconds * 3
         checks = list(
             await asyncio.gather(
-                *(timed_check(self.id, w.check_id, _served_check(ctx, w), timeout) for w in wants)
+                *(timed_check(self.id, check_id(w), _served_check(ctx, w), timeout) for w in wants)
             )
         )
         failed = [(c, w) for c, w in zip(checks, wants, strict=True) if not c.ok]
@@ -278,7 +266,7 @@ def public_note(public: list[DnsAnswer]) -> str:
     return "public resolvers (may lag behind caches): " + describe(public)
 
 
-def _served_check(ctx: Context, want: Want) -> Callable[[], Awaitable[tuple[bool, str]]]:
+def _served_check(ctx: Context, want: Desired) -> Callable[[], Awaitable[tuple[bool, str]]]:
     rec = want.record
 
     async def run() -> tuple[bool, str]:

@@ -16,16 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import PolarisError
+from polaris_tui.plan import pending
 from polaris_tui.ports import SendingDomain
+from polaris_tui.steps import zone
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
     StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -35,9 +38,9 @@ from polaris_tui.steps.records import (
     Record,
     apply_record_changes,
     list_records,
-    record_change,
     unquote,
 )
+from polaris_tui.steps.zone import diff_slots, is_dkim
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -67,61 +70,11 @@ def _value(rec: Record) -> str:
     return unquote(rec.content) if rec.type == "TXT" else rec.content
 
 
-def same_record(existing: Record, wanted: Record) -> bool:
-    """Equal in what DNS serves: type, name, value and MX priority (not ttl or comment)."""
-    return (
-        existing.type == wanted.type
-        and existing.name.lower() == wanted.name.lower()
-        and _value(existing) == _value(wanted)
-        and (wanted.type != "MX" or existing.priority == wanted.priority)
-    )
-
-
-def same_slot(existing: Record, wanted: Record) -> bool:
-    """``existing`` holds the place of ``wanted`` with another value (a stale copy to update).
-
-    A name has one CNAME; TXT records share a name by their version tag (v=DKIM1, v=spf1);
-    an MX is the same exchange at another priority.
-    """
-    if existing.type != wanted.type or existing.name.lower() != wanted.name.lower():
-        return False
-    if wanted.type == "CNAME":
-        return True
-    if wanted.type == "TXT":
-        return _txt_tag(existing.content) == _txt_tag(wanted.content) != ""
-    if wanted.type == "MX":
-        return _value(existing) == _value(wanted)
-    return False
-
-
-def _txt_tag(content: str) -> str:
-    head = unquote(content).split(";", 1)[0].strip().lower()
-    return head if head.startswith("v=") else ""
-
-
-def is_dkim(rec: Record) -> bool:
-    return "._domainkey." in f"{rec.name}."
-
-
 def record_changes(wanted: list[Record], existing: list[Record]) -> list[Change]:
-    """Each wanted record exactly once: NOOP, CREATE, UPDATE a stale copy, DELETE duplicates.
-
-    Among duplicates the one the tool did not create is kept (Cloudflare may have written it).
-    """
-    changes: list[Change] = []
-    for want in wanted:
-        matches = sorted((e for e in existing if same_record(e, want)), key=lambda e: e.owned)
-        if matches:
-            keep, *extra = matches
-            changes.append(record_change(keep, keep, note="required by Email Sending"))
-            changes += [
-                record_change(dup, None, note="duplicate of a required record") for dup in extra
-            ]
-            continue
-        stale = next((e for e in existing if same_slot(e, want)), None)
-        note = "required by Email Sending" + (" (DKIM)" if is_dkim(want) else "")
-        changes.append(record_change(stale, want, note=note))
-    return changes
+    """Each wanted record exactly once (the desired zone's rule): NOOP, CREATE, UPDATE a stale
+    copy, DELETE duplicates. Among duplicates the one the tool did not create is kept
+    (Cloudflare may have written it)."""
+    return diff_slots(existing, zone.sending_records(wanted))
 
 
 def dkim_comparison(expected: list[Record], actual: list[Record]) -> str:
@@ -318,7 +271,7 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
 class EmailServiceStep(Step):
     id = STEP_ID
 
-    def inspect(self, ctx: Context) -> Inspection:
+    def plan(self, ctx: Context) -> Plan:
         found = survey(ctx)
         facts: dict[str, Any] = {
             "routing_enabled": found.routing_enabled,
@@ -328,18 +281,27 @@ class EmailServiceStep(Step):
             "required_records": [r.display() for r in found.required],
         }
         if not found.routing_enabled and found.foreign_mx:
-            return Inspection(
-                StepState.BLOCKED, str(foreign_mx_error(ctx, found.foreign_mx)), facts
+            refusal = str(foreign_mx_error(ctx, found.foreign_mx))
+            observed = [r.to_json() for r in found.foreign_mx]
+            return make_plan(
+                self.id, [], refusal, observed=observed, facts=facts, hold=StepState.BLOCKED
             )
-        pending = [c for c in plan_changes(ctx, found) if c.action is not Action.NOOP]
+        changes = plan_changes(ctx, found)
+        # what the changes follow from (not DKIM's verification, which Cloudflare moves on)
+        observed = {
+            "routing": found.routing_enabled,
+            "sending": found.sending.tag if found.sending else None,
+            "required": found.required,
+            "existing": found.existing,
+        }
+        todo = pending(changes)
         routing = "routing " + ("on" if found.routing_enabled else "off")
         if found.sending is None:
-            return Inspection(StepState.PENDING, f"{routing}; Email Sending not set up", facts)
-        if pending:
-            state = StepState.DRIFT if found.routing_enabled else StepState.PENDING
-            return Inspection(
-                state, f"{routing}; {len(pending)} sending record change(s) needed", facts
-            )
+            summary = f"{routing}; Email Sending not set up"
+            return make_plan(self.id, changes, summary, observed=observed, facts=facts)
+        if todo:
+            summary = f"{routing}; {len(todo)} sending record change(s) needed"
+            return make_plan(self.id, changes, summary, observed=observed, facts=facts)
         is_published = asyncio.run(published(ctx, found.dkim_records))
         facts["dkim_published"] = is_published
         facts["dkim_verified"] = found.sending.enabled
@@ -349,15 +311,15 @@ class EmailServiceStep(Step):
             + ", "
             + ("verified" if found.sending.enabled else "not verified yet")
         )
-        state = (
-            StepState.DONE
-            if found.sending.enabled and found.routing_enabled
-            else (StepState.PENDING)
+        waiting = not (found.sending.enabled and found.routing_enabled)
+        return make_plan(
+            self.id,
+            changes,
+            f"{routing}; {dkim}",
+            observed=observed,
+            facts=facts,
+            hold=StepState.PENDING if waiting else None,
         )
-        return Inspection(state, f"{routing}; {dkim}", facts)
-
-    def plan(self, ctx: Context) -> list[Change]:
-        return plan_changes(ctx, survey(ctx))
 
     def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
@@ -539,7 +501,7 @@ def _served_check(
 
     async def run() -> tuple[bool, str]:
         for rec in records:
-            count = sum(1 for e in existing if same_record(e, rec))
+            count = sum(1 for e in existing if e.same_as(rec))
             if count != 1:
                 return False, f"{rec.display()}: {count} copies in the zone, expected exactly 1"
         if not await served:

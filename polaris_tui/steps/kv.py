@@ -12,15 +12,16 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui.errors import ApiError
+from polaris_tui.plan import pending
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
-    StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -65,18 +66,22 @@ class KvStep(Step):
     def _wanted(self, existing: dict[str, str]) -> dict[str, str | None]:
         return {slot: existing.get(title) for slot, title in SLOTS.items()}
 
-    def inspect(self, ctx: Context) -> Inspection:
+    def plan(self, ctx: Context) -> Plan:
         found = self._wanted(list_namespaces(ctx))
-        recorded = kv_ids(ctx)
+        changes = self._changes(ctx, found)
         missing = [SLOTS[s] for s, ident in found.items() if ident is None]
+        todo = pending(changes)
         if missing:
-            return Inspection(StepState.PENDING, f"missing: {', '.join(missing)}", found)
-        if recorded != found:
-            return Inspection(StepState.DRIFT, "namespaces exist but the tool state differs", found)
-        return Inspection(StepState.DONE, f"{TITLE} {found['id']}, preview {found['preview_id']}")
+            summary = f"missing: {', '.join(missing)}"
+        elif any(c.kind == "tool_state" for c in todo):
+            summary = "namespaces exist but the tool state differs"
+        elif todo:
+            summary = "; ".join(f"{c.action} {c.target}" for c in todo)
+        else:
+            summary = f"{TITLE} {found['id']}, preview {found['preview_id']}"
+        return make_plan(self.id, changes, summary, facts=found)
 
-    def plan(self, ctx: Context) -> list[Change]:
-        found = self._wanted(list_namespaces(ctx))
+    def _changes(self, ctx: Context, found: dict[str, str | None]) -> list[Change]:
         recorded = kv_ids(ctx)
         changes = []
         for slot, title in SLOTS.items():

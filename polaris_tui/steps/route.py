@@ -14,20 +14,22 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from polaris_tui.errors import ApiError, Conflict
+from polaris_tui.plan import pending
 from polaris_tui.ports import WorkerDomain, WorkerRoute
-from polaris_tui.steps import delivery_probe
+from polaris_tui.steps import delivery_probe, zone
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
-    StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
+from polaris_tui.steps.dns import plan_host
 from polaris_tui.steps.records import (
     RECORD_KIND,
     Record,
@@ -51,6 +53,7 @@ ROUTE_KIND = "worker_route"
 DOMAIN_KIND = "worker_custom_domain"
 CHECK_TIMEOUT = 10.0
 REACHABLE = (405, 401)  # the Worker answers: GET is not allowed, or unsigned
+PROXIED_NOTE = "owned by the dns step; a Worker Route only intercepts proxied traffic"
 
 
 TAKEN_CODE = 100116
@@ -118,35 +121,28 @@ def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
 class RouteStep(Step):
     id = "route"
 
-    def inspect(self, ctx: Context) -> Inspection:
-        pending = [c for c in self.plan(ctx) if c.action is not Action.NOOP]
-        mode = ctx.config.route_mode
+    def plan(self, ctx: Context) -> Plan:
+        custom = ctx.config.route_mode == "custom_domain"
+        changes = self._plan_custom_domain(ctx) if custom else self._plan_route(ctx)
+        todo = pending(changes)
+        if todo:
+            summary = "; ".join(f"{c.action} {c.kind} {c.target}" for c in todo)
+        else:
+            summary = f"{ctx.config.mail_host} bound to the Worker ({ctx.config.route_mode})"
         sends = delivery_probe.note(ctx)
         facts = {"delivery_check": sends} if sends else {}
-        if not pending:
-            return Inspection(
-                StepState.DONE, f"{ctx.config.mail_host} bound to the Worker ({mode})", facts
-            )
-        return Inspection(
-            StepState.PENDING,
-            "; ".join(f"{c.action} {c.kind} {c.target}" for c in pending),
-            facts,
-        )
-
-    def plan(self, ctx: Context) -> list[Change]:
-        if ctx.config.route_mode == "custom_domain":
-            return self._plan_custom_domain(ctx)
-        return self._plan_route(ctx)
+        return make_plan(self.id, changes, summary, facts=facts)
 
     def _plan_route(self, ctx: Context) -> list[Change]:
-        changes: list[Change] = []
-        records = mail_records(ctx)
-        if not records:
-            want = Record("A", ctx.config.mail_host, ctx.config.traefik_ipv4, proxied=True)
-            changes.append(record_change(None, want, note="a Worker Route needs a proxied record"))
-        for rec in records:
-            note = "" if rec.proxied else "a Worker Route only intercepts proxied traffic"
-            changes.append(record_change(rec, replace(rec, proxied=True), note=note))
+        """mail.'s records as the desired zone has them (owned by dns, proxied), then the
+        route: a Worker Route only intercepts proxied traffic, so route cannot do without."""
+        host = ctx.config.mail_host
+        wants = [
+            d.record
+            for d in zone.owned_by("dns", zone.desired_zone(ctx.config))
+            if d.record.name == host
+        ]
+        changes = plan_host(host, list_records(ctx, name=host), wants, note=PROXIED_NOTE)
         route = find_route(ctx)
         worker = ctx.config.worker_name
         if route is None:

@@ -20,10 +20,11 @@ from polaris_tui.steps.base import (
     ApplyResult,
     Change,
     Check,
-    Inspection,
+    Plan,
     Progress,
     Step,
     StepState,
+    make_plan,
     no_progress,
     timed_check,
 )
@@ -130,36 +131,33 @@ class SecretStep(Step):
         value, self._generated = self._generated, None
         return value
 
-    def inspect(self, ctx: Context) -> Inspection:
+    def plan(self, ctx: Context) -> Plan:
         value = ctx.vault.get(VAULT_A)
         names = worker_secret_names(ctx)
+        changes = self._changes(ctx, value, names)
         if not value:
-            return Inspection(StepState.PENDING, "no signing secret in the keyring yet")
+            return make_plan(self.id, changes, "no signing secret in the keyring yet")
         facts = {"fingerprint": fingerprint(value), "worker_secrets": sorted(names or [])}
         problems = disagreements(ctx, names)
         if problems:
-            return Inspection(StepState.DRIFT, "; ".join(problems), facts)
-        if names is None:
-            return Inspection(
-                StepState.DONE,
-                f"secret {fingerprint(value)} in the keyring; the first deploy carries it",
-                facts,
+            return make_plan(
+                self.id, changes, "; ".join(problems), facts=facts, hold=StepState.DRIFT
             )
+        if names is None:
+            summary = f"secret {fingerprint(value)} in the keyring; the first deploy carries it"
+            return make_plan(self.id, changes, summary, facts=facts)
         probe = probe_now(ctx, value)
         label = f"secret {fingerprint(value)} on the Worker"
         if probe is None or probe.status in (None, 404, 522):
-            return Inspection(StepState.DONE, f"{label}; relay not reachable to probe yet", facts)
-        if not probe.accepted:
-            return Inspection(
-                StepState.DRIFT, f"{label}, but {describe(probe, 'the relay')}", facts
-            )
-        return Inspection(
-            StepState.DONE, f"{label}; the relay accepts it as key {probe.key}", facts
-        )
+            summary = f"{label}; relay not reachable to probe yet"
+        elif not probe.accepted:
+            summary = f"{label}, but {describe(probe, 'the relay')}"
+            return make_plan(self.id, changes, summary, facts=facts, hold=StepState.DRIFT)
+        else:
+            summary = f"{label}; the relay accepts it as key {probe.key}"
+        return make_plan(self.id, changes, summary, facts=facts)
 
-    def plan(self, ctx: Context) -> list[Change]:
-        value = ctx.vault.get(VAULT_A)
-        names = worker_secret_names(ctx)
+    def _changes(self, ctx: Context, value: str | None, names: set[str] | None) -> list[Change]:
         changes = []
         if value:
             changes.append(Change(Action.NOOP, "signing_secret", VAULT_A, fingerprint(value), None))

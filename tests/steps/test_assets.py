@@ -86,7 +86,7 @@ def test_every_bad_file_is_reported(tmp_path: Path) -> None:
 
 # -- against the sandbox ---------------------------------------------------------------------
 def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) -> None:
-    first = runner.apply(sandbox_ctx, STEP, confirm=yes)
+    first = runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes)
     assert first.ok, first.detail
     assert [c.target for c in first.applied if c.kind == OBJECT_KIND] == [
         f"polaris-assets/email/{name}" for name, _ in REQUIRED_SIZES
@@ -100,18 +100,18 @@ def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) 
         assert head["CacheControl"] == CACHE_CONTROL
         before[name] = (head["ETag"], head["LastModified"])
 
-    assert runner.pending(runner.plan(sandbox_ctx, STEP)) == []
-    second = runner.apply(sandbox_ctx, STEP, confirm=yes)
+    assert runner.plan(sandbox_ctx, STEP).pending == []
+    second = runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes)
     assert second.ok and second.detail == "nothing to do"
     assert len(puts) == 4  # no PutObject on the re-run
     for name, _ in REQUIRED_SIZES:
         head = s3.head_object(Bucket="polaris-assets", Key=f"email/{name}")
         assert (head["ETag"], head["LastModified"]) == before[name]
-    assert STEP.inspect(sandbox_ctx).state is StepState.DONE
+    assert STEP.plan(sandbox_ctx).state is StepState.DONE
 
 
 def test_verify_passes_through_the_edge(sandbox_ctx: Context) -> None:
-    assert runner.apply(sandbox_ctx, STEP, confirm=yes).ok
+    assert runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes).ok
     report = runner.verify(sandbox_ctx, [STEP])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
     ids = {c.id for c in report.checks}
@@ -119,18 +119,18 @@ def test_verify_passes_through_the_edge(sandbox_ctx: Context) -> None:
 
 
 def test_changed_file_is_reuploaded_alone(sandbox_ctx: Context, tmp_path: Path) -> None:
-    assert runner.apply(sandbox_ctx, STEP, confirm=yes).ok
+    assert runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes).ok
     folder = copy_assets(tmp_path)
     with (folder / "expressync-logo-320.png").open("ab") as fh:
         fh.write(b"\x00trailing")  # same header and size, other bytes
     ctx = with_assets_dir(sandbox_ctx, folder)
-    assert STEP.inspect(ctx).state is StepState.DRIFT
-    pending = runner.pending(runner.plan(ctx, STEP))
+    assert STEP.plan(ctx).state is StepState.DRIFT
+    pending = runner.plan(ctx, STEP).pending
     assert [(c.action, c.target) for c in pending] == [
         (Action.UPDATE, "polaris-assets/email/expressync-logo-320.png")
     ]
     reuploaded = watch_puts(ctx)
-    assert runner.apply(ctx, STEP, confirm=yes).ok
+    assert runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes).ok
     assert reuploaded == ["email/expressync-logo-320.png"]
     report = runner.verify(sandbox_ctx, [STEP])  # the shipped file is now stale in the bucket
     stale = [c for c in report.checks if not c.ok]
@@ -144,14 +144,14 @@ def test_wrong_size_fails_before_uploading_anything(sandbox_ctx: Context, tmp_pa
     ctx = with_assets_dir(sandbox_ctx, folder)
     puts = watch_puts(ctx)
     with pytest.raises(runner.StepFailure) as err:
-        runner.apply(ctx, STEP, confirm=yes)
+        runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
     assert "polaris-logo-160.png" in err.value.message
     assert "200x50" in err.value.message and "160x40" in err.value.message
     assert err.value.entry is not None and err.value.entry.id == "png-wrong"
     assert puts == []
     listing = ctx.cf.r2.buckets.list(account_id=ctx.config.account_id)
     assert not listing.buckets  # not even the bucket was created
-    assert STEP.inspect(ctx).state is StepState.FAILED
+    assert runner.step_status(ctx, STEP).state is StepState.FAILED
 
 
 def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context) -> None:
@@ -164,19 +164,19 @@ def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context)
         proxied=False,
         ttl=1,
     )
-    deletes = [c for c in runner.plan(ctx, STEP) if c.kind == RECORD_KIND]
+    deletes = [c for c in runner.plan(ctx, STEP).changes if c.kind == RECORD_KIND]
     assert len(deletes) == 1 and deletes[0].action is Action.DELETE and not deletes[0].owned
     assert "private S3 API" in deletes[0].note
-    assert "private S3 API" in STEP.inspect(ctx).summary
+    assert "private S3 API" in STEP.plan(ctx).summary
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, STEP, confirm=yes)
-    assert runner.apply(ctx, STEP, confirm=yes, allow_delete=True).ok
+        runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
+    assert runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes, allow_delete=True).ok
     assert runner.verify(ctx, [STEP]).ok
 
 
 def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
-    assert runner.apply(ctx, STEP, confirm=yes).ok
+    assert runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes).ok
     ctx.r2.s3.delete_object(Bucket="polaris-assets", Key="email/polaris-logo-320.png")
     checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
     missing = checks["assets.public-polaris-logo-320"]
@@ -195,7 +195,7 @@ def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Conte
     assert "bucket isn't public" in private.guidance
     assert not checks["assets.custom-domain"].ok
     # re-enabling the domain is planned as an update, never a second attach
-    domain = [c for c in runner.pending(runner.plan(ctx, STEP)) if c.kind == "r2_custom_domain"]
+    domain = [c for c in runner.plan(ctx, STEP).pending if c.kind == "r2_custom_domain"]
     assert [c.action for c in domain] == [Action.UPDATE]
 
 
@@ -219,7 +219,7 @@ def test_wrong_or_rotated_r2_keys_get_the_r2_guidance(
         ctx.vault.set("r2-secret-access-key", secret)
     try:
         with pytest.raises(runner.StepFailure) as err:
-            runner.apply(ctx, STEP, confirm=yes)
+            runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
     finally:
         ctx.vault.set("r2-access-key-id", ctx.sandbox.s3_access_key_id)
         ctx.vault.set("r2-secret-access-key", ctx.sandbox.s3_secret_access_key)

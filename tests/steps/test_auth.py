@@ -104,15 +104,15 @@ def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  
     seed_done_when(ctx.cf, ctx.sandbox)
     assert runner.step_status(ctx, AuthStep()).state is StepState.DRIFT
 
-    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
-    result = runner.apply(ctx, AuthStep(), confirm=_yes)
+    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
+    result = runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes)
     assert result.ok, result.detail
 
     assert apex_txt(ctx) == sorted([MERGED, UNRELATED])
     (dmarc,) = dmarc_txt(ctx)
     assert dmarc == RUNBOOK_DMARC
     for step in (DnsStep(), AuthStep()):
-        assert runner.pending(runner.plan(ctx, step)) == []
+        assert runner.plan(ctx, step).pending == []
         assert runner.step_status(ctx, step).state is StepState.DONE
     report = runner.verify(ctx, [DnsStep(), AuthStep()])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
@@ -126,7 +126,7 @@ def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  
 def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
     assert runner.step_status(ctx, AuthStep()).state is StepState.PENDING
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
     assert runner.step_status(ctx, AuthStep()).state is StepState.DONE
 
@@ -138,11 +138,15 @@ def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) ->
     assert "auth.spf-single" in failed
     assert "More than one SPF record" in failed["auth.spf-single"].guidance
 
-    (delete,) = runner.pending(runner.plan(ctx, AuthStep()))  # ours already right
+    (delete,) = runner.plan(ctx, AuthStep()).pending  # ours already right
     assert delete.action is Action.DELETE and not delete.needs_delete_permission
     progress: list[str] = []
     fixed = runner.apply(
-        ctx, AuthStep(), confirm=_yes, progress=lambda m, f=None: progress.append(m)
+        ctx,
+        AuthStep(),
+        runner.plan(ctx, AuthStep()),
+        confirm=_yes,
+        progress=lambda m, f=None: progress.append(m),
     )
     assert fixed.ok
     assert "1/1 records served by the authoritative nameservers" in progress[-1]
@@ -156,25 +160,27 @@ def test_stricter_published_policy_is_kept_unless_permitted(sandbox_ctx) -> None
     _txt(ctx, f"_dmarc.{ctx.config.domain}", strict)
 
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, AuthStep(), confirm=_yes)
+        runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes)
     assert dmarc_txt(ctx) == [strict] and apex_txt(ctx) == []
 
     keep = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, dmarc_policy="reject"))
-    assert runner.apply(keep, AuthStep(), confirm=_yes).ok
+    assert runner.apply(keep, AuthStep(), runner.plan(keep, AuthStep()), confirm=_yes).ok
     (kept,) = dmarc_txt(ctx)
     assert kept.startswith("v=DMARC1; p=reject;") and kept.endswith(
         "ruf=mailto:forensics@polaris.test"
     )
 
-    assert runner.apply(ctx, AuthStep(), confirm=_yes, allow_delete=True).ok
+    assert runner.apply(
+        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes, allow_delete=True
+    ).ok
     (weakened,) = dmarc_txt(ctx)
     assert weakened.startswith("v=DMARC1; p=none;") and "ruf=mailto:forensics@" in weakened
 
 
 def test_unrouted_rua_without_verified_inbox_fails_with_guidance(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
-    assert not [c for c in runner.plan(ctx, AuthStep()) if c.kind == "email_routing_rule"]
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert not [c for c in runner.plan(ctx, AuthStep()).changes if c.kind == "email_routing_rule"]
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     checks = {c.id: c for c in runner.verify(ctx, [AuthStep()]).checks}
     routed = checks["auth.dmarc-rua-routed"]
     assert not routed.ok and "no verified destination address" in routed.detail
@@ -184,7 +190,7 @@ def test_unrouted_rua_without_verified_inbox_fails_with_guidance(sandbox_ctx) ->
     for email in ("a@inbox.example", "b@inbox.example"):
         ctx.cf.email_routing.addresses.create(account_id=ctx.config.account_id, email=email)
         ctx.sandbox.verify_address(email)
-    assert runner.pending(runner.plan(ctx, AuthStep())) == []  # two inboxes: no guess
+    assert runner.plan(ctx, AuthStep()).pending == []  # two inboxes: no guess
     (routed,) = [c for c in runner.verify(ctx, [AuthStep()]).checks if c.id.endswith("routed")]
     assert "several verified destinations" in routed.detail
 
@@ -192,7 +198,7 @@ def test_unrouted_rua_without_verified_inbox_fails_with_guidance(sandbox_ctx) ->
 def test_invalid_operator_spf_fails_checkdmarc_validation(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
     _txt(ctx, ctx.config.domain, "v=spf1 ip4:999.1.1.1 ~all")
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     (check,) = [c for c in runner.verify(ctx, [AuthStep()]).checks if c.id == "auth.spf-valid"]
     assert not check.ok and "999.1.1.1" in check.detail
     assert check.guidance.startswith("The SPF record does not validate")
@@ -201,7 +207,7 @@ def test_invalid_operator_spf_fails_checkdmarc_validation(sandbox_ctx) -> None: 
 def test_external_rua_needs_the_authorization_record(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     cfg = dataclasses.replace(sandbox_ctx.config, dmarc_rua="reports@vendor.example")
     ctx = dataclasses.replace(sandbox_ctx, config=cfg)
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     checks = {c.id: c for c in runner.verify(ctx, [AuthStep()]).checks}
     assert "auth.dmarc-rua-routed" not in checks
     check = checks["auth.dmarc-rua-authorized"]
@@ -211,7 +217,7 @@ def test_external_rua_needs_the_authorization_record(sandbox_ctx) -> None:  # ty
 
 def test_public_resolvers_are_asked_and_shown(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     ctx.dns.resolvers = [(ctx.sandbox.dns_host, ctx.sandbox.dns_port)]
     (check,) = [c for c in runner.verify(ctx, [AuthStep()]).checks if c.id == "auth.spf-single"]
     assert check.ok and "| public: " in check.detail
@@ -281,9 +287,11 @@ def test_plan_warns_before_the_merge_exceeds_ten_lookups(sandbox_ctx) -> None:  
     ctx = sandbox_ctx
     hosts = " ".join(f"a:h{i}.polaris.test" for i in range(10))
     _txt(ctx, ctx.config.domain, f"v=spf1 {hosts} ~all")
-    (spf_change,) = [c for c in runner.plan(ctx, AuthStep()) if c.target.startswith("TXT polaris")]
+    (spf_change,) = [
+        c for c in runner.plan(ctx, AuthStep()).changes if c.target.startswith("TXT polaris")
+    ]
     assert spf_change.note.startswith("WARNING: 11 DNS lookups")
-    result = runner.apply(ctx, AuthStep(), confirm=_yes)
+    result = runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes)
     assert any(m.startswith("WARNING: 11 DNS lookups") for m in result.messages)
 
 
@@ -301,11 +309,9 @@ def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> None: 
     assert made.content.startswith("v=DMARC1;")
     [dkim] = list_records(ctx, name=f"cf2024-1._domainkey.{domain}", rtype="TXT")
 
-    dmarc_changes = [
-        c for c in runner.pending(runner.plan(ctx, AuthStep())) if "_dmarc" in c.target
-    ]
+    dmarc_changes = [c for c in runner.plan(ctx, AuthStep()).pending if "_dmarc" in c.target]
     assert [(c.action, c.before["id"]) for c in dmarc_changes] == [(Action.UPDATE, made.id)]
-    assert runner.apply(ctx, AuthStep(), confirm=_yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
     assert dmarc_txt(ctx) == [RUNBOOK_DMARC]
     assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
     assert [r.content for r in list_records(ctx, name=dkim.name, rtype="TXT")] == [dkim.content]

@@ -68,7 +68,11 @@ def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # ty
     clicker = threading.Thread(target=owner_opens_the_mail, daemon=True)
     clicker.start()
     result = runner.apply(
-        ctx, AuthStep(), confirm=lambda _s, _c: True, progress=lambda m, _f: seen.append(m)
+        ctx,
+        AuthStep(),
+        runner.plan(ctx, AuthStep()),
+        confirm=lambda _s, _c: True,
+        progress=lambda m, _f: seen.append(m),
     )
     clicker.join(timeout=30)
     assert result.ok, result.detail
@@ -78,13 +82,15 @@ def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # ty
     (rule,) = _rules_to_mailbox(ctx)
     assert rule.actions == ("forward",)
     assert ctx.state.owned(ADDRESS_KIND) == {MAILBOX}
-    assert runner.pending(runner.plan(ctx, AuthStep())) == []
+    assert runner.plan(ctx, AuthStep()).pending == []
     assert verify(ctx, "auth")["auth.dmarc-rua-routed"].ok
 
 
 def test_timeout_says_what_to_click_and_a_rerun_resumes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = _with_mailbox(sandbox_ctx, timeout=1)
-    result = runner.apply(ctx, AuthStep(), confirm=lambda _s, _c: True)
+    result = runner.apply(
+        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=lambda _s, _c: True
+    )
     assert not result.ok
     assert f"{MAILBOX} is not verified after 1s" in result.detail
     assert "click its verification link" in result.detail and "resumes" in result.detail
@@ -93,10 +99,12 @@ def test_timeout_says_what_to_click_and_a_rerun_resumes(sandbox_ctx) -> None:  #
     routed = verify(ctx, "auth")["auth.dmarc-rua-routed"]
     assert not routed.ok and "not verified yet: click the link" in routed.detail
 
-    left = runner.pending(runner.plan(ctx, AuthStep()))
+    left = runner.plan(ctx, AuthStep()).pending
     assert [c.kind for c in left if c.kind in (ADDRESS_KIND, RULE_KIND)] == [RULE_KIND]
     ctx.sandbox.verify_address(MAILBOX)
-    assert runner.apply(ctx, AuthStep(), confirm=lambda _s, _c: True).ok
+    assert runner.apply(
+        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=lambda _s, _c: True
+    ).ok
     assert len(_addresses(ctx)) == 1 and len(_rules_to_mailbox(ctx)) == 1
 
 
@@ -111,13 +119,13 @@ def test_a_cancel_stops_the_wait_and_creates_no_rule(sandbox_ctx) -> None:  # ty
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        AuthStep().apply(ctx, runner.pending(runner.plan(ctx, AuthStep())), progress=progress)
+        AuthStep().apply(ctx, runner.plan(ctx, AuthStep()).pending, progress=progress)
     assert _rules_to_mailbox(ctx) == [] and len(_addresses(ctx)) == 1
 
 
 def test_without_dmarc_mailbox_nothing_is_added(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
-    changes = runner.pending(runner.plan(ctx, AuthStep()))
+    changes = runner.plan(ctx, AuthStep()).pending
     assert not [c for c in changes if c.kind in (ADDRESS_KIND, RULE_KIND)]
 
 

@@ -88,11 +88,15 @@ def test_apply_then_plan_is_empty_and_verify_passes(sandbox_ctx) -> None:  # typ
     assert runner.step_status(sandbox_ctx, step).state is StepState.PENDING
     progress: list[str] = []
     result = runner.apply(
-        sandbox_ctx, step, confirm=_yes, progress=lambda m, f=None: progress.append(m)
+        sandbox_ctx,
+        step,
+        runner.plan(sandbox_ctx, step),
+        confirm=_yes,
+        progress=lambda m, f=None: progress.append(m),
     )
     assert result.ok, result.detail
     assert any("served by the authoritative nameservers" in m for m in progress)
-    assert runner.pending(runner.plan(sandbox_ctx, step)) == []
+    assert runner.plan(sandbox_ctx, step).pending == []
     assert runner.step_status(sandbox_ctx, step).state is StepState.DONE
     mail = list_records(sandbox_ctx, name=sandbox_ctx.config.mail_host, rtype="A")
     assert [r.proxied for r in mail] == [True]
@@ -115,11 +119,13 @@ def test_foreign_cname_is_replaced_only_with_allow_delete(sandbox_ctx) -> None: 
         zone_id=ctx.zone_id, type="CNAME", name=cfg.manage_host, content="lb.example.net", ttl=1
     )
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, DnsStep(), confirm=_yes)
+        runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes)
     assert [r.type for r in list_records(ctx, name=cfg.manage_host)] == ["CNAME"]
     assert list_records(ctx, name=cfg.domain) == []  # nothing at all was applied
 
-    assert runner.apply(ctx, DnsStep(), confirm=_yes, allow_delete=True).ok
+    assert runner.apply(
+        ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes, allow_delete=True
+    ).ok
     assert sorted(r.type for r in list_records(ctx, name=cfg.manage_host)) == ["A", "AAAA"]
 
 
@@ -132,22 +138,41 @@ def test_a_pointing_elsewhere_is_updated_on_confirmation_only(sandbox_ctx) -> No
         zone_id=ctx.zone_id, type="TXT", name=cfg.domain, content='"unrelated"', ttl=1
     )
     assert runner.step_status(ctx, DnsStep()).state is StepState.DRIFT
-    (update,) = [c for c in runner.plan(ctx, DnsStep()) if c.action is Action.UPDATE]
+    (update,) = [c for c in runner.plan(ctx, DnsStep()).changes if c.action is Action.UPDATE]
     assert update.before["content"] == "198.51.100.7"
     assert update.after["content"] == "192.0.2.10"
 
-    declined = runner.apply(ctx, DnsStep(), confirm=lambda s, c: False)
+    declined = runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=lambda s, c: False)
     assert not declined.ok
     assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["198.51.100.7"]
 
-    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
+    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
     assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["192.0.2.10"]
     assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="TXT")] == ["unrelated"]
 
 
+def test_a_record_changed_while_the_operator_confirms_refuses_the_plan(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+    ctx, cfg = sandbox_ctx, sandbox_ctx.config
+    shown = runner.plan(ctx, DnsStep())
+
+    def confirm_slowly(_step, _changes) -> bool:  # type: ignore[no-untyped-def]
+        ctx.cf.dns.records.create(  # meanwhile, someone else points the apex elsewhere
+            zone_id=ctx.zone_id, type="A", name=cfg.domain, content="198.51.100.7", ttl=1
+        )
+        return True
+
+    with pytest.raises(runner.PlanChanged) as err:
+        runner.apply(ctx, DnsStep(), shown, confirm=confirm_slowly)
+    assert err.value.step == "dns" and err.value.exit_code == 1
+    assert "review the new plan" in err.value.message
+    assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["198.51.100.7"]
+    assert list_records(ctx, name=cfg.manage_host) == []  # nothing of the old plan was applied
+    assert ctx.journal.last_outcomes(cfg.domain).get("dns") is None
+
+
 def test_proxy_switched_on_by_hand_fails_with_guidance(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
-    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
+    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
     (apex,) = list_records(ctx, name=cfg.domain, rtype="A")
     ctx.cf.dns.records.edit(
         apex.id,
@@ -163,22 +188,22 @@ def test_proxy_switched_on_by_hand_fails_with_guidance(sandbox_ctx) -> None:  # 
     assert set(failed) == {"dns.apex-a", "dns.apex-aaaa"}
     assert "expected 192.0.2.10" in failed["dns.apex-a"].detail
     assert "proxied in the zone" in failed["dns.apex-a"].guidance
-    (fix,) = runner.pending(runner.plan(ctx, DnsStep()))
+    (fix,) = runner.plan(ctx, DnsStep()).pending
     assert fix.before["proxied"] and not fix.after["proxied"]
 
 
 def test_other_assets_origin_gets_a_cname(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     cfg = dataclasses.replace(sandbox_ctx.config, assets_origin="cdn.example.net")
     ctx = dataclasses.replace(sandbox_ctx, config=cfg)
-    changes = runner.pending(runner.plan(ctx, DnsStep()))
+    changes = runner.plan(ctx, DnsStep()).pending
     assert "CNAME assets.polaris.test cdn.example.net" in [c.target for c in changes]
-    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
+    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
     report = runner.verify(ctx, [DnsStep()])
     assert report.ok and "dns.assets-cname" in {c.id for c in report.checks}
 
 
 def test_r2_assets_host_is_left_to_the_assets_step(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
-    (note,) = [c for c in runner.plan(sandbox_ctx, DnsStep()) if "assets" in c.target]
+    (note,) = [c for c in runner.plan(sandbox_ctx, DnsStep()).changes if "assets" in c.target]
     assert note.action is Action.NOOP and "R2 custom domain" in note.note
 
 
@@ -191,16 +216,16 @@ def test_private_r2_cname_is_pointed_out_not_deleted(sandbox_ctx) -> None:  # ty
         content="polaris-assets.r2.cloudflarestorage.com",
         ttl=1,
     )
-    (note,) = [c for c in runner.plan(ctx, DnsStep()) if "assets" in c.target]
+    (note,) = [c for c in runner.plan(ctx, DnsStep()).changes if "assets" in c.target]
     assert note.action is Action.NOOP and "serves nothing publicly" in note.note
-    assert runner.apply(ctx, DnsStep(), confirm=_yes).ok
+    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
     assert [r.type for r in list_records(ctx, name=cfg.assets_host)] == ["CNAME"]
 
 
 def test_custom_domain_mode_leaves_mail_to_the_route_step(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     cfg = dataclasses.replace(sandbox_ctx.config, route_mode="custom_domain")
     ctx = dataclasses.replace(sandbox_ctx, config=cfg)
-    changes = runner.plan(ctx, DnsStep())
+    changes = runner.plan(ctx, DnsStep()).changes
     (note,) = [c for c in changes if c.target == cfg.mail_host]
     assert note.action is Action.NOOP and "Worker Custom Domain" in note.note
     assert not any(c.target.startswith(("A mail.", "AAAA mail.")) for c in changes)

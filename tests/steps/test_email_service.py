@@ -25,7 +25,6 @@ from polaris_tui.steps.email_service import (
     dkim_comparison,
     pending_advice,
     record_changes,
-    same_record,
 )
 from polaris_tui.steps.records import OWNER_COMMENT, Record, list_records
 
@@ -104,8 +103,11 @@ def test_missing_records_are_created() -> None:
 
 
 def test_matching_ignores_case_dots_and_quotes() -> None:
-    assert same_record(dataclasses.replace(DKIM, content=f'"{DKIM.content}"'), DKIM)
-    assert not same_record(dataclasses.replace(MX, priority=20), MX)
+    assert dataclasses.replace(DKIM, content=f'"{DKIM.content}"').same_as(DKIM)
+    assert dataclasses.replace(
+        MX, name=MX.name.upper() + ".", content="ROUTE1.mx.cloudflare.net."
+    ).same_as(MX)
+    assert not dataclasses.replace(MX, priority=20).same_as(MX)
 
 
 def test_dkim_comparison_lines_up_expected_and_actual() -> None:
@@ -161,7 +163,13 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
         ttl=1,
     )
     progress: list[str] = []
-    result = runner.apply(ctx, STEP, confirm=yes, progress=lambda m, f=None: progress.append(m))
+    result = runner.apply(
+        ctx,
+        STEP,
+        runner.plan(ctx, STEP),
+        confirm=yes,
+        progress=lambda m, f=None: progress.append(m),
+    )
     assert result.ok, result.detail
     assert result.detail == "DKIM published and verified by Cloudflare"
     assert AUTH_DRIFT.format(domain=ZONE) in result.messages
@@ -173,7 +181,7 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     assert any(r.name == f"cf-bounce._domainkey.{ZONE}" and r.type == "TXT" for r in wanted)
     zone = list_records(ctx)
     for rec in wanted:
-        assert sum(1 for z in zone if same_record(z, rec)) == 1, rec.display()
+        assert sum(1 for z in zone if z.same_as(rec)) == 1, rec.display()
     # the API's JSON number comes back as an integer priority, read as an operator writes it
     bounce_mx = ctx.dns_records.list(name=f"cf-bounce.{ZONE}", type="MX")
     assert bounce_mx
@@ -186,12 +194,12 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
         "v=spf1 include:_spf.mx.cloudflare.net ~all",
     ]
 
-    assert runner.pending(runner.plan(ctx, STEP)) == []
-    again = runner.apply(ctx, STEP, confirm=yes)
+    assert runner.plan(ctx, STEP).pending == []
+    again = runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
     assert again.detail == "nothing to do"
     assert len(list_records(ctx)) == len(zone)
 
-    insp = STEP.inspect(ctx)
+    insp = STEP.plan(ctx)
     assert insp.state is StepState.DONE
     assert insp.facts["dkim_published"] and insp.facts["dkim_verified"]
     # two SPF records: Cloudflare reports Routing misconfigured until auth merges them
@@ -201,7 +209,7 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     assert failed.id == "email-service.routing" and "status misconfigured" in failed.detail
     assert failed.guidance.startswith("Email Routing is enabled but misconfigured")
     assert "polaris-tui apply auth" in failed.guidance
-    assert runner.apply(ctx, AuthStep(), confirm=yes).ok
+    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=yes).ok
     report = runner.verify(ctx, [STEP])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
     assert "status ready" in {c.id: c for c in report.checks}["email-service.routing"].detail
@@ -221,11 +229,11 @@ def test_other_providers_mx_is_refused_with_guidance(sandbox_ctx: Context) -> No
         ttl=1,
     )
     with pytest.raises(runner.StepFailure) as err:
-        runner.apply(ctx, STEP, confirm=yes)
+        runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
     assert "mx1.mail-host.example" in err.value.message
     assert err.value.entry is not None and err.value.entry.id == "other-mx"
     assert not ctx.cf.email_routing.get(zone_id=ctx.zone_id).enabled
-    assert STEP.inspect(ctx).state is StepState.BLOCKED
+    assert STEP.plan(ctx).state is StepState.BLOCKED
     checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
     assert not checks["email-service.mx"].ok
     assert checks["email-service.mx"].guidance.startswith("Another mail provider's MX")
@@ -237,7 +245,7 @@ def test_missing_permission_names_it(sandbox_server: Any, sandbox_ctx: Context) 
     box.set_faults("POST:/zones/*/email/sending/subdomains:403")
     try:
         with pytest.raises(runner.StepFailure) as err:
-            runner.apply(sandbox_ctx, STEP, confirm=yes)
+            runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes)
     finally:
         box.set_faults("")
     entry = err.value.entry
@@ -274,7 +282,7 @@ def own_sandbox(tmp_path: Path) -> Iterator[Any]:
 
 def test_legacy_cname_form_is_published_by_the_step(own_sandbox: Any) -> None:
     ctx = own_sandbox(POLARIS_SANDBOX_DKIM_MODE="cname", POLARIS_SANDBOX_ACTIVATION_MS="200")
-    result = runner.apply(ctx, STEP, confirm=yes)
+    result = runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
     assert result.ok, result.detail
     cnames = [c for c in result.applied if c.kind == "dns_record"]
     assert [c.target for c in cnames] == [
@@ -282,7 +290,7 @@ def test_legacy_cname_form_is_published_by_the_step(own_sandbox: Any) -> None:
     ]
     answer = asyncio.run(ctx.dns.lookup(f"cf-legacy._domainkey.{ZONE}", "CNAME"))
     assert answer.records == ("cf-legacy.dkim.cloudflare.net",)
-    assert runner.pending(runner.plan(ctx, STEP)) == []
+    assert runner.plan(ctx, STEP).pending == []
     assert runner.verify(ctx, [STEP]).ok
 
 
@@ -290,13 +298,19 @@ def test_unverified_dkim_times_out_with_both_states_shown(own_sandbox: Any) -> N
     ctx = own_sandbox(POLARIS_SANDBOX_ACTIVATION_MS="3600000")
     ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, dkim_timeout_seconds=1))
     progress: list[str] = []
-    result = runner.apply(ctx, STEP, confirm=yes, progress=lambda m, f=None: progress.append(m))
+    result = runner.apply(
+        ctx,
+        STEP,
+        runner.plan(ctx, STEP),
+        confirm=yes,
+        progress=lambda m, f=None: progress.append(m),
+    )
     assert not result.ok
     assert "DKIM published but not verified" in result.detail
     assert any("waiting for Cloudflare to verify" in m for m in progress)
     assert any("few minutes" in m for m in result.messages)
     assert runner.step_status(ctx, STEP).state is StepState.FAILED  # journaled failure
-    assert STEP.inspect(ctx).summary == "routing on; DKIM published, not verified yet"
+    assert STEP.plan(ctx).summary == "routing on; DKIM published, not verified yet"
     checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
     assert checks["email-service.dkim-published"].ok
     pending = checks["email-service.dkim-verified"]

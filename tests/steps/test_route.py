@@ -56,11 +56,13 @@ def _other_worker(ctx: Context, name: str) -> None:
 def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
     changes = pending(ctx, "route")
-    assert [(c.action, c.kind) for c in changes] == [
-        (Action.CREATE, "dns_record"),
-        (Action.CREATE, ROUTE_KIND),
+    # mail.'s records exactly as the dns step owns them in the desired zone (A and AAAA)
+    assert [(c.action, c.kind, c.after.get("type")) for c in changes[:2]] == [
+        (Action.CREATE, "dns_record", "A"),
+        (Action.CREATE, "dns_record", "AAAA"),
     ]
-    assert changes[0].after["proxied"] is True
+    assert (changes[2].action, changes[2].kind) == (Action.CREATE, ROUTE_KIND)
+    assert all(c.after["proxied"] is True for c in changes[:2])
     assert apply_step(ctx, "route").ok
     assert pending(ctx, "route") == []
     checks = verify(ctx, "route")
@@ -74,12 +76,13 @@ def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: 
 def test_dns_only_record_is_planned_proxied(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
     record_id = _record(ctx, proxied=False)
-    [fix, _route] = pending(ctx, "route")
+    [fix, _aaaa, _route] = pending(ctx, "route")
     assert fix.action is Action.UPDATE and fix.after["proxied"] is True
     assert "proxied" in fix.note
     apply_step(ctx, "route")
-    [rec] = list_records(ctx, name=ctx.config.mail_host)
-    assert rec.id == record_id and rec.proxied
+    records = list_records(ctx, name=ctx.config.mail_host)
+    assert {r.type for r in records} == {"A", "AAAA"} and all(r.proxied for r in records)
+    assert record_id in {r.id for r in records}  # updated in place, not replaced
     assert all(c.ok for c in verify(ctx, "route").values())
 
 

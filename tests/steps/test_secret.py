@@ -30,11 +30,11 @@ def test_generate_secret_is_32_random_bytes_base64() -> None:
 
 
 def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None:
-    changes = SecretStep().plan(ctx)
+    changes = SecretStep().plan(ctx).changes
     assert (changes[0].action, changes[0].kind) == (Action.CREATE, "signing_secret")
     assert changes[1].action is Action.NOOP and "first deploy" in changes[1].note
     step = SecretStep()
-    result = runner.apply(ctx, step, confirm=lambda _s, _c: True)
+    result = runner.apply(ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True)
     value = ctx.vault.get(VAULT_A)
     assert step.reveal_once() == value and step.reveal_once() is None
     assert value and len(base64.b64decode(value)) == 32
@@ -57,7 +57,7 @@ def test_keyring_change_is_pushed_to_the_worker(relay_ctx: Context) -> None:
     assert worker_secret_names(ctx) == {BINDING_A}
     replacement = generate_secret()
     ctx.vault.set(VAULT_A, replacement)  # e.g. restored from a backup
-    insp = SecretStep().inspect(ctx)
+    insp = SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "differs" in insp.summary
     checks = verify(ctx, "secret")
     assert not checks["secret.relay-accepts"].ok
@@ -83,7 +83,7 @@ def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
 
 def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Context) -> None:
     ctx = relay_ctx
-    insp = SecretStep().inspect(ctx)
+    insp = SecretStep().plan(ctx)
     assert insp.state is StepState.DONE and "accepts it as key A" in insp.summary
     ctx.cf.workers.scripts.secrets.update(
         ctx.config.worker_name,
@@ -92,7 +92,7 @@ def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Conte
         text=generate_secret(),  # changed behind the tool's back
         type="secret_text",
     )
-    insp = SecretStep().inspect(ctx)
+    insp = SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "rejected (401)" in insp.summary
 
 

@@ -107,7 +107,7 @@ def test_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: ignore[
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause()
+        await settle(pilot)  # the slots' last-accepted times are read on a worker
         pilot.app.clear_notifications()  # toasts time out: not part of the layout
         await pilot.pause()
 
@@ -203,7 +203,7 @@ def test_small_rotation_screen(snap_compare, tmp_path: Path) -> None:  # type: i
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause()
+        await settle(pilot)  # the slots' last-accepted times are read on a worker
         pilot.app.clear_notifications()
         await pilot.pause()
 
