@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="sender", choices=("customer", "admin"), default="customer")
     s.add_argument("--url", help="relay URL (default https://mail.<domain>/send)")
     s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("sandbox", help="the embedded sandbox")
     s.add_argument("action", choices=("serve", "reset"))
@@ -250,16 +251,29 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 continue
             changes = planned.pending
             any_changes = any_changes or bool(changes)
-            out.append({"id": step.id, "changes": [c.to_json() for c in changes]})
+            notes = _plan_notes(ctx, step.id)
+            out.append({"id": step.id, "changes": [c.to_json() for c in changes], "notes": notes})
             if not args.json:
                 print(f"{step.id}: " + (f"{len(changes)} change(s)" if changes else "no changes"))
                 for c in changes:
                     print(_render_change(c))
+                for note in notes:
+                    print(f"  note: {note}")
     if args.json:
         _print_json({"steps": out})
     if failed:
         return Exit.FAILURE
     return Exit.CHANGES if any_changes else Exit.OK
+
+
+def _plan_notes(ctx: Context, step_id: str) -> list[str]:
+    """What a step's verify will do beyond reading: the route step sends a test message."""
+    if step_id != "route":
+        return []
+    from polaris_tui.steps import delivery_probe
+
+    note = delivery_probe.note(ctx)
+    return [note] if note else []
 
 
 def _select(step_arg: str | None) -> list[Any]:
@@ -634,8 +648,9 @@ def cmd_relay(args: argparse.Namespace) -> int:
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
-    """Sign with secret A and POST one message, as the app does; report status, id, key slot."""
-    from polaris_tui import troubleshooting
+    """Sign with secret A and POST one message, as the app does; report status, id, key slot
+    and, when a mailbox is readable, the receiving server's SPF/DKIM/DMARC verdict."""
+    from polaris_tui import delivery, troubleshooting
     from polaris_tui.errors import Unavailable
     from polaris_tui.relay.client import send_signed
     from polaris_tui.relay.signing import SigningError
@@ -669,12 +684,42 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             )
             return Exit.FAILURE
         values = troubleshooting.config_values(config)
-    ok = 200 <= result.status < 300
-    print(f"status   {result.status}")
-    print(f"message  {result.message_id or '-'}")
-    print(f"key slot {result.key_slot or '-'}")
+        ok = 200 <= result.status < 300
+        report: dict[str, Any] = {
+            "status": result.status,
+            "message_id": result.message_id,
+            "slot": result.key_slot,
+            "authentication": None,
+        }
+        # A relay at --url (a local one) delivers wherever it was told to: only mail through
+        # mail.<domain> is known to reach the mailbox this run can read.
+        mailbox = None if args.url else ctx.mailbox
+        judged = ok and not args.dry_run and mailbox is not None and bool(result.message_id)
+        raw = None
+        if judged:
+            assert mailbox is not None and result.message_id
+            report["mailbox"] = mailbox.description
+            raw = delivery.wait_for(
+                mailbox,
+                result.message_id,
+                config.delivery_timeout_seconds,
+                lambda message, _fraction: print(f"  .. {message}", file=sys.stderr),
+            )
+    auth = delivery.parse(raw) if raw is not None else None
+    if auth is not None:
+        report["authentication"] = auth.to_json()
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"status   {result.status}")
+        print(f"message  {result.message_id or '-'}")
+        print(f"key slot {result.key_slot or '-'}")
+        if auth is not None:
+            print(f"auth     {auth.summary()}")
+            print(f"         {auth.detail}")
     if args.dry_run and ok:
-        print("dry run: the relay checked the request and sent nothing")
+        note = "dry run: the relay checked the request and sent nothing"
+        print(note, file=sys.stderr if args.json else sys.stdout)
     if not ok:
         detail = result.body.get("error") if isinstance(result.body, dict) else result.body
         print(f"error: the relay answered {result.status}: {detail}", file=sys.stderr)
@@ -686,7 +731,33 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         )
         if entry is not None and result.status not in (400, 403, 413, 429):
             print("\n" + entry.text(), file=sys.stderr)
-    return Exit.OK if ok else Exit.FAILURE
+        return Exit.FAILURE
+    if args.dry_run:
+        return Exit.OK
+    if not judged:
+        why = (
+            f"the relay at {args.url} delivers where it was told to"
+            if args.url
+            else "no mailbox to read the delivered message from (set imap_host, imap_user and "
+            "the keyring's imap-password)"
+        )
+        print(f"{why}: only the relay's answer is shown, not SPF/DKIM/DMARC", file=sys.stderr)
+        return Exit.OK
+    if auth is None:
+        print(
+            f"error: <{result.message_id}> did not arrive in {report['mailbox']} within "
+            f"{config.delivery_timeout_seconds}s (delivery_timeout_seconds)",
+            file=sys.stderr,
+        )
+        return Exit.FAILURE
+    for method in auth.failing():
+        entry = troubleshooting.lookup(
+            "route", values=values, check_id=delivery.METHOD_CHECK[method], message=auth.summary()
+        )
+        print(f"error: {method}={getattr(auth, method)}", file=sys.stderr)
+        if entry is not None:
+            print(entry.text() + "\n", file=sys.stderr)
+    return Exit.OK if auth.passed else Exit.FAILURE
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -750,6 +821,10 @@ SANDBOX_MODULES = (
     "flask_cors",
     "aiosmtpd",
     "dnslib",
+    "dkim",
+    "cryptography",
+    "spf",
+    "publicsuffixlist",
 )
 
 

@@ -203,6 +203,15 @@ def _email(v: str) -> str | None:
     return None if _EMAIL.match(v) else "use an email address such as noreply@example.com"
 
 
+def _imap_host(v: str) -> str | None:
+    host, sep, port = v.rpartition(":")
+    if not sep:
+        host, port = v, ""
+    if _HOSTNAME.match(host) and (not sep or (port.isdigit() and 0 < int(port) < 65536)):
+        return None
+    return "use the IMAPS server's host name, e.g. imap.example.com or imap.example.com:993"
+
+
 def _policy(v: str) -> str | None:
     return None if v in ("none", "quarantine", "reject") else "use none, quarantine or reject"
 
@@ -387,6 +396,26 @@ FIELDS: tuple[FieldSpec, ...] = (
         check=_seconds(86400),
     ),
     FieldSpec(
+        "imap_host",
+        str,
+        "IMAPS server (host or host:port, TLS on 993) of a mailbox that send-test and verify "
+        "read test messages from, to judge their SPF/DKIM/DMARC (optional).",
+        check=_imap_host,
+    ),
+    FieldSpec(
+        "imap_user",
+        str,
+        "Login of that mailbox (the password is the keyring's imap-password); verify sends "
+        "its test message here when it is an address.",
+    ),
+    FieldSpec(
+        "delivery_timeout_seconds",
+        int,
+        "How long send-test and verify wait for the test message to arrive (s, at most 3600).",
+        default=120,
+        check=_seconds(3600),
+    ),
+    FieldSpec(
         "app_secret_command",
         str,
         "Shell command (run with sh -c) that gives the app a new signing secret, read from "
@@ -459,6 +488,9 @@ class Config:
     dkim_timeout_seconds: int = 600
     mailbox_timeout_seconds: int = 900
     promote_quiet_seconds: int = 600
+    imap_host: str = ""
+    imap_user: str = ""
+    delivery_timeout_seconds: int = 120
     app_secret_command: str | None = None
     app_secret_timeout_seconds: int = 60
     ts_window_ms: int = RELAY_BOUNDS["ts_window_ms"].default
@@ -605,6 +637,12 @@ def validate(raw: Mapping[str, Any]) -> Config:
             nonce_ttl,
             f"use at least {int(2 * window_s)} (twice ts_window_ms in seconds), "
             "or a replayed request could be accepted",
+        )
+    if values.get("imap_host") and not values.get("imap_user"):
+        raise ConfigError(
+            "imap_user",
+            None,
+            "set it to the mailbox's login (imap_host is set), or remove imap_host",
         )
     if values.get("assets_origin", "r2") != "r2":
         fix = _hostname(values["assets_origin"])

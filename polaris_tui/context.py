@@ -29,9 +29,11 @@ if TYPE_CHECKING:
         EmailSending,
         HttpProber,
         KvNamespaces,
+        Mailbox,
         Workers,
     )
 
+IMAP_REMEDY = "run `polaris-tui secrets set imap-password` (the password of imap_user)"
 R2_REMEDY = (
     "create an R2 API token (R2 → Manage API tokens) and run `polaris-tui secrets "
     "set r2-access-key-id` and `... r2-secret-access-key`"
@@ -157,6 +159,22 @@ class Context:
         from polaris_tui.adapters.http_probe import HttpProber as HttpProbe
 
         return HttpProbe(self.endpoints.edge)
+
+    @cached_property
+    def mailbox(self) -> Mailbox | None:
+        """Where test messages can be read back: the sandbox inbox, the configured IMAPS
+        mailbox (password read on use), or None when there is none to read."""
+        from polaris_tui.adapters.mailbox import ImapsMailbox, InboxFolder
+
+        if self.sandbox is not None:
+            return InboxFolder(Path(self.sandbox.inbox))
+        if not self.config.imap_host:
+            return None
+        return ImapsMailbox(
+            self.config.imap_host,
+            self.config.imap_user,
+            lambda: self.vault.require("imap-password", IMAP_REMEDY),
+        )
 
     @cached_property
     def zone_id(self) -> str:

@@ -385,3 +385,19 @@ class HttpProber(Protocol):
     ) -> HttpResponse:
         """Raises Unavailable when nothing answers."""
         ...
+
+
+# -- Mailbox ------------------------------------------------------------------------------------
+class Mailbox(Protocol):
+    """Where delivered mail can be read back (the sandbox inbox, or an IMAPS mailbox), so a
+    test message's authentication is judged from what the receiving server wrote into it."""
+
+    @property
+    def description(self) -> str:
+        """Where it reads, for the operator (never a password)."""
+        ...
+
+    def find(self, message_id: str) -> bytes | None:
+        """The raw message whose Message-ID is ``<message_id>``, None while it is not there;
+        raises Unavailable when the mailbox cannot be read."""
+        ...

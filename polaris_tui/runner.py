@@ -345,10 +345,11 @@ def _with_guidance(ctx: Context, check: Check) -> Check:
 
 async def _verify_step(ctx: Context, step: Step) -> list[Check]:
     started = time.perf_counter()
+    timeout = step.verify_timeout(ctx, CHECK_TIMEOUT_SECONDS)
     try:
-        return await asyncio.wait_for(step.verify(ctx), CHECK_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(step.verify(ctx), timeout)
     except TimeoutError:
-        detail = f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        detail = f"no answer within {timeout:g}s"
     except Exception as exc:
         detail = describe_error(ctx, step.id, exc).message
     return [

@@ -25,6 +25,7 @@ SECRET_NAMES: tuple[str, ...] = (
     "r2-secret-access-key",
     "polaris-secret-a",
     "polaris-secret-b",
+    "imap-password",  # the mailbox send-test and verify read test messages from (imap_host)
 )
 REMEDY = (
     "Unlock or install a Secret Service (GNOME Keyring or KeePassXC with its Secret Service "

@@ -33,9 +33,11 @@ class CountingProber(HttpProber):
 
 
 def test_runtime_checks_pass_and_run_concurrently(
-    relay_ctx: Context, sandbox_server: tuple[Sandbox, object]
+    sending_ctx: Context, sandbox_server: tuple[Sandbox, object]
 ) -> None:
-    ctx = relay_ctx
+    """On an account that can send (Email Sending verified), so delivery.authenticated's
+    test message is delivered and judged too."""
+    ctx = sending_ctx
     box, _ = sandbox_server
     ctx.__dict__["http"] = CountingProber(ctx.endpoints.edge)
     CountingProber.peak = 0
@@ -53,9 +55,13 @@ def test_runtime_checks_pass_and_run_concurrently(
     assert set(data["checks"][0]) == {"id", "step", "ok", "detail", "guidance", "ms"}
     ids = [c["id"] for c in data["checks"]]
     assert len(ids) == len(set(ids))
-    assert {"kv.namespace", "secret.relay-accepts", "deploy.bindings", "route.signed-probe"} <= set(
-        ids
-    )
+    assert {
+        "kv.namespace",
+        "secret.relay-accepts",
+        "deploy.bindings",
+        "route.signed-probe",
+        "delivery.authenticated",
+    } <= set(ids)
 
 
 def test_cli_verify_json_reports_failures_with_guidance(tmp_path: Path) -> None:
@@ -80,7 +86,7 @@ def test_every_runtime_check_id_has_guidance() -> None:
                    "secret.relay-accepts-b"],
         "deploy": ["deploy.script", "deploy.bindings", "deploy.secret-names"],
         "route": ["route.bound", "route.mail-record", "route.get-send", "route.unsigned-post",
-                  "route.signed-probe"],
+                  "route.signed-probe", "delivery.authenticated"],
     }  # fmt: skip
     for step, check_ids in ids.items():
         for check_id in check_ids:

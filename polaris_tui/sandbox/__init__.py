@@ -21,9 +21,10 @@ Environment knobs (read by ``start``; constructor arguments override the first t
                                  operator, the older documented form)
 
 Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
-S3 keys, Worker secret values), ``config.toml``, ``requests.jsonl`` (redacted API log),
-``inbox/*.eml``, ``s3/`` (object copies so a restart serves what was uploaded) and
-``workerd/`` (the edge's miniflare scratch space and its ``workerd.log``).
+S3 keys, Worker secret values, DKIM private keys), ``config.toml``, ``requests.jsonl``
+(redacted API log), ``inbox/*.eml`` (each with the inbox's Authentication-Results), ``s3/``
+(object copies so a restart serves what was uploaded) and ``workerd/`` (the edge's miniflare
+scratch space and its ``workerd.log``).
 """
 
 from __future__ import annotations
@@ -40,9 +41,20 @@ if TYPE_CHECKING:
 
 EDGE_IPV4 = "198.18.0.1"
 EDGE_IPV6 = "2001:db8:ed9e::1"
+# Where Email Sending's mail leaves "Cloudflare" from: the address _spf.mx.cloudflare.net
+# (served by the sandbox DNS) authorises, and the client address the inbox judges SPF for.
+EGRESS_IPV4 = "198.18.0.25"
 SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml")
 
-__all__ = ["EDGE_IPV4", "EDGE_IPV6", "Sandbox", "SandboxEndpoints", "default_sandbox_dir", "reset"]
+__all__ = [
+    "EDGE_IPV4",
+    "EDGE_IPV6",
+    "EGRESS_IPV4",
+    "Sandbox",
+    "SandboxEndpoints",
+    "default_sandbox_dir",
+    "reset",
+]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from dnslib import AAAA, CNAME, EDNS0, MX, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
-from polaris_tui.sandbox import EDGE_IPV4, EDGE_IPV6
+from polaris_tui.sandbox import EDGE_IPV4, EDGE_IPV6, provider_dns
 from polaris_tui.sandbox.state import Store
 from polaris_tui.sandbox.zone import in_zone
 
@@ -68,6 +68,9 @@ class ZoneResolver(BaseResolver):
         with self.store.read() as state:
             domain, serial = state["zone"]["name"], state["serial"]
             records = [r for r in state["dns_records"].values()]
+            provider = provider_dns.records(state)
+        if in_zone(qname, provider_dns.ZONE):
+            return self._provider_reply(reply, qname, qtype, provider)
         if not in_zone(qname, domain):
             reply.header.aa = 0
             reply.header.rcode = RCODE.REFUSED
@@ -90,6 +93,16 @@ class ZoneResolver(BaseResolver):
             if not exists:
                 reply.header.rcode = RCODE.NXDOMAIN
             reply.add_auth(self._soa(domain, serial))
+        return reply
+
+    def _provider_reply(
+        self, reply: DNSRecord, qname: str, qtype: str, provider: list[dict[str, Any]]
+    ) -> DNSRecord:
+        """Cloudflare's own names (``provider_dns``): their records, or NXDOMAIN."""
+        named = [r for r in provider if r["name"] == qname]
+        reply.rr.extend(self._rr(r) for r in named if r["type"] == qtype)
+        if not named:
+            reply.header.rcode = RCODE.NXDOMAIN
         return reply
 
     @staticmethod

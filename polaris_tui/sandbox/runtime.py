@@ -7,13 +7,14 @@ import secrets
 import threading
 from pathlib import Path
 
-from polaris_tui.sandbox import SandboxEndpoints
+from polaris_tui.sandbox import SandboxEndpoints, outbound
 from polaris_tui.sandbox.api.app import PREFIX, create_api
 from polaris_tui.sandbox.api.common import ApiContext
 from polaris_tui.sandbox.api.kv_values import worker_backend
 from polaris_tui.sandbox.dns_server import ZoneDnsServer
 from polaris_tui.sandbox.edge import Edge
 from polaris_tui.sandbox.faults import FaultPlan
+from polaris_tui.sandbox.receiver import UdpResolver
 from polaris_tui.sandbox.s3 import S3Server
 from polaris_tui.sandbox.send_email_policy import store_policy
 from polaris_tui.sandbox.servers import UvicornThread
@@ -38,11 +39,17 @@ class Runtime:
             directory, lambda: self.settings.latency_ms, namespace=self.store.account_id[:10]
         )
         self.dns = ZoneDnsServer(self.store, lambda: self.settings.latency_ms)
-        # Two doors into one inbox: plain SMTP (the local relay's --smtp, any client) is
-        # accepted as sent; Workers' send_email goes through Cloudflare's recipient rules.
-        self.smtp = SmtpInbox(directory / "inbox")
+        # Two doors into one inbox, both judged by the receiving server against the sandbox
+        # DNS: plain SMTP (the local relay's --smtp, any client) as its client connects;
+        # Workers' send_email goes through Cloudflare's recipient rules, then is signed and
+        # leaves from Cloudflare's egress address.
+        resolver = UdpResolver(lambda: ("127.0.0.1", self.dns.port))
+        self.smtp = SmtpInbox(directory / "inbox", resolver)
         self.send_email = SmtpInbox(
-            directory / "inbox", store_policy(self.store, lambda: self.settings)
+            directory / "inbox",
+            resolver,
+            store_policy(self.store, lambda: self.settings),
+            lambda mail_from, data: outbound.prepare(self.store, mail_from, data),
         )
         self.context = ApiContext(
             store=self.store,

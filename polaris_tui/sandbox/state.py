@@ -1,7 +1,7 @@
 """Persistent sandbox account state: one JSON document written through on every change.
 
-Secrets (the API token, S3 keys, Worker secret values) never go into ``state.json``;
-they live in the sandbox keyring file next to it.
+Secrets (the API token, S3 keys, Worker secret values, Email Sending's DKIM private keys)
+never go into ``state.json``; they live in the sandbox keyring file next to it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.fsutil import atomic_write, read_json_object
+from polaris_tui.sandbox.dkim_keys import SERVICE as DKIM_SERVICE
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
 DOMAIN = "polaris.test"
@@ -156,6 +157,7 @@ class Store:
         with self.lock:
             for script in self.data.get("scripts", {}):
                 self.keyring.delete_service(worker_secret_service(script))
+            self.keyring.delete_service(DKIM_SERVICE)
             self.data = empty_state(self.data["account_id"], self.data["zone"]["id"])
             self._save()
 

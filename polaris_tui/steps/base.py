@@ -93,6 +93,11 @@ class Step(ABC):
     @abstractmethod
     async def verify(self, ctx: Context) -> list[Check]: ...
 
+    def verify_timeout(self, ctx: Context, default: float) -> float:
+        """How long the runner lets ``verify`` take; longer for a step whose check waits
+        for something to arrive (route: the delivered test message)."""
+        return default
+
 
 async def timed_check(
     step: str,

@@ -17,7 +17,7 @@ from polaris_tui import waiting
 from polaris_tui.errors import ApiError, Conflict
 from polaris_tui.plan import pending
 from polaris_tui.ports import WorkerDomain, WorkerRoute
-from polaris_tui.steps import zone
+from polaris_tui.steps import delivery_probe, zone
 from polaris_tui.steps.base import (
     Action,
     ApplyResult,
@@ -138,7 +138,9 @@ class RouteStep(Step):
             summary = "; ".join(f"{c.action} {c.kind} {c.target}" for c in todo)
         else:
             summary = f"{ctx.config.mail_host} bound to the Worker ({ctx.config.route_mode})"
-        return make_plan(self.id, changes, summary)
+        sends = delivery_probe.note(ctx)
+        facts = {"delivery_check": sends} if sends else {}
+        return make_plan(self.id, changes, summary, facts=facts)
 
     def _plan_route(self, ctx: Context) -> list[Change]:
         """mail.'s records as the desired zone has them (owned by dns, proxied), then the
@@ -281,4 +283,11 @@ class RouteStep(Step):
         ]
         if not custom:
             checks.append(timed_check(self.id, "route.mail-record", proxied, CHECK_TIMEOUT))
+        if delivery_probe.planned_recipient(ctx) is not None:
+            checks.append(delivery_probe.check(ctx, self.id))
         return list(await asyncio.gather(*checks))
+
+    def verify_timeout(self, ctx: Context, default: float) -> float:
+        if delivery_probe.planned_recipient(ctx) is None:
+            return default
+        return max(default, delivery_probe.timeout(ctx) + CHECK_TIMEOUT)

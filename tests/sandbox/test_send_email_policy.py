@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from polaris_tui.sandbox.receiver import UdpResolver
 from polaris_tui.sandbox.send_email_policy import store_policy
 from polaris_tui.sandbox.smtp import SmtpInbox
 from polaris_tui.sandbox.state import Settings, Store
@@ -34,7 +35,11 @@ def delivery(ep, tmp_path):
 
     def start() -> SmtpInbox:
         store = Store(ep.directory)  # the account as it is now
-        box = SmtpInbox(tmp_path / f"inbox{len(boxes)}", store_policy(store, lambda: SETTINGS))
+        box = SmtpInbox(
+            tmp_path / f"inbox{len(boxes)}",
+            UdpResolver(lambda: (ep.dns_host, ep.dns_port)),
+            store_policy(store, lambda: SETTINGS),
+        )
         box.start()
         boxes.append(box)
         return box

@@ -19,7 +19,9 @@ pytest_plugins = ["tests.runtime_fixtures"]
 
 @pytest.fixture
 def deployed_ctx(ctx: Context) -> Context:
-    for step_id in ("kv", "secret", "deploy"):
+    """The Worker deployed on an account that can send (Email Sending verified), so verify's
+    delivery.authenticated test message is delivered and judged."""
+    for step_id in ("email-service", "kv", "secret", "deploy"):
         apply_step(ctx, step_id)
     return ctx
 
@@ -125,7 +127,7 @@ def test_custom_domain_deletes_conflicts_only_when_allowed(deployed_ctx: Context
     assert pending(ctx, "route") == []
     checks = verify(ctx, "route")
     assert set(checks) == {"route.bound", "route.get-send", "route.unsigned-post",
-                           "route.signed-probe"}  # fmt: skip
+                           "route.signed-probe", "delivery.authenticated"}  # fmt: skip
     assert all(c.ok for c in checks.values()), checks
 
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from polaris_tui.sandbox import zone
+from polaris_tui.sandbox import dkim_keys, zone
 from polaris_tui.sandbox.address_verification import (
     VERIFY_PATH,
     mark_verified,
@@ -429,7 +429,7 @@ async def create_subdomain(request: Request) -> Response:
                 "return_path_domain": f"{BOUNCE}.{name}",
                 "drop_suppressed_recipients": False,
                 "preview_enabled": False,
-                "dkim_key": base64.b64encode(secrets.token_bytes(294)).decode(),
+                "dkim_key": dkim_keys.mint(context.store.keyring, tag),
                 "records_since": None,
             }
             state["sending_subdomains"][tag] = sub
@@ -492,6 +492,7 @@ async def delete_subdomain(request: Request) -> Response:
             ):
                 del state["dns_records"][rec["id"]]
         del state["sending_subdomains"][sub["tag"]]
+        dkim_keys.forget(context.store.keyring, sub["tag"])
     return ok(None)
 
 
