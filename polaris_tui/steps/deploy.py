@@ -17,6 +17,7 @@ import hashlib
 import json
 import subprocess
 import tempfile
+import time
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from polaris_tui.steps.base import (
 from polaris_tui.steps.kv import TITLE as KV_BINDING
 from polaris_tui.steps.kv import kv_ids, list_namespaces
 from polaris_tui.steps.secret import SLOTS, record_pushed
+from polaris_tui.waiting import SLICE_SECONDS, of_limit, report
 
 if TYPE_CHECKING:
     from polaris_tui.config import Config
@@ -393,7 +395,7 @@ def wrangler_dry_run(config: Config, metadata: dict[str, Any]) -> str:
     run raises, so nothing is uploaded.
     """
     from polaris_tui.relay import worker_files
-    from polaris_tui.relay.node import NodeMissingError, ensure_node_modules, node_bin, node_env
+    from polaris_tui.relay.node import NodeMissingError, ensure_node_modules, node_bin
 
     try:
         wrangler = node_bin(ensure_node_modules(), "wrangler")
@@ -405,16 +407,37 @@ def wrangler_dry_run(config: Config, metadata: dict[str, Any]) -> str:
         for name, body in worker_files().items():
             (root / "src" / name).write_bytes(body)
         (root / "wrangler.json").write_text(json.dumps(wrangler_config(config, metadata)))
-        result = subprocess.run(
-            [str(wrangler), "deploy", "--dry-run", "--outdir", str(root / "dist")],
-            cwd=root,
-            env=node_env(),
-            capture_output=True,
-            text=True,
-            timeout=WRANGLER_TIMEOUT,
-            check=False,
+        returncode, stdout, stderr = _run_reporting(
+            [str(wrangler), "deploy", "--dry-run", "--outdir", str(root / "dist")], root
         )
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-8:]
+    if returncode != 0:
+        tail = (stderr or stdout).strip().splitlines()[-8:]
         raise RuntimeError("wrangler deploy --dry-run rejected the config:\n" + "\n".join(tail))
     return "wrangler deploy --dry-run accepted the generated config"
+
+
+def _run_reporting(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run the dry run, saying every slice how long it has run of its limit: it takes seconds,
+    and a bar that sits still reads as a hang. A cancel (the callback raising) kills it."""
+    from polaris_tui.relay.node import node_env
+
+    started = time.monotonic()
+    with subprocess.Popen(
+        argv, cwd=cwd, env=node_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            while True:
+                elapsed = time.monotonic() - started
+                if elapsed > WRANGLER_TIMEOUT:
+                    raise RuntimeError(
+                        f"wrangler deploy --dry-run gave no answer within {WRANGLER_TIMEOUT:g}s"
+                    )
+                report(f"wrangler deploy --dry-run {of_limit(elapsed, WRANGLER_TIMEOUT)}", 0.3)
+                try:
+                    stdout, stderr = proc.communicate(timeout=SLICE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    continue  # output is kept across retries of communicate
+                return proc.returncode, stdout, stderr
+        except BaseException:
+            proc.kill()
+            raise

@@ -91,8 +91,15 @@ def test_plan_redacts_secrets_and_first_upload_carries_them(ctx: Context) -> Non
     assert ctx.vault.get(VAULT_A) not in plan_text
     secret = [b for b in change.after["bindings"] if b["type"] == "secret_text"]
     assert secret == [{"type": "secret_text", "name": "POLARIS_SECRET_A", "text": REDACTED}]
-    result = apply_step(ctx, "deploy")
+    seen: list[str] = []
+    step = DeployStep()
+    result = runner.apply(
+        ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True,
+        progress=lambda m, _f=None: seen.append(m),
+    )  # fmt: skip
     assert result.ok and any("wrangler" in m for m in result.messages)
+    # the dry run takes seconds: the progress says how long it has run, of its limit
+    assert any(m.startswith("wrangler deploy --dry-run (0 s of 120 s)") for m in seen), seen
     assert_not_on_disk(ctx, ctx.vault.get(VAULT_A))  # request log, state, journal: no value
     assert pending(ctx, "deploy") == []
     checks = asyncio.run(DeployStep().verify(ctx))
