@@ -307,7 +307,13 @@ class DeployStep(Step):
             )
             ctx.state.mark_owned("worker_script", ctx.config.worker_name)
         progress(f"uploaded {ctx.config.worker_name}", 1.0)
-        messages.append(f"uploaded {ctx.config.worker_name} ({len(metadata['bindings'])} bindings)")
+        sent = len(metadata["bindings"])
+        kept = sum(b["type"] == "secret_text" for b in now.bindings) if now.exists else 0
+        # counted as the plan counts them: the secrets a re-upload keeps are bindings too
+        messages.append(
+            f"uploaded {ctx.config.worker_name} ({sent + kept} bindings"
+            + (f", {kept} secret(s) kept as they were)" if kept else ")")
+        )
         if migration is not None:
             messages.append(f"migration {GUARD_MIGRATION_TAG} created Durable Object {GUARD_CLASS}")
         return ApplyResult(True, list(changes), f"deployed {ctx.config.worker_name}", messages)

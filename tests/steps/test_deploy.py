@@ -122,7 +122,12 @@ def test_config_change_is_a_planned_update_that_keeps_secrets(relay_ctx: Context
     assert "RATE_LIMIT_MAX" in change.note
     checks = {c.id: c.ok for c in asyncio.run(DeployStep().verify(ctx))}
     assert checks["deploy.bindings"] is False
-    apply_step(ctx, "deploy")
+    result = apply_step(ctx, "deploy")
+    # the applied count is the planned one: the kept secrets are among the plan's bindings
+    planned = len(change.after["bindings"])
+    assert any(f"({planned} bindings, 1 secret(s) kept" in m for m in result.messages), (
+        planned, result.messages,
+    )  # fmt: skip
     assert pending(ctx, "deploy") == []
     # keep_bindings kept POLARIS_SECRET_A: the relay still accepts the keyring's secret
     checks = asyncio.run(DeployStep().verify(ctx))
