@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from polaris_tui.steps.base import Action, Change, Progress
+from polaris_tui.waiting import of_limit, pause
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -79,19 +80,24 @@ def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
     ``mailbox_timeout_seconds`` pass; every poll reports progress (where a cancel lands)."""
     timeout = ctx.config.mailbox_timeout_seconds
     started, delay = time.monotonic(), 0.25
+
+    def waiting(_left: float = 0.0) -> str:
+        return (
+            f"waiting for {mailbox} to be verified: click the link in the mail from Cloudflare "
+            + of_limit(time.monotonic() - started, timeout)
+        )
+
     while True:
         if is_verified(ctx, mailbox):
             progress(f"{mailbox} is verified", None)
             return True
         elapsed = time.monotonic() - started
-        progress(
-            f"waiting for {mailbox} to be verified: click the link in the mail from Cloudflare "
-            f"({elapsed:.0f}s of {timeout}s)",
-            min(elapsed / timeout, 0.99),
-        )
         if elapsed >= timeout:
+            progress(waiting(), 0.99)
             return False
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
+        # the backoff sleeps in reported slices, so a cancel lands within one
+        wait = min(delay, timeout - elapsed)
+        pause(wait, waiting, min(elapsed / timeout, 0.99), progress=progress)
         delay = min(delay * 2, POLL_MAX_SECONDS)
 
 

@@ -77,7 +77,7 @@ def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # ty
     clicker.join(timeout=30)
     assert result.ok, result.detail
     waits = [m for m in seen if m.startswith(f"waiting for {MAILBOX} to be verified")]
-    assert waits and waits[0].endswith("of 60s)"), seen
+    assert waits and waits[0].endswith("of 60 s)"), seen
     assert [a.verified for a in _addresses(ctx)] == [True]
     (rule,) = _rules_to_mailbox(ctx)
     assert rule.actions == ("forward",)
