@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 from pathlib import Path
@@ -306,9 +308,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(_render_change(c))
         return bool(args.yes) or _ask(f"Apply {len(changes)} change(s) to {step.id}?")
 
-    def progress(message: str, fraction: float | None = None) -> None:
-        pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
-        print(f"  ..{pct} {message}", file=sys.stderr)
+    progress = ProgressLines()
 
     def apply_one(ctx: Context, step: Any, again: bool) -> bool:
         if again:
@@ -374,10 +374,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     out: list[dict[str, Any]] = []
     ok, anything = True, False
 
-    def progress(message: str, fraction: float | None = None) -> None:
-        if not args.json:
-            pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
-            print(f"  ..{pct} {message}", file=sys.stderr)
+    progress = ProgressLines(quiet=args.json)
 
     def destroy_one(ctx: Context, step_id: str) -> bool:
         nonlocal anything
@@ -423,6 +420,28 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     if not ok:
         return Exit.FAILURE
     return Exit.CHANGES if anything and not args.yes else Exit.OK
+
+
+class ProgressLines:
+    """Apply and destroy progress on stderr, one line per report, except that a wait ticking
+    every second (the same words, other numbers) prints at most every ``TICK_SECONDS``: a
+    DKIM wait is then a dozen lines, not 120, and each still says elapsed of its limit."""
+
+    TICK_SECONDS = 10.0
+
+    def __init__(self, *, quiet: bool = False, clock: Callable[[], float] = time.monotonic):
+        self.quiet, self.clock = quiet, clock
+        self._shape, self._printed = "", 0.0
+
+    def __call__(self, message: str, fraction: float | None = None) -> None:
+        shape, now = re.sub(r"\d+", "#", message), self.clock()
+        ticking = shape == self._shape
+        self._shape = shape
+        if self.quiet or (ticking and now - self._printed < self.TICK_SECONDS):
+            return
+        self._printed = now
+        pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
+        print(f"  ..{pct} {message}", file=sys.stderr)
 
 
 def _print_checks(checks: Iterable[Check], mark: Callable[[Check], str]) -> None:

@@ -262,3 +262,25 @@ def test_the_sandbox_check_knows_every_package_of_the_extra() -> None:
         assert dists & wanted, (module, dists)
     covered = set().union(*provided.values())
     assert wanted <= covered, wanted - covered
+
+
+def test_a_ticking_wait_prints_every_ten_seconds_not_every_second(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from polaris_tui.cli import ProgressLines
+
+    now = [0.0]
+    lines = ProgressLines(clock=lambda: now[0])
+    for second in range(25):
+        now[0] = float(second)
+        lines(f"waiting for DKIM ({second} s of 600 s)", 0.5)
+    lines("DKIM verified", 1.0)
+    printed = capsys.readouterr().err.splitlines()
+    assert printed == [
+        "  ..  50% waiting for DKIM (0 s of 600 s)",
+        "  ..  50% waiting for DKIM (10 s of 600 s)",
+        "  ..  50% waiting for DKIM (20 s of 600 s)",
+        "  .. 100% DKIM verified",
+    ]
+    ProgressLines(quiet=True)("anything", None)
+    assert capsys.readouterr().err == ""
