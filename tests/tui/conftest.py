@@ -37,6 +37,14 @@ async def settle(pilot: Pilot[object], rounds: int = 4) -> None:
         await pilot.pause()
 
 
+def steady_cursors(app: App[object]) -> None:
+    """Stop the inputs' cursors blinking: a snapshot must not depend on when it was taken."""
+    from textual.widgets import Input
+
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+
+
 def secret_values(app: App[object]) -> list[str]:
     """Every credential and signing secret the app's vault holds (to look for on screen)."""
     ctx = app.ctx  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from screens.app import PolarisApp, create_app
 from screens.secret import SecretScreen
 from screens.verify import VerifyPanel
 from tests.conftest import VALID_CONFIG, MemoryKeyring
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, settle, steady_cursors
 
 SNAPSHOT_SECRET = "c25hcHNob3Qtc2VjcmV0LW5ldmVyLXNob3du"
 SMALL = (80, 24)
@@ -154,6 +154,7 @@ def test_settings_first_run(snap_compare, first_run: Path) -> None:  # type: ign
         await pilot.press(*"Example.com", "tab")  # invalid: upper case
         await settle(pilot)
         pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        steady_cursors(pilot.app)
         await pilot.pause()
 
     assert snap_compare(
@@ -169,6 +170,7 @@ def test_settings_filled(snap_compare, first_run: Path) -> None:  # type: ignore
         await pilot.press("s")
         await settle(pilot)
         pilot.app.clear_notifications()  # toasts time out: not part of the layout
+        steady_cursors(pilot.app)
         await pilot.pause()
 
     assert snap_compare(
@@ -235,6 +237,7 @@ def test_small_settings(snap_compare, first_run: Path) -> None:  # type: ignore[
         await pilot.press("s")
         await settle(pilot)
         pilot.app.clear_notifications()
+        steady_cursors(pilot.app)
         await pilot.pause()
 
     assert snap_compare(
