@@ -1,5 +1,5 @@
 """Small things that mislead: a typed-delete box that looks filled, promote with nothing staged,
-and a README fault example that never matched a DNS apply."""
+a README fault example that never matched a DNS apply, a letter leaking past the footer."""
 
 from __future__ import annotations
 
@@ -95,3 +95,14 @@ async def test_a_history_row_opens_its_changes_and_detail(tmp_path: Path) -> Non
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, JournalEntryScreen)
+
+
+async def test_the_footer_ends_with_the_palette_key_at_80_columns(tmp_path: Path) -> None:
+    """A key cut at the footer's edge must not leak a letter past the docked palette key."""
+    app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")  # verify all: more keys than 80 columns hold
+        await settle(pilot)
+        footer = screen_text(app).rstrip("\n").splitlines()[-1]
+        assert footer.rstrip().endswith("^p palette"), repr(footer)
