@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from textual.app import ComposeResult
@@ -9,6 +10,9 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from screens.widgets import escape
+
+OWN_CLOCK = re.compile(r"\(\d+ s of \d+ s\)$")
+"""A wait's message that ends with its own elapsed of its limit (``polaris_tui.waiting``)."""
 
 
 class ProgressLine(Vertical):
@@ -45,6 +49,5 @@ class ProgressLine(Vertical):
 
     def _tick(self) -> None:
         elapsed = time.monotonic() - self._started
-        self.query_one("#progress-message", Static).update(
-            f"{escape(self._message)}  [dim]({elapsed:.0f}s elapsed)[/dim]"
-        )
+        clock = "" if OWN_CLOCK.search(self._message) else f"  [dim]({elapsed:.0f}s elapsed)[/dim]"
+        self.query_one("#progress-message", Static).update(escape(self._message) + clock)

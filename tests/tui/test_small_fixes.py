@@ -106,3 +106,23 @@ async def test_the_footer_ends_with_the_palette_key_at_80_columns(tmp_path: Path
         await settle(pilot)
         footer = screen_text(app).rstrip("\n").splitlines()[-1]
         assert footer.rstrip().endswith("^p palette"), repr(footer)
+
+
+async def test_a_wait_that_counts_its_own_time_gets_no_second_clock() -> None:
+    from textual.app import App, ComposeResult
+
+    from screens.progress import ProgressLine
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ProgressLine("sending 6 DNS change(s)", id="line")
+
+    app = Host()
+    async with app.run_test(size=(80, 6)) as pilot:
+        await pilot.pause()
+        assert "elapsed)" in screen_text(app)  # a step's own work: how long it has run
+        line = app.query_one("#line", ProgressLine)
+        line.report("waiting for Cloudflare to verify DKIM (3 s of 600 s)", 0.0)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "(3 s of 600 s)" in text and "elapsed)" not in text, text
