@@ -89,7 +89,7 @@ def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutco
     # The command runs only once the Worker accepted the new secret: its failure is its own.
     worker_ok = report.ok or (handed is not None and not handed.ok)
     stages = [Stage(text, True) for text in said]
-    stages += [Stage(f"probe: {name}", worker_ok, text) for name, text in report.probes.items()]
+    stages += [Stage(f"probe: {text}", worker_ok) for text in report.probes.values()]
     stages += [
         Stage(line, worker_ok)
         for line in report.lines

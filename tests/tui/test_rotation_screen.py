@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
 
 from screens.app import create_app
@@ -38,6 +40,9 @@ async def test_graceful_promote_then_emergency_from_palette(tmp_path: Path) -> N
         await settle(pilot)
         assert app.ctx is not None
         await walk_runbook(pilot, seen)
+        # the walk's verify sent a real message signed with A: promote waits for a quiet A,
+        # shortened here to a second (as the app would have been switched meanwhile)
+        app.ctx.config = dataclasses.replace(app.ctx.config, promote_quiet_seconds=1)
         vault = app.ctx.vault
         first = vault.get("polaris-secret-a")
 
@@ -51,6 +56,7 @@ async def test_graceful_promote_then_emergency_from_palette(tmp_path: Path) -> N
         assert vault.get("polaris-secret-b") == staged and vault.get("polaris-secret-a") == first
         assert "Then press p to promote" in seen[-1] or "promote" in seen[-1]
 
+        await asyncio.sleep(1.5)  # past the quiet period: A has signed nothing since the walk
         await pilot.press("p")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -73,6 +79,7 @@ async def test_graceful_promote_then_emergency_from_palette(tmp_path: Path) -> N
         text = seen[-1]
         assert "Rotation complete" in text, text
         assert "rejected (401)" in text
+        assert "probe: new secret: accepted as key A" in text, text  # said once, not "new  new"
         assert "CF_EMAIL_WORKER_SECRET" in text
         assert vault.get("polaris-secret-a") == new != staged
         assert not vault.get("polaris-secret-b")
