@@ -153,7 +153,8 @@ THEMES = (
 and tests/test_config_bounds.py fails when they differ from the installed Textual's."""
 
 BINDING_IDS = (
-    "apply", "cancel", "check", "confirm-cancel", "confirm-yes", "help", "help-close",
+    "apply", "apply-all", "cancel", "check", "confirm-cancel", "confirm-yes", "entry-close",
+    "help", "help-close",
     "history", "quit", "refresh", "rerun", "rotate", "rotate-back", "rotate-emergency",
     "rotate-graceful", "rotate-promote", "rotate-secret", "secret", "secret-close",
     "secret-copy", "secret-reveal", "settings", "settings-cancel", "settings-save", "sidebar",

@@ -3,6 +3,7 @@ place its exceptions become the port errors (with Cloudflare's error codes kept)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ def _reporting_client() -> type[cloudflare.Cloudflare]:
     """
     import cloudflare
 
+    sdk_log = logging.getLogger("cloudflare._base_client")
+
     class ReportingCloudflare(cloudflare.Cloudflare):
         def _sleep_for_retry(  # type: ignore[override]
             self, *, retries_taken: int, max_retries: int, options: Any, response: Any
@@ -61,6 +64,8 @@ def _reporting_client() -> type[cloudflare.Cloudflare]:
                 else "no answer from Cloudflare"
             )
             attempt = f"attempt {retries_taken + 2} of {max_retries + 1}"
+            # the SDK's own line, so the debug log (debug_log.py) still records each retry
+            sdk_log.info("Retrying request to %s in %f seconds", options.url, delay)
             waiting.pause(delay, lambda left: f"{cause}, {attempt} in {waiting.seconds(left)}")
 
     return ReportingCloudflare
