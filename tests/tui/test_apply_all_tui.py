@@ -154,7 +154,7 @@ async def test_the_palette_finds_the_runbook_by_its_words(
 ) -> None:
     app = create_app(config_path=config_file)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)  # the sidebar's steps exist before the palette looks them up
         provider = PolarisCommands(app.screen)
         found = [str(hit.text) async for hit in provider.search(word)]
         assert command in found, found
