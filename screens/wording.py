@@ -40,7 +40,7 @@ RULES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
         rf"`?polaris-tui apply (?P<step>{_STEP}) --allow-delete`?",
         lambda m: _step("apply")(m) + " (deleting asks you to type the hostname)",
     ),
-    (r"`?polaris-tui apply all`?", "press A (apply all)"),
+    (r"`polaris-tui apply all`", "press A (apply all)"),  # quoted advice, not a process name
     (rf"`?polaris-tui apply (?P<step>{_STEP})`?", _step("apply")),
     (rf"`?polaris-tui verify (?P<step>{_STEP})`?", _step("verify")),
     (rf"`?polaris-tui plan (?P<step>{_STEP})`?", _step("plan")),
