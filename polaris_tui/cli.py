@@ -310,12 +310,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     progress = ProgressLines()
 
-    def apply_one(ctx: Context, step: Any, again: bool) -> bool:
+    async def apply_one(ctx: Context, step: Any, again: bool) -> bool:
         if again:
             print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
-            planned = runner.plan(ctx, step)
-            result = runner.apply(
+            planned = await runner.plan_async(ctx, step)
+            result = await runner.apply_async(
                 ctx,
                 step,
                 planned,
@@ -564,6 +564,7 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from polaris_tui import rotation, runner
+    from polaris_tui.blocking import run_blocking
 
     mode = "graceful" if args.graceful else "promote" if args.promote else "emergency"
     with _context(args) as ctx:
@@ -572,8 +573,10 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             cancelled = PolarisError("cancelled: nothing was changed", title="Cancelled")
             return _report(cancelled, args.json)
         try:
-            report = rotation.rotate(
-                ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr), force=args.force
+            report = run_blocking(
+                rotation.rotate(
+                    ctx, mode, say=lambda m: print(f"  .. {m}", file=sys.stderr), force=args.force
+                )
             )
         except rotation.RotationError as exc:
             return _report(exc, args.json)

@@ -7,7 +7,6 @@ demo passes only when all do. Secret values never appear in the report.
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import rotation, runner
+from polaris_tui.blocking import run_blocking
 from polaris_tui.steps.relay_probe import relay_url
 from polaris_tui.steps.secret import VAULT_A
 
@@ -72,30 +72,30 @@ def _stage(ctx: Context, name: str, run: Callable[[], tuple[bool, str]]) -> Stag
     return Stage(name, ok, detail, (time.perf_counter() - started) * 1000)
 
 
-def ensure_operator_mailbox(ctx: Context) -> str | None:
+async def ensure_operator_mailbox(ctx: Context) -> str | None:
     """Stand in for the operator's one manual act: a destination mailbox for DMARC reports.
 
     In a real account the operator adds it and opens the link Cloudflare mails to it; here
     the link in the sandbox inbox is opened. Nothing is added when the account has one.
     """
-    if ctx.email_routing.addresses() or ctx.sandbox is None:
+    if ctx.sandbox is None or await ctx.email_routing.addresses():
         return None
-    ctx.email_routing.create_address(OPERATOR_MAILBOX)
+    await ctx.email_routing.create_address(OPERATOR_MAILBOX)
     ctx.sandbox.verify_address(OPERATOR_MAILBOX)
     return OPERATOR_MAILBOX
 
 
 def apply_all(ctx: Context) -> tuple[bool, str]:
     """Apply every step in runbook order (the runner re-applies what a later step changed)."""
-    added = ensure_operator_mailbox(ctx)
+    added = run_blocking(ensure_operator_mailbox(ctx))
     done = [f"sandbox: {added} added as the verified mailbox for DMARC reports"] if added else []
     steps = runner.select("all")
     failed: list[str] = []
 
-    def apply_one(step: Step, again: bool) -> bool:
+    async def apply_one(step: Step, again: bool) -> bool:
         try:
-            planned = runner.plan(ctx, step)
-            result = runner.apply(ctx, step, planned, confirm=lambda _s, _c: True)
+            planned = await runner.plan_async(ctx, step)
+            result = await runner.apply_async(ctx, step, planned, confirm=lambda _s, _c: True)
         except runner.StepFailure as failure:
             failed.append(f"{step.id}: {failure.message}")
             return False
@@ -119,7 +119,7 @@ def apply_all(ctx: Context) -> tuple[bool, str]:
 
 
 def verify_all(ctx: Context) -> tuple[bool, str]:
-    report = asyncio.run(runner.verify_async(ctx, runner.select("all")))
+    report = runner.verify(ctx, runner.select("all"))
     failed = [f"{c.id}: {c.detail}" for c in report.checks if not c.ok]
     if failed:
         return False, "; ".join(failed)
@@ -179,7 +179,7 @@ def mail_test(ctx: Context) -> tuple[bool, str]:
 
 
 def rotation_stage(ctx: Context, mode: str, *, force: bool = False) -> tuple[bool, str]:
-    report = rotation.rotate(ctx, mode, force=force)
+    report = run_blocking(rotation.rotate(ctx, mode, force=force))
     report.new_secret = None  # the demo never shows secret values
     detail = "; ".join([*report.lines, *report.probes.values()])
     return report.ok, f"{detail} ({report.elapsed_s:.2f}s)"

@@ -2,19 +2,21 @@
 
 ``status``, ``plan all`` and a TUI panel load ask several steps (or one step several times)
 about the same things: the zone's records, the Worker's secrets, the KV namespaces. Inside an
-observation each distinct read goes to the API once and its answer (or its error) is shared,
-also between threads reading at the same moment; the zone's records are listed once and
-filtered here, instead of one request per name. Any write ends the sharing (the cache is
-dropped), so nothing is ever decided on an answer older than the tool's own change.
-Outside an observation every call goes straight to the adapter.
+observation each distinct read goes to the API once and its answer (or its error) is shared:
+concurrent awaits of one read share one task, so a read two steps start at the same moment is
+still made once; the zone's records are listed once and filtered here, instead of one request
+per name. Any write ends the sharing (the cache is dropped), so nothing is ever decided on an
+answer older than the tool's own change. Outside an observation every call goes straight to
+the adapter. The ports' methods are coroutines; a port's plain (synchronous) methods, which
+make no request (``validate_metadata``), pass through untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
@@ -42,39 +44,31 @@ READS = frozenset(
         "custom_domain",
     }
 )
-"""Port methods that only read; every other method is a write and ends the sharing."""
+"""Port methods that only read; every other coroutine method is a write and ends the sharing."""
 
 
 class Observation:
-    """The answers shared while an observation lasts (thread-safe, first reader asks)."""
+    """The answers shared while an observation lasts (first reader asks, on one event loop)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._answers: dict[tuple[Any, ...], Future[Any]] = {}
+        self._answers: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
 
-    def read(self, key: tuple[Any, ...], ask: Callable[[], Any]) -> Any:
-        with self._lock:
-            known = self._answers.get(key)
-            mine = known is None
-            if known is None:
-                known = self._answers[key] = Future()
-        if mine:
-            try:
-                known.set_result(ask())
-            except BaseException as exc:
-                known.set_exception(exc)
-        answer = known.result()
+    async def read(self, key: tuple[Any, ...], ask: Callable[[], Awaitable[Any]]) -> Any:
+        known = self._answers.get(key)
+        if known is None:
+            known = self._answers[key] = asyncio.ensure_future(ask())
+        # shielded: one reader's timeout or cancel must not cancel the read for the others
+        answer = await asyncio.shield(known)
         return copy.copy(answer) if isinstance(answer, list | dict | set) else answer
 
     def forget(self) -> None:
-        with self._lock:
-            self._answers.clear()
+        self._answers.clear()
 
 
 _active: ContextVar[Observation | None] = ContextVar("polaris_observation", default=None)
-"""The observation of the current context: threads started with ``asyncio.to_thread`` (or
-a copied context) share it; another worker of the TUI, e.g. an apply polling for DKIM, does
-not, so its polls always reach the API."""
+"""The observation of the current context: tasks started inside it (``asyncio.gather``) and
+threads started with ``asyncio.to_thread`` share it; another worker of the TUI, e.g. an
+apply polling for DKIM, does not, so its polls always reach the API."""
 
 
 @contextmanager
@@ -101,13 +95,13 @@ class Observed:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._port, name)
-        if not callable(attr):
-            return attr
+        if not inspect.iscoroutinefunction(attr):
+            return attr  # a value, or a local check that makes no request
         if name not in READS:
 
-            def write(*args: Any, **kwargs: Any) -> Any:
+            async def write(*args: Any, **kwargs: Any) -> Any:
                 try:
-                    return attr(*args, **kwargs)
+                    return await attr(*args, **kwargs)
                 finally:
                     if (observation := _active.get()) is not None:
                         observation.forget()
@@ -116,21 +110,21 @@ class Observed:
         if self._family == "dns_records" and name == "list":
             return self._zone_list
 
-        def read(*args: Any, **kwargs: Any) -> Any:
+        async def read(*args: Any, **kwargs: Any) -> Any:
             observation = _active.get()
             if observation is None:
-                return attr(*args, **kwargs)
+                return await attr(*args, **kwargs)
             key = (self._family, name, args, tuple(sorted(kwargs.items())))
-            return observation.read(key, lambda: attr(*args, **kwargs))
+            return await observation.read(key, lambda: attr(*args, **kwargs))
 
         return read
 
-    def _zone_list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
+    async def _zone_list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
         """Inside an observation: the whole zone once, filtered as the API filters."""
         observation = _active.get()
         if observation is None:
-            return self._port.list(name=name, type=type)
-        zone = observation.read(("dns_records", "zone"), lambda: self._port.list())
+            return await self._port.list(name=name, type=type)
+        zone = await observation.read(("dns_records", "zone"), lambda: self._port.list())
         return [
             r
             for r in zone

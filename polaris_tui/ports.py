@@ -3,8 +3,12 @@
 Steps see only these types: the adapters (``polaris_tui.adapters``) implement them over the
 Cloudflare SDK, boto3, dnspython and httpx, and raise the port errors of ``polaris_tui.errors``
 instead of a vendor's exceptions, so a step never imports, catches or parses an SDK object.
-The Cloudflare-backed ports are synchronous (the SDK is); steps overlap their reads with
-``asyncio.to_thread``. The probers are asynchronous.
+Every port that reaches the world is asynchronous: the Cloudflare SDK and boto3 are
+synchronous, so their adapters run each call with ``asyncio.to_thread`` and steps overlap
+independent reads with ``asyncio.gather``. Two kinds of method stay synchronous: local checks
+that make no request (``Workers.validate_metadata``) and ``Mailbox.find``, which its one
+caller polls from a thread. The vault (``polaris_tui.vault``) is synchronous too: a keyring
+read is local and bounded by its own timeout.
 """
 
 from __future__ import annotations
@@ -93,11 +97,11 @@ class Record:
 class DnsRecords(Protocol):
     """The zone's records."""
 
-    def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
+    async def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
         """Records at ``name`` (exact) and/or of ``type``, every page."""
         ...
 
-    def batch(
+    async def batch(
         self, *, deletes: Sequence[str], patches: Sequence[Record], posts: Sequence[Record]
     ) -> None:
         """Delete (by id), patch (records with ids) and create records in one request."""
@@ -128,29 +132,29 @@ class DestinationAddress:
 
 
 class EmailRouting(Protocol):
-    def settings(self) -> RoutingSettings: ...
+    async def settings(self) -> RoutingSettings: ...
 
-    def enable(self, name: str) -> None:
+    async def enable(self, name: str) -> None:
         """Turn Email Routing on (Cloudflare adds its MX and SPF records)."""
         ...
 
-    def rules(self) -> list[RoutingRule]: ...
+    async def rules(self) -> list[RoutingRule]: ...
 
-    def create_forward_rule(self, name: str, to: str, forward: str) -> str:
+    async def create_forward_rule(self, name: str, to: str, forward: str) -> str:
         """A rule forwarding ``to`` to the address ``forward``; returns the rule id."""
         ...
 
-    def addresses(self) -> list[DestinationAddress]:
+    async def addresses(self) -> list[DestinationAddress]:
         """The account's destination addresses."""
         ...
 
-    def create_address(self, email: str) -> None: ...
+    async def create_address(self, email: str) -> None: ...
 
-    def delete_address(self, address_id: str) -> None: ...
+    async def delete_address(self, address_id: str) -> None: ...
 
-    def delete_rule(self, rule_id: str) -> None: ...
+    async def delete_rule(self, rule_id: str) -> None: ...
 
-    def disable(self) -> None:
+    async def disable(self) -> None:
         """Turn Email Routing off (Cloudflare removes the MX records it added)."""
         ...
 
@@ -169,17 +173,17 @@ class SendingDomain:
 
 
 class EmailSending(Protocol):
-    def domains(self) -> list[SendingDomain]: ...
+    async def domains(self) -> list[SendingDomain]: ...
 
-    def get(self, tag: str) -> SendingDomain: ...
+    async def get(self, tag: str) -> SendingDomain: ...
 
-    def create(self, name: str) -> SendingDomain: ...
+    async def create(self, name: str) -> SendingDomain: ...
 
-    def required_records(self, tag: str) -> list[Record]:
+    async def required_records(self, tag: str) -> list[Record]:
         """The records Cloudflare asks for, with absolute names, as the DNS API stores them."""
         ...
 
-    def delete(self, tag: str) -> None: ...
+    async def delete(self, tag: str) -> None: ...
 
 
 # -- Workers ------------------------------------------------------------------------------------
@@ -206,75 +210,77 @@ class WorkerDomain:
 
 
 class Workers(Protocol):
-    def settings(self, script: str) -> WorkerSettings:
+    async def settings(self, script: str) -> WorkerSettings:
         """Raises NotFound when the script does not exist."""
         ...
 
-    def migration_tag(self, script: str) -> str | None:
+    async def migration_tag(self, script: str) -> str | None:
         """The tag of the script's last Durable Object migration; None when it has none
         or does not exist."""
         ...
 
-    def content(self, script: str, module: str) -> str:
+    async def content(self, script: str, module: str) -> str:
         """The source of ``module`` as deployed; raises NotFound when the script does not exist."""
         ...
 
     def validate_metadata(self, metadata: Mapping[str, Any]) -> None:
-        """Check upload metadata against the API's types; raises MetadataError naming the field."""
+        """Check upload metadata against the API's types; raises MetadataError naming the field.
+
+        Local (no request), so synchronous."""
         ...
 
-    def upload(
+    async def upload(
         self, script: str, metadata: Mapping[str, Any], files: Sequence[tuple[str, bytes, str]]
     ) -> None: ...
 
-    def secret_names(self, script: str) -> set[str]:
+    async def secret_names(self, script: str) -> set[str]:
         """Names of the script's secrets; raises NotFound when the script does not exist."""
         ...
 
-    def put_secret(self, script: str, name: str, value: str) -> None: ...
+    async def put_secret(self, script: str, name: str, value: str) -> None: ...
 
-    def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
+    async def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
         """All secret changes in one version (None removes a secret)."""
         ...
 
-    def routes(self) -> list[WorkerRoute]:
+    async def routes(self) -> list[WorkerRoute]:
         """The zone's Worker Routes."""
         ...
 
-    def create_route(self, pattern: str, script: str) -> str: ...
+    async def create_route(self, pattern: str, script: str) -> str: ...
 
-    def update_route(self, route_id: str, pattern: str, script: str) -> None: ...
+    async def update_route(self, route_id: str, pattern: str, script: str) -> None: ...
 
-    def domains(self, hostname: str) -> list[WorkerDomain]:
+    async def domains(self, hostname: str) -> list[WorkerDomain]:
         """Worker Custom Domains at ``hostname``."""
         ...
 
-    def attach_domain(self, hostname: str, service: str) -> None:
+    async def attach_domain(self, hostname: str, service: str) -> None:
         """Raises Conflict (100116 taken, 100117 records in the way)."""
         ...
 
-    def detach_domain(self, domain_id: str) -> None: ...
+    async def detach_domain(self, domain_id: str) -> None: ...
 
-    def delete_route(self, route_id: str) -> None: ...
+    async def delete_route(self, route_id: str) -> None: ...
 
-    def delete_script(self, script: str) -> None:
+    async def delete_script(self, script: str) -> None:
         """Delete the script with its secrets and bindings (``force``: even when bound)."""
         ...
 
 
 # -- KV -----------------------------------------------------------------------------------------
 class KvNamespaces(Protocol):
-    def titles(self) -> dict[str, str]:
+    async def titles(self) -> dict[str, str]:
         """Every namespace of the account as title -> id."""
         ...
 
-    def create(self, title: str) -> str:
+    async def create(self, title: str) -> str:
         """Create a namespace and return its id; raises ApiError 10014 on a taken title."""
         ...
 
-    def delete(self, namespace_id: str) -> None: ...
+    async def delete(self, namespace_id: str) -> None: ...
 
-    def value(self, namespace_id: str, key: str) -> str | None:
+    async def value(self, namespace_id: str, key: str) -> str | None:
         """The value stored under ``key`` as text; None when the key is absent or expired."""
         ...
 
@@ -300,37 +306,37 @@ class R2CustomDomain:
 
 
 class R2(Protocol):
-    def bucket_exists(self, name: str) -> bool: ...
+    async def bucket_exists(self, name: str) -> bool: ...
 
-    def create_bucket(self, name: str) -> None:
+    async def create_bucket(self, name: str) -> None:
         """Raises Conflict 10004 when the bucket exists."""
         ...
 
-    def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
+    async def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
         """key -> ETag (lowercase, unquoted) of every object under ``prefix``."""
         ...
 
-    def put_object(
+    async def put_object(
         self, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str
     ) -> None:
         """Upload with a Content-MD5, so a corrupted transfer is refused."""
         ...
 
-    def custom_domains(self, bucket: str) -> list[R2CustomDomain]: ...
+    async def custom_domains(self, bucket: str) -> list[R2CustomDomain]: ...
 
-    def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
+    async def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
         """Raises NotFound when ``domain`` is not attached to ``bucket``."""
         ...
 
-    def attach_custom_domain(self, bucket: str, domain: str) -> None: ...
+    async def attach_custom_domain(self, bucket: str, domain: str) -> None: ...
 
-    def enable_custom_domain(self, bucket: str, domain: str) -> None: ...
+    async def enable_custom_domain(self, bucket: str, domain: str) -> None: ...
 
-    def detach_custom_domain(self, bucket: str, domain: str) -> None: ...
+    async def detach_custom_domain(self, bucket: str, domain: str) -> None: ...
 
-    def delete_objects(self, bucket: str, keys: Sequence[str]) -> None: ...
+    async def delete_objects(self, bucket: str, keys: Sequence[str]) -> None: ...
 
-    def delete_bucket(self, name: str) -> None:
+    async def delete_bucket(self, name: str) -> None:
         """Raises Conflict when the bucket is not empty or has custom domains."""
         ...
 

@@ -14,15 +14,15 @@ import re
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from polaris_tui import troubleshooting
 from polaris_tui.adapters import preload
+from polaris_tui.blocking import run_blocking
 from polaris_tui.errors import PermissionDenied, PolarisError
-from polaris_tui.runner import CHECK_TIMEOUT_SECONDS, VERIFY_THREADS, VerifyReport
+from polaris_tui.runner import CHECK_TIMEOUT_SECONDS, VerifyReport
 from polaris_tui.steps.base import Check, timed_check
 from polaris_tui.vault import VaultError
 
@@ -381,10 +381,4 @@ async def run_async(ctx: Context, *, traefik_port: int = TRAEFIK_PORT) -> Prefli
 
 def run(ctx: Context, *, traefik_port: int = TRAEFIK_PORT) -> PreflightReport:
     """``run_async`` on its own event loop, with a thread pool wide enough for its calls."""
-
-    async def main() -> PreflightReport:
-        pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="preflight")
-        asyncio.get_running_loop().set_default_executor(pool)
-        return await run_async(ctx, traefik_port=traefik_port)
-
-    return asyncio.run(main())
+    return run_blocking(run_async(ctx, traefik_port=traefik_port))

@@ -15,6 +15,9 @@ begins, and the pending new value waits in the keyring slot ``polaris-secret-b``
 interrupted rotation resumes from where it stopped when the same command is run again.
 Probes against the deployed relay decide success; a graceful or promote whose new secret is
 not accepted is rolled back on the Worker. Every disagreement is reported.
+
+The rotations are coroutines, like the steps; a synchronous front end (the CLI, the TUI's
+thread worker, the demo) runs one with ``polaris_tui.blocking.run_blocking``.
 """
 
 from __future__ import annotations
@@ -104,19 +107,21 @@ def _save(ctx: Context, mode: str, stage: str, new: str, old: str | None) -> Non
     )
 
 
-def last_accepted(ctx: Context) -> dict[str, float | None]:
+async def last_accepted(ctx: Context) -> dict[str, float | None]:
     """Epoch seconds of each slot's last accepted real send, as the Worker keeps it in KV.
 
     The Worker rewrites a slot's key at most once a minute, so a value may lag by up to 60 s.
     """
     namespace = kv_ids(ctx).get("id")
-    found: dict[str, float | None] = dict.fromkeys(SLOTS)
     if not namespace:
-        return found
-    for slot in SLOTS:
-        raw = ctx.kv.value(namespace, LAST_ACCEPTED_KEY + slot)
-        found[slot] = int(raw) / 1000 if raw and raw.isdigit() else None
-    return found
+        return dict.fromkeys(SLOTS)
+    raws = await asyncio.gather(
+        *(ctx.kv.value(namespace, LAST_ACCEPTED_KEY + slot) for slot in SLOTS)
+    )
+    return {
+        slot: int(raw) / 1000 if raw and raw.isdigit() else None
+        for slot, raw in zip(SLOTS, raws, strict=True)
+    }
 
 
 def ago(seconds: float) -> str:
@@ -128,9 +133,9 @@ def ago(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
-def _refuse_while_old_in_use(ctx: Context) -> None:
+async def _refuse_while_old_in_use(ctx: Context) -> None:
     """Promote removes A: refuse while the app still signed a real send with it lately."""
-    used = last_accepted(ctx)["A"]
+    used = (await last_accepted(ctx))["A"]
     quiet = ctx.config.promote_quiet_seconds
     if used is not None and time.time() - used < quiet:
         raise RotationError(
@@ -140,25 +145,21 @@ def _refuse_while_old_in_use(ctx: Context) -> None:
         )
 
 
-def _probe_all(ctx: Context, secrets: dict[str, str]) -> dict[str, ProbeResult]:
+async def _probe_all(ctx: Context, secrets: dict[str, str]) -> dict[str, ProbeResult]:
     """Signed dry-run probes for several secrets at once (label -> result)."""
-
-    async def run() -> dict[str, ProbeResult]:
-        labels = list(secrets)
-        results = await asyncio.gather(*(signed_probe(ctx, secrets[k]) for k in labels))
-        return dict(zip(labels, results, strict=True))
-
-    return asyncio.run(run())
+    labels = list(secrets)
+    results = await asyncio.gather(*(signed_probe(ctx, secrets[k]) for k in labels))
+    return dict(zip(labels, results, strict=True))
 
 
-def _bulk(ctx: Context, changes: dict[str, str | None]) -> None:
+async def _bulk(ctx: Context, changes: dict[str, str | None]) -> None:
     """One Worker version with all secret changes (a JSON merge patch: None removes)."""
-    ctx.workers.update_secrets(ctx.config.worker_name, changes)
+    await ctx.workers.update_secrets(ctx.config.worker_name, changes)
     record_pushed(ctx, changes)
 
 
-def _names(ctx: Context) -> set[str]:
-    names = worker_secret_names(ctx)
+async def _names(ctx: Context) -> set[str]:
+    names = await worker_secret_names(ctx)
     if names is None:
         raise RotationError(
             f"{ctx.config.worker_name} is not deployed: run `polaris-tui apply deploy` first"
@@ -235,7 +236,9 @@ def _by_hand(mode: str, result: HandOff) -> list[str]:
     ]
 
 
-def _hand_off(ctx: Context, report: RotationReport, new: str, old: str | None, say: Say) -> None:
+async def _hand_off(
+    ctx: Context, report: RotationReport, new: str, old: str | None, say: Say
+) -> None:
     """Give the app the secret the Worker now accepts, when ``app_secret_command`` is set.
 
     A graceful rotation waits at HANDOFF_STAGE until the command succeeds: run again, it
@@ -250,7 +253,7 @@ def _hand_off(ctx: Context, report: RotationReport, new: str, old: str | None, s
         return
     timeout = ctx.config.app_secret_timeout_seconds
     say(f"handing the new secret to the app: app_secret_command (stdin, timeout {timeout} s)")
-    result = hand_off(command, new, timeout)
+    result = await asyncio.to_thread(hand_off, command, new, timeout)  # a subprocess
     report.app_secret = result
     report.lines.append(result.summary())
     rest = [] if graceful else report.next_actions[1:]  # the first says: switch the app
@@ -264,7 +267,7 @@ def _hand_off(ctx: Context, report: RotationReport, new: str, old: str | None, s
     report.next_actions = _by_hand(report.mode, result) + rest
 
 
-def _resume_hand_off(
+async def _resume_hand_off(
     ctx: Context, report: RotationReport, new: str, old: str | None, say: Say, started: float
 ) -> RotationReport:
     """A graceful rotation whose hand-off failed: the Worker has B, run only the command."""
@@ -275,19 +278,19 @@ def _resume_hand_off(
         "handing it to the app again"
     )
     report.next_actions = list(GRACEFUL_NEXT)
-    _hand_off(ctx, report, new, old, say)
+    await _hand_off(ctx, report, new, old, say)
     report.elapsed_s = time.perf_counter() - started
     _journal(ctx, report, old)
     return report
 
 
-def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
+async def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
     """Add a new secret as B on the Worker and in the keyring; both old and new work."""
     started = time.perf_counter()
     report = RotationReport("graceful")
     _unfinished_other(ctx, "graceful")
     old = ctx.vault.require(VAULT_A, "run `polaris-tui apply secret` first")
-    names = _names(ctx)
+    names = await _names(ctx)
     rot = progress_of(ctx)
     new = ctx.vault.get(VAULT_B)
     if new and rot.get("mode") == "graceful" and rot.get("new_fp") == fingerprint(new):
@@ -300,7 +303,7 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
             )
             return report
         if rot.get("stage") == HANDOFF_STAGE and BINDING_B in names:
-            return _resume_hand_off(ctx, report, new, old, say, started)
+            return await _resume_hand_off(ctx, report, new, old, say, started)
         say(f"resuming the graceful rotation at stage {rot.get('stage')}")
     elif new:
         raise RotationError(
@@ -314,13 +317,13 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         _save(ctx, "graceful", "vault-b", new, old)
         say(f"new secret {fingerprint(new)} stored in the keyring as {VAULT_B}")
     report.new_fingerprint, report.new_secret = fingerprint(new), new
-    push_secret(ctx, BINDING_B, new)
+    await push_secret(ctx, BINDING_B, new)
     _save(ctx, "graceful", "worker-b", new, old)
     say(f"{BINDING_B} set on {ctx.config.worker_name}")
-    results = _probe_all(ctx, {"old": old, "new": new})
+    results = await _probe_all(ctx, {"old": old, "new": new})
     _probe_lines(report, results, {"old": "old secret", "new": "new secret"})
     if results["new"].key != "B":
-        _bulk(ctx, {BINDING_B: None})
+        await _bulk(ctx, {BINDING_B: None})
         ctx.vault.delete(VAULT_B)
         ctx.state.set(ROTATION_KEY, None)
         report.lines.append(
@@ -336,13 +339,15 @@ def graceful(ctx: Context, say: Say = lambda _: None) -> RotationReport:
             else f"the new secret works but the keyring's A does not ({report.probes['old']})"
         )
         report.next_actions = list(GRACEFUL_NEXT)
-        _hand_off(ctx, report, new, old, say)
+        await _hand_off(ctx, report, new, old, say)
     report.elapsed_s = time.perf_counter() - started
     _journal(ctx, report, old)
     return report
 
 
-def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> RotationReport:
+async def promote(
+    ctx: Context, say: Say = lambda _: None, *, force: bool = False
+) -> RotationReport:
     """After the app uses the new secret: A = new and B removed in one Worker version.
 
     ``force`` skips the check that the app stopped signing with the old secret.
@@ -362,7 +367,7 @@ def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> 
             f"no {VAULT_B} in the keyring: start with `polaris-tui rotate --graceful`"
         )
     if not worker_done:
-        names = _names(ctx)
+        names = await _names(ctx)
         if old is None:
             raise RotationError(
                 f"no {VAULT_A} in the keyring to roll back to: use `polaris-tui rotate --emergency`"
@@ -373,14 +378,14 @@ def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> 
                 "staging the new secret first"
             )
         if not resuming and not force:
-            _refuse_while_old_in_use(ctx)
+            await _refuse_while_old_in_use(ctx)
         _save(ctx, "promote", "started", new, old)
-        _bulk(ctx, {BINDING_A: new} | ({BINDING_B: None} if BINDING_B in names else {}))
+        await _bulk(ctx, {BINDING_A: new} | ({BINDING_B: None} if BINDING_B in names else {}))
         _save(ctx, "promote", "worker", new, old)
         say(f"{BINDING_A} = {fingerprint(new)} and {BINDING_B} removed, in one Worker version")
-        check = _probe_all(ctx, {"new": new})["new"]
+        check = (await _probe_all(ctx, {"new": new}))["new"]
         if check.key != "A":
-            _bulk(ctx, {BINDING_A: old, BINDING_B: new})
+            await _bulk(ctx, {BINDING_A: old, BINDING_B: new})
             _save(ctx, "graceful", "done", new, old)
             raise RotationError(
                 f"the relay did not accept the new secret as A ({describe(check, 'new secret')}); "
@@ -392,7 +397,7 @@ def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> 
     say(f"keyring: {VAULT_A} = {fingerprint(new)}, {VAULT_B} removed")
     report.new_fingerprint = fingerprint(new)
     probes = {"new": new} | ({"old": old} if old and old != new else {})
-    results = _probe_all(ctx, probes)
+    results = await _probe_all(ctx, probes)
     _probe_lines(report, results, {"old": "old secret", "new": "new secret"})
     old_rejected = "old" not in results or results["old"].status == 401
     report.ok = results["new"].key == "A" and old_rejected
@@ -408,7 +413,7 @@ def promote(ctx: Context, say: Say = lambda _: None, *, force: bool = False) -> 
     return report
 
 
-def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
+async def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
     """A leaked secret: fresh A and no B in one Worker version, the old value purged."""
     started = time.perf_counter()
     report = RotationReport("emergency")
@@ -428,8 +433,8 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         _save(ctx, "emergency", "vault-new", new, old)
     report.new_fingerprint, report.new_secret = fingerprint(new), new
     if not worker_done:
-        names = _names(ctx)
-        _bulk(ctx, {BINDING_A: new} | ({BINDING_B: None} if BINDING_B in names else {}))
+        names = await _names(ctx)
+        await _bulk(ctx, {BINDING_A: new} | ({BINDING_B: None} if BINDING_B in names else {}))
         _save(ctx, "emergency", "worker", new, old)
         say(f"{BINDING_A} replaced and {BINDING_B} removed, in one Worker version")
         ctx.vault.set(VAULT_A, new)
@@ -437,7 +442,7 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         _save(ctx, "emergency", "vault", new, old)
         say("keyring: the old value is purged")
     probes = {"new": new} | ({"old": old} if old else {})
-    results = _probe_all(ctx, probes)
+    results = await _probe_all(ctx, probes)
     _probe_lines(report, results, {"old": "leaked secret", "new": "new secret"})
     old_rejected = "old" not in results or results["old"].status == 401
     report.ok = results["new"].key == "A" and old_rejected
@@ -455,18 +460,18 @@ def emergency(ctx: Context, say: Say = lambda _: None) -> RotationReport:
         "Run `polaris-tui verify secret` and `polaris-tui verify route` once the app is switched.",
     ]
     if report.ok:
-        _hand_off(ctx, report, new, old, say)
+        await _hand_off(ctx, report, new, old, say)
     report.elapsed_s = time.perf_counter() - started
     _journal(ctx, report, old)
     return report
 
 
-def rotate(
+async def rotate(
     ctx: Context, mode: str, say: Say = lambda _: None, *, force: bool = False
 ) -> RotationReport:
     """Run one rotation mode; ``force`` matters only to promote (see ``promote``)."""
     if mode not in MODES:
         raise RotationError(f"mode {mode!r}: use one of {', '.join(MODES)}")
     if mode == "promote":
-        return promote(ctx, say, force=force)
-    return {"graceful": graceful, "emergency": emergency}[mode](ctx, say)
+        return await promote(ctx, say, force=force)
+    return await {"graceful": graceful, "emergency": emergency}[mode](ctx, say)

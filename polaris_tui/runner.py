@@ -1,22 +1,23 @@
 """Running steps the same way for the CLI and the TUI: status, plan, apply, verify-all.
 
 Failures become ``StepFailure`` objects carrying the matching troubleshooting entry, so every
-front end can show the guidance next to the failure.
+front end can show the guidance next to the failure. The core is async (``*_async``); each
+synchronous name below it (``status``, ``plan``, ``apply`` ...) runs the same coroutine on an
+event loop of its own for synchronous front ends (``polaris_tui.blocking``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from polaris_tui import troubleshooting
 from polaris_tui.adapters import preload
+from polaris_tui.blocking import run_blocking
 from polaris_tui.context import Context
 from polaris_tui.errors import PolarisError
 from polaris_tui.observation import observing
@@ -38,10 +39,6 @@ from polaris_tui.waiting import reporting
 T = TypeVar("T")
 
 CHECK_TIMEOUT_SECONDS = 20.0
-VERIFY_THREADS = 32
-"""Threads for one verify's blocking calls: SDK calls wait on the network, not the CPU, and a
-full verify has about two dozen in flight; asyncio's default pool (CPUs + 4, so 6 on two
-cores) queued them behind one another, up to a whole round trip."""
 
 
 @dataclass
@@ -150,10 +147,6 @@ def _status(ctx: Context, step: Step, planned: Plan) -> StepStatus:
     return StepStatus(step.id, step.title, state, planned.summary)
 
 
-def step_status(ctx: Context, step: Step) -> StepStatus:
-    return load_step(ctx, step).status
-
-
 KEYRING_BLOCKED = "the keyring cannot hold secrets (see `polaris-tui secrets status`)"
 
 
@@ -169,7 +162,14 @@ def _prepare(ctx: Context) -> None:
         _ = ctx.api.client, ctx.zone_id
 
 
-def each_step(ctx: Context, steps: Iterable[Step], run: Callable[[Step], T]) -> list[T]:
+async def _prepared(ctx: Context) -> None:
+    """``_prepare`` off the event loop (the zone's id may be looked up over the network)."""
+    await asyncio.to_thread(_prepare, ctx)
+
+
+async def each_step_async(
+    ctx: Context, steps: Iterable[Step], run: Callable[[Step], Awaitable[T]]
+) -> list[T]:
     """``run`` for every step at once, in one observation, results in the steps' order.
 
     Steps read independent things, so their reads overlap; reads several steps share (the
@@ -177,40 +177,42 @@ def each_step(ctx: Context, steps: Iterable[Step], run: Callable[[Step], T]) -> 
     """
     chosen = list(steps)
     with observing():
-        _prepare(ctx)
-        with ThreadPoolExecutor(max(len(chosen), 1), thread_name_prefix="observe") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, run, s) for s in chosen]
-            return [f.result() for f in futures]
+        await _prepared(ctx)
+        return list(await asyncio.gather(*(run(s) for s in chosen)))
 
 
-def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
+async def status_async(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
     """Every step's state; an unusable keyring blocks them all, said once rather than per step."""
     chosen = list(steps if steps is not None else all_steps())
     try:
         ctx.vault.ensure_usable()
     except VaultError:
         return [StepStatus(s.id, s.title, StepState.BLOCKED, KEYRING_BLOCKED) for s in chosen]
-    return each_step(ctx, chosen, lambda s: step_status(ctx, s))
+    return await each_step_async(ctx, chosen, lambda s: _step_status(ctx, s))
 
 
-def plan(ctx: Context, step: Step) -> Plan:
+async def _step_status(ctx: Context, step: Step) -> StepStatus:
+    return (await load_step_async(ctx, step)).status
+
+
+async def plan_async(ctx: Context, step: Step) -> Plan:
     """The step's plan; raises StepFailure (with guidance) when it cannot plan."""
     try:
-        return step.plan(ctx)
+        return await step.plan(ctx)
     except Exception as exc:
         raise describe_error(ctx, step.id, exc) from None
 
 
-def plan_each(ctx: Context, steps: Iterable[Step]) -> list[Plan | StepFailure]:
+async def _plan_or_failure(ctx: Context, step: Step) -> Plan | StepFailure:
+    try:
+        return await plan_async(ctx, step)
+    except StepFailure as failure:
+        return failure
+
+
+async def plan_each_async(ctx: Context, steps: Iterable[Step]) -> list[Plan | StepFailure]:
     """Every step's plan (or its failure) from one observation, the reads overlapping."""
-
-    def one(step: Step) -> Plan | StepFailure:
-        try:
-            return plan(ctx, step)
-        except StepFailure as failure:
-            return failure
-
-    return each_step(ctx, steps, one)
+    return await each_step_async(ctx, steps, lambda s: _plan_or_failure(ctx, s))
 
 
 @dataclass
@@ -225,12 +227,12 @@ class StepView:
     plan: Plan | None = None
 
 
-def load_step(ctx: Context, step: Step) -> StepView:
+async def load_step_async(ctx: Context, step: Step) -> StepView:
     """A panel's status, facts and plan from one observation of the step."""
     with observing():
-        _prepare(ctx)
+        await _prepared(ctx)
         try:
-            planned = plan(ctx, step)
+            planned = await plan_async(ctx, step)
         except StepFailure as failure:
             return StepView(
                 StepStatus(step.id, step.title, StepState.FAILED, failure.message),
@@ -241,18 +243,23 @@ def load_step(ctx: Context, step: Step) -> StepView:
     )
 
 
-def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
+async def load_each_async(ctx: Context, steps: Iterable[Step]) -> list[StepView]:
+    """Every step's panel view from one observation (the TUI's sidebar and panels)."""
+    return await each_step_async(ctx, steps, lambda s: load_step_async(ctx, s))
+
+
+async def changed_again_async(ctx: Context, steps: Iterable[Step]) -> list[Step]:
     """Steps with pending changes after a run over all of them (one observation)."""
     chosen = list(steps)
-    plans = plan_each(ctx, chosen)
+    plans = await plan_each_async(ctx, chosen)
     for result in plans:
         if isinstance(result, StepFailure):
             raise result
     return [s for s, p in zip(chosen, plans, strict=True) if p.pending]  # type: ignore[union-attr]
 
 
-def apply_in_order(
-    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], bool]
+async def apply_in_order_async(
+    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], Awaitable[bool]]
 ) -> bool:
     """Apply steps in runbook order, then once more each one a later step changed.
 
@@ -265,17 +272,21 @@ def apply_in_order(
     front ends call this.
     """
     chosen = list(steps)
-    if not all(apply_one(step, False) for step in chosen):
-        return False
+    for step in chosen:
+        if not await apply_one(step, False):
+            return False
     if len(chosen) < 2:
         return True
-    return all(apply_one(step, True) for step in changed_again(ctx, chosen))
+    for step in await changed_again_async(ctx, chosen):
+        if not await apply_one(step, True):
+            return False
+    return True
 
 
 Confirm = Callable[[Step, list[Change]], bool]
 
 
-def apply(
+async def apply_async(
     ctx: Context,
     step: Step,
     planned: Plan,
@@ -308,13 +319,13 @@ def apply(
     if not confirm(step, changes):
         return ApplyResult(ok=False, detail="cancelled: nothing was changed")
     with observing(new=True):
-        _prepare(ctx)
-        now = plan(ctx, step)
+        await _prepared(ctx)
+        now = await plan_async(ctx, step)
     if now.fingerprint != planned.fingerprint:
         raise PlanChanged(step.id)
     try:
         with reporting(progress):  # retries and waits deep in the calls report here too
-            result = step.apply(ctx, changes, progress=progress)
+            result = await step.apply(ctx, changes, progress=progress)
     except Exception as exc:
         failure = describe_error(ctx, step.id, exc)
         ctx.journal.append(ctx.config.domain, step.id, "failed", changes, failure.message)
@@ -327,6 +338,61 @@ def apply(
         result.detail,
     )
     return result
+
+
+# -- synchronous facades, for the CLI, the demo, destroy and the TUI's thread workers ---------
+# Each runs its coroutine on an event loop of its own (``run_blocking``: a wide executor).
+
+
+def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus]:
+    return run_blocking(status_async(ctx, steps))
+
+
+def step_status(ctx: Context, step: Step) -> StepStatus:
+    return run_blocking(_step_status(ctx, step))
+
+
+def plan(ctx: Context, step: Step) -> Plan:
+    return run_blocking(plan_async(ctx, step))
+
+
+def plan_each(ctx: Context, steps: Iterable[Step]) -> list[Plan | StepFailure]:
+    return run_blocking(plan_each_async(ctx, steps))
+
+
+def load_step(ctx: Context, step: Step) -> StepView:
+    return run_blocking(load_step_async(ctx, step))
+
+
+def load_each(ctx: Context, steps: Iterable[Step]) -> list[StepView]:
+    return run_blocking(load_each_async(ctx, steps))
+
+
+def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
+    return run_blocking(changed_again_async(ctx, steps))
+
+
+def apply_in_order(
+    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], Awaitable[bool]]
+) -> bool:
+    """The whole run on one event loop: ``apply_one`` awaits ``plan_async``/``apply_async``."""
+    return run_blocking(apply_in_order_async(ctx, steps, apply_one))
+
+
+def apply(
+    ctx: Context,
+    step: Step,
+    planned: Plan,
+    *,
+    confirm: Confirm,
+    allow_delete: bool = False,
+    progress: Progress = no_progress,
+) -> ApplyResult:
+    return run_blocking(
+        apply_async(
+            ctx, step, planned, confirm=confirm, allow_delete=allow_delete, progress=progress
+        )
+    )
 
 
 def _with_guidance(ctx: Context, check: Check) -> Check:
@@ -371,11 +437,4 @@ async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
 
 
 def verify(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
-    """``verify_async`` on its own event loop, with a thread pool wide enough for its calls."""
-
-    async def run() -> VerifyReport:
-        pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
-        asyncio.get_running_loop().set_default_executor(pool)
-        return await verify_async(ctx, list(steps))
-
-    return asyncio.run(run())
+    return run_blocking(verify_async(ctx, list(steps)))

@@ -135,6 +135,15 @@ class LookupCount:
         return self.total > LOOKUP_LIMIT
 
 
+def nested_targets(record: str) -> list[str]:
+    """The ``include``/``redirect`` targets of ``record``, whose own records add lookups."""
+    return [
+        _value(term).lower()
+        for term in record.split()[1:]
+        if _name(term) in ("include", "redirect")
+    ]
+
+
 def count_lookups(
     record: str,
     resolve: Callable[[str], str | None] | None = None,

@@ -357,11 +357,10 @@ class PolarisApp(App[int]):
             self.post_message(self.StatusesRead([(s, []) for s in runner.status(ctx, steps)]))
             return
 
-        def one(step: Step) -> tuple[StepStatus, list[Change] | None]:
-            view = runner.load_step(ctx, step)
-            return view.status, None if view.failure else view.changes
-
-        self.post_message(self.StatusesRead(runner.each_step(ctx, steps, one)))
+        views = runner.load_each(ctx, steps)
+        self.post_message(
+            self.StatusesRead([(v.status, None if v.failure else v.changes) for v in views])
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of the app's own failed unexpectedly (panels handle theirs): say so and

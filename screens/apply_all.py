@@ -179,7 +179,7 @@ class ApplyAllPanel(VerticalScroll):
                 raise OperationCancelled("cancelled by the operator")
             self.post_message(self.Progressed(text, fraction))
 
-        def apply_one(step: Step, again: bool) -> bool:
+        async def apply_one(step: Step, again: bool) -> bool:
             self.post_message(self.StepStarted(step.id, again))
             planned = confirmed.get(step.id, [])
             unconfirmed: list[Change] = []
@@ -193,10 +193,10 @@ class ApplyAllPanel(VerticalScroll):
 
             try:
                 # planned again now: an earlier step may have filled in its values (KV ids)
-                result = runner.apply(
+                result = await runner.apply_async(
                     ctx,
                     step,
-                    runner.plan(ctx, step),
+                    await runner.plan_async(ctx, step),
                     confirm=confirm,
                     allow_delete=allow_delete and not again,
                     progress=progress,

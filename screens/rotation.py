@@ -77,6 +77,7 @@ def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutco
     each; the relay probes and the verdict follow.
     """
     from polaris_tui import rotation
+    from polaris_tui.blocking import run_blocking
 
     said: list[str] = []
 
@@ -84,7 +85,7 @@ def engine_rotate(ctx: Context, mode: Mode, progress: Progress) -> RotationOutco
         said.append(text)
         progress(text, None)
 
-    report = rotation.rotate(ctx, mode, say)
+    report = run_blocking(rotation.rotate(ctx, mode, say))
     handed = report.app_secret
     # The command runs only once the Worker accepted the new secret: its failure is its own.
     worker_ok = report.ok or (handed is not None and not handed.ok)
@@ -242,9 +243,10 @@ class RotationScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="last-accepted")
     def _read_last_accepted(self, ctx: Context) -> None:
         from polaris_tui import rotation, runner
+        from polaris_tui.blocking import run_blocking
 
         try:
-            found = rotation.last_accepted(ctx)
+            found = run_blocking(rotation.last_accepted(ctx))
         except Exception as exc:
             error = runner.describe_error(ctx, "kv", exc).message
             self.post_message(self.LastAccepted(None, error))

@@ -1,14 +1,17 @@
-"""The official Cloudflare SDK client, pointed at Cloudflare or at the sandbox, and the one
-place its exceptions become the port errors (with Cloudflare's error codes kept)."""
+"""The official Cloudflare SDK client, pointed at Cloudflare or at the sandbox, the one place
+its exceptions become the port errors (with Cloudflare's error codes kept), and ``in_thread``,
+which makes a blocking adapter method the coroutine its port declares."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from polaris_tui import waiting
 from polaris_tui.errors import (
@@ -22,6 +25,24 @@ from polaris_tui.errors import (
 
 if TYPE_CHECKING:
     import cloudflare
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def in_thread(method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The blocking ``method`` (an SDK or boto3 call) as a coroutine run by ``asyncio.to_thread``.
+
+    The SDKs are synchronous; the ports are async so that steps overlap their reads without
+    threads of their own. The call runs on the loop's default executor, in a copy of the
+    caller's context (so retries still report to the current apply, ``polaris_tui.waiting``).
+    """
+
+    @functools.wraps(method)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    return run
 
 
 def make_client(

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polaris_tui.adapters.cloudflare_api import CloudflareApi, all_items, dump, translated
+from polaris_tui.adapters.cloudflare_api import (
+    CloudflareApi,
+    all_items,
+    dump,
+    in_thread,
+    translated,
+)
 from polaris_tui.ports import Record, unquote
 
 
@@ -51,6 +57,7 @@ def _body(rec: Record) -> dict[str, Any]:
 class CloudflareDnsRecords:
     api: CloudflareApi
 
+    @in_thread
     def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
         params: dict[str, Any] = {"zone_id": self.api.zone_id, "per_page": 100}
         if name:
@@ -60,6 +67,7 @@ class CloudflareDnsRecords:
         with translated():
             return [_record(r) for r in all_items(self.api.client.dns.records.list(**params))]
 
+    @in_thread
     def batch(
         self, *, deletes: Sequence[str], patches: Sequence[Record], posts: Sequence[Record]
     ) -> None:

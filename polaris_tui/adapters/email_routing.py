@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from polaris_tui.adapters.cloudflare_api import CloudflareApi, all_items, dump, translated
+from polaris_tui.adapters.cloudflare_api import (
+    CloudflareApi,
+    all_items,
+    dump,
+    in_thread,
+    translated,
+)
 from polaris_tui.ports import DestinationAddress, RoutingRule, RoutingSettings
 
 
@@ -30,20 +36,24 @@ def _rule(obj: Any) -> RoutingRule:
 class CloudflareEmailRouting:
     api: CloudflareApi
 
+    @in_thread
     def settings(self) -> RoutingSettings:
         with translated():
             got = dump(self.api.client.email_routing.get(zone_id=self.api.zone_id))
         return RoutingSettings(bool(got.get("enabled")), str(got.get("status") or "unknown"))
 
+    @in_thread
     def enable(self, name: str) -> None:
         with translated():
             self.api.client.email_routing.dns.create(zone_id=self.api.zone_id, name=name)
 
+    @in_thread
     def rules(self) -> list[RoutingRule]:
         with translated():
             listed = all_items(self.api.client.email_routing.rules.list(zone_id=self.api.zone_id))
         return [_rule(r) for r in listed]
 
+    @in_thread
     def create_forward_rule(self, name: str, to: str, forward: str) -> str:
         with translated():
             rule = self.api.client.email_routing.rules.create(
@@ -55,6 +65,7 @@ class CloudflareEmailRouting:
             )
         return str(_get(rule, "id"))
 
+    @in_thread
     def addresses(self) -> list[DestinationAddress]:
         with translated():
             listed = all_items(
@@ -67,22 +78,26 @@ class CloudflareEmailRouting:
             for a in listed
         ]
 
+    @in_thread
     def create_address(self, email: str) -> None:
         with translated():
             self.api.client.email_routing.addresses.create(
                 account_id=self.api.account_id, email=email
             )
 
+    @in_thread
     def delete_address(self, address_id: str) -> None:
         with translated():
             self.api.client.email_routing.addresses.delete(
                 address_id, account_id=self.api.account_id
             )
 
+    @in_thread
     def delete_rule(self, rule_id: str) -> None:
         with translated():
             self.api.client.email_routing.rules.delete(rule_id, zone_id=self.api.zone_id)
 
+    @in_thread
     def disable(self) -> None:
         with translated():
             self.api.client.email_routing.dns.delete(zone_id=self.api.zone_id)

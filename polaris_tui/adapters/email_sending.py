@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from polaris_tui.adapters.cloudflare_api import CloudflareApi, dump, translated
+from polaris_tui.adapters.cloudflare_api import CloudflareApi, dump, in_thread, translated
 from polaris_tui.ports import Record, SendingDomain, unquote
 
 
@@ -65,16 +65,19 @@ class CloudflareEmailSending:
     api: CloudflareApi
     zone: str
 
+    @in_thread
     def domains(self) -> list[SendingDomain]:
         with translated():
             listed = list(self.api.client.email_sending.subdomains.list(zone_id=self.api.zone_id))
         return [parse_sending_domain(dump(item)) for item in listed]
 
+    @in_thread
     def get(self, tag: str) -> SendingDomain:
         with translated():
             got = self.api.client.email_sending.subdomains.get(tag, zone_id=self.api.zone_id)
         return parse_sending_domain(dump(got))
 
+    @in_thread
     def create(self, name: str) -> SendingDomain:
         with translated():
             made = self.api.client.email_sending.subdomains.create(
@@ -82,6 +85,7 @@ class CloudflareEmailSending:
             )
         return parse_sending_domain(dump(made))
 
+    @in_thread
     def required_records(self, tag: str) -> list[Record]:
         with translated():
             listed = list(
@@ -89,6 +93,7 @@ class CloudflareEmailSending:
             )
         return [required_record(dump(r), self.zone) for r in listed]
 
+    @in_thread
     def delete(self, tag: str) -> None:
         with translated():
             self.api.client.email_sending.subdomains.delete(tag, zone_id=self.api.zone_id)

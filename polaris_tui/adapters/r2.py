@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from polaris_tui.adapters.cloudflare_api import CloudflareApi, translated
+from polaris_tui.adapters.cloudflare_api import CloudflareApi, in_thread, translated
 from polaris_tui.errors import ApiError, NotFound, PermissionDenied, Unavailable
 from polaris_tui.ports import R2CustomDomain
 
@@ -91,15 +91,18 @@ class CloudflareR2:
     def _buckets(self) -> Any:
         return self.api.client.r2.buckets
 
+    @in_thread
     def bucket_exists(self, name: str) -> bool:
         with translated():
             listing = self._buckets.list(account_id=self.api.account_id, name_contains=name)
         return any(b.name == name for b in listing.buckets or [])
 
+    @in_thread
     def create_bucket(self, name: str) -> None:
         with translated():
             self._buckets.create(account_id=self.api.account_id, name=name)
 
+    @in_thread
     def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
         out: dict[str, str] = {}
         with _s3_errors():
@@ -109,6 +112,7 @@ class CloudflareR2:
                     out[obj["Key"]] = _etag(obj.get("ETag"))
         return out
 
+    @in_thread
     def put_object(
         self, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str
     ) -> None:
@@ -123,11 +127,13 @@ class CloudflareR2:
                 ContentMD5=base64.b64encode(digest).decode("ascii"),
             )
 
+    @in_thread
     def custom_domains(self, bucket: str) -> list[R2CustomDomain]:
         with translated():
             listing = self._buckets.domains.custom.list(bucket, account_id=self.api.account_id)
         return [_domain(d) for d in listing.domains]
 
+    @in_thread
     def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
         with translated():
             got = self._buckets.domains.custom.get(
@@ -135,6 +141,7 @@ class CloudflareR2:
             )
         return _domain(got)
 
+    @in_thread
     def attach_custom_domain(self, bucket: str, domain: str) -> None:
         with translated():
             self._buckets.domains.custom.create(
@@ -145,23 +152,27 @@ class CloudflareR2:
                 enabled=True,
             )
 
+    @in_thread
     def enable_custom_domain(self, bucket: str, domain: str) -> None:
         with translated():
             self._buckets.domains.custom.update(
                 domain, account_id=self.api.account_id, bucket_name=bucket, enabled=True
             )
 
+    @in_thread
     def detach_custom_domain(self, bucket: str, domain: str) -> None:
         with translated():
             self._buckets.domains.custom.delete(
                 domain, account_id=self.api.account_id, bucket_name=bucket
             )
 
+    @in_thread
     def delete_objects(self, bucket: str, keys: Sequence[str]) -> None:
         with _s3_errors():
             for key in keys:
                 self.s3.delete_object(Bucket=bucket, Key=key)
 
+    @in_thread
     def delete_bucket(self, name: str) -> None:
         with translated():
             self._buckets.delete(name, account_id=self.api.account_id)

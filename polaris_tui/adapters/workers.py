@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polaris_tui.adapters.cloudflare_api import CloudflareApi, translated
+from polaris_tui.adapters.cloudflare_api import CloudflareApi, in_thread, translated
 from polaris_tui.adapters.worker_script import module_source
 from polaris_tui.errors import MetadataError
 from polaris_tui.ports import WorkerDomain, WorkerRoute, WorkerSettings
@@ -61,6 +61,7 @@ class CloudflareWorkers:
     def _scripts(self) -> Any:
         return self.api.client.workers.scripts
 
+    @in_thread
     def settings(self, script: str) -> WorkerSettings:
         with translated():
             got = self._scripts.script_and_version_settings.get(
@@ -70,12 +71,14 @@ class CloudflareWorkers:
             got.compatibility_date, tuple(_binding(b) for b in (got.bindings or []))
         )
 
+    @in_thread
     def migration_tag(self, script: str) -> str | None:
         # Only the script list carries it (as wrangler reads it); settings do not.
         with translated():
             listed = list(self._scripts.list(account_id=self.api.account_id))
         return next((s.migration_tag for s in listed if s.id == script), None)
 
+    @in_thread
     def content(self, script: str, module: str) -> str:
         with translated():
             raw = self._scripts.with_raw_response.get(script, account_id=self.api.account_id)
@@ -85,6 +88,7 @@ class CloudflareWorkers:
     def validate_metadata(self, metadata: Mapping[str, Any]) -> None:
         validate_metadata(metadata)
 
+    @in_thread
     def upload(
         self, script: str, metadata: Mapping[str, Any], files: Sequence[tuple[str, bytes, str]]
     ) -> None:
@@ -96,17 +100,20 @@ class CloudflareWorkers:
                 files=list(files),
             )
 
+    @in_thread
     def secret_names(self, script: str) -> set[str]:
         with translated():
             items = list(self._scripts.secrets.list(script, account_id=self.api.account_id))
         return {item.name for item in items if item.name}
 
+    @in_thread
     def put_secret(self, script: str, name: str, value: str) -> None:
         with translated():
             self._scripts.secrets.update(
                 script, account_id=self.api.account_id, name=name, text=value, type="secret_text"
             )
 
+    @in_thread
     def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
         with translated():
             self._scripts.secrets.bulk_update(
@@ -122,11 +129,13 @@ class CloudflareWorkers:
                 },
             )
 
+    @in_thread
     def routes(self) -> list[WorkerRoute]:
         with translated():
             listed = list(self.api.client.workers.routes.list(zone_id=self.api.zone_id))
         return [WorkerRoute(str(r.id), r.pattern, r.script) for r in listed]
 
+    @in_thread
     def create_route(self, pattern: str, script: str) -> str:
         with translated():
             made = self.api.client.workers.routes.create(
@@ -134,12 +143,14 @@ class CloudflareWorkers:
             )
         return str(made.id)
 
+    @in_thread
     def update_route(self, route_id: str, pattern: str, script: str) -> None:
         with translated():
             self.api.client.workers.routes.update(
                 route_id, zone_id=self.api.zone_id, pattern=pattern, script=script
             )
 
+    @in_thread
     def domains(self, hostname: str) -> list[WorkerDomain]:
         with translated():
             listed = list(
@@ -149,6 +160,7 @@ class CloudflareWorkers:
             )
         return [WorkerDomain(d.hostname, d.service, str(d.id or "")) for d in listed]
 
+    @in_thread
     def attach_domain(self, hostname: str, service: str) -> None:
         with translated():
             self.api.client.workers.domains.update(
@@ -158,14 +170,17 @@ class CloudflareWorkers:
                 zone_id=self.api.zone_id,
             )
 
+    @in_thread
     def detach_domain(self, domain_id: str) -> None:
         with translated():
             self.api.client.workers.domains.delete(domain_id, account_id=self.api.account_id)
 
+    @in_thread
     def delete_route(self, route_id: str) -> None:
         with translated():
             self.api.client.workers.routes.delete(route_id, zone_id=self.api.zone_id)
 
+    @in_thread
     def delete_script(self, script: str) -> None:
         with translated():
             self._scripts.delete(script, account_id=self.api.account_id, force=True)

@@ -142,23 +142,37 @@ def _r2_mode(ctx: Context) -> bool:
     return ctx.config.assets_origin == "r2"
 
 
-def _custom_domain(ctx: Context) -> R2CustomDomain | None:
+async def _custom_domain(ctx: Context) -> R2CustomDomain | None:
     host = ctx.config.assets_host
-    return next((d for d in ctx.r2.custom_domains(ctx.config.r2_bucket) if d.domain == host), None)
+    domains = await ctx.r2.custom_domains(ctx.config.r2_bucket)
+    return next((d for d in domains if d.domain == host), None)
 
 
-def survey(ctx: Context) -> Survey:
+async def _bucket_contents(
+    ctx: Context,
+) -> tuple[bool, dict[str, str], R2CustomDomain | None]:
+    """Whether the bucket exists, then (at once) its objects' ETags and its custom domain."""
+    bucket = ctx.config.r2_bucket
+    if not await ctx.r2.bucket_exists(bucket):
+        return False, {}, None
+    if not _r2_mode(ctx):
+        return True, await ctx.r2.object_etags(bucket, KEY_PREFIX), None
+    etags, domain = await asyncio.gather(
+        ctx.r2.object_etags(bucket, KEY_PREFIX), _custom_domain(ctx)
+    )
+    return True, etags, domain
+
+
+async def survey(ctx: Context) -> Survey:
     """Read-only look at everything the step manages (local files are checked first)."""
     assets = load_assets(ctx.config.assets_dir)
-    bucket = ctx.config.r2_bucket
-    exists = ctx.r2.bucket_exists(bucket)
-    found = Survey(assets, exists, ctx.r2.object_etags(bucket, KEY_PREFIX) if exists else {})
-    if _r2_mode(ctx):
-        found.domain = _custom_domain(ctx) if exists else None
-        found.private_cnames = private_r2_cnames(
-            list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
-        )
-    return found
+    if not _r2_mode(ctx):
+        exists, etags, _ = await _bucket_contents(ctx)
+        return Survey(assets, exists, etags)
+    (exists, etags, domain), cnames = await asyncio.gather(
+        _bucket_contents(ctx), list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
+    )
+    return Survey(assets, exists, etags, domain, private_r2_cnames(cnames))
 
 
 def plan_changes(ctx: Context, found: Survey) -> list[Change]:
@@ -198,8 +212,8 @@ def plan_changes(ctx: Context, found: Survey) -> list[Change]:
 class AssetsStep(Step):
     id = STEP_ID
 
-    def plan(self, ctx: Context) -> Plan:
-        found = survey(ctx)
+    async def plan(self, ctx: Context) -> Plan:
+        found = await survey(ctx)
         changes = plan_changes(ctx, found)
         facts: dict[str, Any] = {
             "bucket": ctx.config.r2_bucket,
@@ -234,7 +248,7 @@ class AssetsStep(Step):
         summary = "; ".join([summary, *notes])
         return make_plan(self.id, changes, summary, observed=observed, facts=facts, hold=hold)
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         assets = {a.key: a for a in load_assets(ctx.config.assets_dir)}
@@ -246,17 +260,17 @@ class AssetsStep(Step):
         applied: list[Change] = []
         records = [c for c in changes if c.kind == RECORD_KIND]
         if records:
-            apply_record_changes(ctx, records)
+            await apply_record_changes(ctx, records)
             applied += records
         for c in changes:
             if c.kind == BUCKET_KIND and c.action is Action.CREATE:
                 progress(f"creating R2 bucket {ctx.config.r2_bucket}", None)
-                _create_bucket(ctx)
+                await _create_bucket(ctx)
                 applied.append(c)
         for i, c in enumerate(uploads, 1):
             asset = assets[c.target.split("/", 1)[1]]
             progress(f"uploading {asset.key} ({i}/{len(uploads)})", (i - 1) / len(uploads))
-            _upload(ctx, asset)
+            await _upload(ctx, asset)
             applied.append(c)
         if uploads:
             progress(f"uploaded {len(uploads)} file(s)", 1.0)
@@ -268,9 +282,9 @@ class AssetsStep(Step):
         ]
         ok = True
         if domain_changes:
-            _attach_domain(ctx, domain_changes[0].action)
+            await _attach_domain(ctx, domain_changes[0].action)
             applied += domain_changes
-            ok = _wait_domain_active(ctx, progress)
+            ok = await _wait_domain_active(ctx, progress)
         detail = f"{len(applied)} change(s) applied"  # the custom domain counted too
         if not ok:
             detail = (
@@ -295,17 +309,17 @@ class AssetsStep(Step):
         return list(await asyncio.gather(*checks))
 
 
-def _create_bucket(ctx: Context) -> None:
+async def _create_bucket(ctx: Context) -> None:
     try:
-        ctx.r2.create_bucket(ctx.config.r2_bucket)
+        await ctx.r2.create_bucket(ctx.config.r2_bucket)
     except ApiError as exc:  # created meanwhile by us is fine; anything else propagates
         if BUCKET_EXISTS_CODE not in exc.codes:
             raise
     ctx.state.mark_owned(BUCKET_KIND, ctx.config.r2_bucket)  # destroy may remove it
 
 
-def _upload(ctx: Context, asset: LocalAsset) -> None:
-    ctx.r2.put_object(
+async def _upload(ctx: Context, asset: LocalAsset) -> None:
+    await ctx.r2.put_object(
         ctx.config.r2_bucket,
         asset.key,
         asset.data,
@@ -314,25 +328,25 @@ def _upload(ctx: Context, asset: LocalAsset) -> None:
     )
 
 
-def _attach_domain(ctx: Context, action: Action) -> None:
+async def _attach_domain(ctx: Context, action: Action) -> None:
     if action is Action.CREATE:
-        ctx.r2.attach_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
+        await ctx.r2.attach_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
         ctx.state.mark_owned(DOMAIN_KIND, ctx.config.assets_host)
     else:
-        ctx.r2.enable_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
+        await ctx.r2.enable_custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
 
 
-def _domain_status(ctx: Context) -> dict[str, str]:
-    got = ctx.r2.custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
+async def _domain_status(ctx: Context) -> dict[str, str]:
+    got = await ctx.r2.custom_domain(ctx.config.r2_bucket, ctx.config.assets_host)
     return {"ownership": got.ownership, "ssl": got.ssl}
 
 
-def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
+async def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
     """Poll the custom domain with backoff until ownership and SSL are active."""
     timeout = ctx.config.propagation_timeout_seconds
     started, delay = time.monotonic(), 0.25
     while True:
-        status = _domain_status(ctx)
+        status = await _domain_status(ctx)
         elapsed = time.monotonic() - started
 
         def said(_left: float, status: dict[str, str] = status) -> str:
@@ -347,13 +361,13 @@ def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
             return True
         if elapsed >= timeout:
             return False
-        waiting.pause(min(delay, max(0.0, timeout - elapsed)), said, progress=progress)
+        await waiting.pause_async(min(delay, max(0.0, timeout - elapsed)), said, progress=progress)
         delay = min(delay * 2, 5.0)
 
 
 async def _domain_check(ctx: Context) -> tuple[bool, str]:
     try:
-        status = await asyncio.to_thread(_domain_status, ctx)
+        status = await _domain_status(ctx)
     except NotFound:
         return False, f"{ctx.config.assets_host} is not attached to {ctx.config.r2_bucket}"
     ok = status == {"ownership": "active", "ssl": "active"}

@@ -10,7 +10,6 @@ confirmation). Verification asks the authoritative nameservers and validates wit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -87,16 +86,17 @@ class Routing:
     unverified: tuple[str, ...] = ()
 
 
-def routing_status(ctx: Context) -> Routing:
-    """Read Email Routing rules (zone) and verified destination addresses (account)."""
+async def routing_status(ctx: Context) -> Routing:
+    """Read Email Routing rules (zone), then, only when no rule routes the rua address, the
+    verified destination addresses (account) a rule could forward to."""
     rua = ctx.config.dmarc_rua.lower()
-    for rule in ctx.email_routing.rules():
+    for rule in await ctx.email_routing.rules():
         if not rule.enabled or not any(t in ("forward", "worker") for t in rule.actions):
             continue
         for kind, value in rule.matchers:
             if kind == "all" or (kind == "literal" and value.lower() == rua):
                 return Routing(True, f"rule {rule.name or rule.id!r}")
-    addresses = ctx.email_routing.addresses()
+    addresses = await ctx.email_routing.addresses()
     verified = tuple(a.email for a in addresses if a.verified)
     unverified = tuple(a.email for a in addresses if not a.verified)
     return Routing(False, f"no Email Routing rule forwards {rua}", verified, unverified)
@@ -137,33 +137,35 @@ class AuthStep(Step):
     def _dmarc_name(self, ctx: Context) -> str:
         return f"_dmarc.{ctx.config.domain}"
 
-    def _records(self, ctx: Context) -> tuple[list[Record], list[Record]]:
-        cfg = ctx.config
-        spfs = [r for r in list_records(ctx, name=cfg.domain, rtype="TXT") if spf.is_spf(r.content)]
-        dmarcs = [
-            r
-            for r in list_records(ctx, name=self._dmarc_name(ctx), rtype="TXT")
-            if dmarc.is_dmarc(r.content)
-        ]
+    async def _records(self, ctx: Context) -> tuple[list[Record], list[Record]]:
+        apex, at_dmarc = await asyncio.gather(
+            list_records(ctx, name=ctx.config.domain, rtype="TXT"),
+            list_records(ctx, name=self._dmarc_name(ctx), rtype="TXT"),
+        )
+        spfs = [r for r in apex if spf.is_spf(r.content)]
+        dmarcs = [r for r in at_dmarc if dmarc.is_dmarc(r.content)]
         return spfs, dmarcs
 
-    def observe(self, ctx: Context) -> Observed:
-        spfs, dmarcs = self._records(ctx)
+    async def observe(self, ctx: Context) -> Observed:
         rua = ctx.config.dmarc_rua
         in_zone = _in_zone(rua.rsplit("@", 1)[1].lower(), ctx.config.zone)
-        return Observed(spfs, dmarcs, routing_status(ctx) if in_zone else None)
+        (spfs, dmarcs), routing = await asyncio.gather(
+            self._records(ctx), routing_status(ctx) if in_zone else _nothing()
+        )
+        return Observed(spfs, dmarcs, routing)
 
     def desired(self, cfg: Config, observed: Observed) -> list[zone.Desired]:
         """auth's slice of the desired zone: one SPF record, one DMARC record."""
         table = zone.desired_zone(cfg, apex_spf=observed.spf, dmarcs=observed.dmarc)
         return zone.owned_by(self.id, table)
 
-    def plan(self, ctx: Context) -> Plan:
+    async def plan(self, ctx: Context) -> Plan:
         cfg = ctx.config
-        observed = self.observe(ctx)
+        observed = await self.observe(ctx)
         spf_want, _ = self.desired(cfg, observed)
         # counting the merged record's nested lookups asks DNS: a note, not part of the diff
-        lookups = spf.lookup_note(spf.count_lookups(spf_want.record.content, _spf_resolver(ctx)))
+        nested = await _spf_records(ctx, spf_want.record.content)
+        lookups = spf.lookup_note(spf.count_lookups(spf_want.record.content, nested.get))
         planned = dmarc.Planned(cfg.dmarc_policy, cfg.dmarc_rua)
         changes = [
             *plan_spf(observed.spf, cfg.domain, cfg.spf_qualifier, lookups),
@@ -194,7 +196,7 @@ class AuthStep(Step):
             summary = "differs from the plan: " + ", ".join(c.target for c in todo)
         return make_plan(self.id, changes, summary, observed=observed, facts=facts)
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
@@ -203,23 +205,23 @@ class AuthStep(Step):
         messages = [c.note for c in records if "WARNING" in c.note]
         if records:
             progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
-            apply_record_changes(ctx, records)
+            await apply_record_changes(ctx, records)
         for c in addresses:
-            mailbox.add_address(ctx, c.target, progress)
+            await mailbox.add_address(ctx, c.target, progress)
         for c in rules:
             forward = c.after["forward"]
-            if forward == ctx.config.dmarc_mailbox and not mailbox.wait_verified(
+            if forward == ctx.config.dmarc_mailbox and not await mailbox.wait_verified(
                 ctx, forward, progress
             ):
                 detail = mailbox.timeout_detail(ctx, forward)
                 return ApplyResult(False, records + addresses, detail, messages)
             progress(f"creating the Email Routing rule for {c.target}", 0.3)
-            rule_id = ctx.email_routing.create_forward_rule(
+            rule_id = await ctx.email_routing.create_forward_rule(
                 RULE_NAME, c.after["to"], c.after["forward"]
             )
             ctx.state.mark_owned(RULE_KIND, rule_id)
-        expects = self._expects(ctx, records)
-        missing = wait_until_served(
+        expects = await self._expects(ctx, records)
+        missing = await wait_until_served(
             ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress
         )
         applied = records + addresses + rules
@@ -233,11 +235,11 @@ class AuthStep(Step):
             )
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied and served", messages)
 
-    def _expects(self, ctx: Context, records: list[Change]) -> list[Expect]:
+    async def _expects(self, ctx: Context, records: list[Change]) -> list[Expect]:
         """For each name the changes touched: the servers must answer exactly the records the
         zone now holds there (read back, so a delete-only merge is waited for too)."""
         touched = {(c.after or c.before)["name"] for c in records}
-        spfs, dmarcs = self._records(ctx)
+        spfs, dmarcs = await self._records(ctx)
         expects = []
         for name, is_kind, now in (
             (ctx.config.domain, spf.is_spf, spfs),
@@ -325,7 +327,7 @@ class AuthStep(Step):
         rua_domain = cfg.dmarc_rua.rsplit("@", 1)[1].lower()
 
         async def rua_routed() -> tuple[bool, str]:
-            routing = await asyncio.to_thread(routing_status, ctx)
+            routing = await routing_status(ctx)
             if routing.routed:
                 return True, f"{cfg.dmarc_rua} is routed by {routing.detail}"
             box = cfg.dmarc_mailbox
@@ -391,23 +393,32 @@ def _single(answers: list[Any], is_kind: Any) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
-def _spf_resolver(ctx: Context) -> Callable[[str], str | None]:
-    """target -> its SPF record, for counting nested lookups before publishing.
+async def _nothing() -> None:
+    """An awaitable None: the read a configuration leaves out, in a ``gather``."""
 
-    Names in the zone are asked of the authoritative servers, others of the public
-    resolvers; with none configured (the sandbox) they stay unresolved and the count says so.
-    """
 
-    def resolve(target: str) -> str | None:
-        inside = _in_zone(target, ctx.config.zone)
-        if not inside and not ctx.dns.resolvers:
-            return None
-        ask = ctx.dns.ask_authoritative if inside else ctx.dns.ask_public
-        answers = asyncio.run(ask(target, "TXT"))
-        for a in answers:
-            found = [v for v in a.records if spf.is_spf(v)] if a.ok else []
-            if len(found) == 1:
-                return found[0]
+async def _spf_of(ctx: Context, target: str) -> str | None:
+    """``target``'s one SPF record. Names in the zone are asked of the authoritative servers,
+    others of the public resolvers; with none configured (the sandbox) they stay unresolved
+    and the count says so."""
+    inside = _in_zone(target, ctx.config.zone)
+    if not inside and not ctx.dns.resolvers:
         return None
+    ask = ctx.dns.ask_authoritative if inside else ctx.dns.ask_public
+    for a in await ask(target, "TXT"):
+        found = [v for v in a.records if spf.is_spf(v)] if a.ok else []
+        if len(found) == 1:
+            return found[0]
+    return None
 
-    return resolve
+
+async def _spf_records(ctx: Context, record: str) -> dict[str, str | None]:
+    """target -> its SPF record for every include/redirect reachable from ``record``, for
+    counting nested lookups before publishing; each level's targets are asked at once."""
+    known: dict[str, str | None] = {}
+    targets = spf.nested_targets(record)
+    while targets := [t for t in dict.fromkeys(targets) if t not in known]:
+        answers = await asyncio.gather(*(_spf_of(ctx, t) for t in targets))
+        known.update(zip(targets, answers, strict=True))
+        targets = [n for a in answers if a and spf.is_spf(a) for n in spf.nested_targets(a)]
+    return known

@@ -1,7 +1,10 @@
 """The step model: plan / apply / verify, rendered alike by the TUI and CLI.
 
-A step never talks to the outside world directly: it receives a ``Context`` whose adapters
-(Cloudflare client, R2 client, DNS prober, HTTP prober, vault) are real or sandbox-backed.
+A step never talks to the outside world directly: it receives a ``Context`` whose ports
+(DNS records, Email Routing and Sending, Workers, KV, R2, the DNS and HTTP probers, the vault)
+are real or sandbox-backed. All three operations are coroutines: a step awaits its ports and
+overlaps its independent reads with ``asyncio.gather``; it never starts an event loop or a
+thread pool of its own (synchronous front ends go through ``polaris_tui.blocking``).
 """
 
 from __future__ import annotations
@@ -83,10 +86,10 @@ class Step(ABC):
         return STEP_INFO[self.id].purpose
 
     @abstractmethod
-    def plan(self, ctx: Context) -> Plan: ...
+    async def plan(self, ctx: Context) -> Plan: ...
 
     @abstractmethod
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult: ...
 

@@ -161,23 +161,13 @@ class Deployed(typing.NamedTuple):
     bindings: tuple[dict[str, Any], ...] = ()
 
 
-def deployed(ctx: Context) -> Deployed:
-    """What Cloudflare has now: code digest, compatibility date and bindings (no values)."""
-    name = ctx.config.worker_name
-    try:
-        code = ctx.workers.content(name, WORKER_MAIN_MODULE)
-        return _deployed(ctx.workers.settings(name), code)
-    except NotFound:
-        return Deployed(False)
-
-
-async def deployed_async(ctx: Context) -> Deployed:
-    """``deployed`` with its two reads in flight at once (they are independent)."""
+async def deployed(ctx: Context) -> Deployed:
+    """What Cloudflare has now: code digest, compatibility date and bindings (no values),
+    its two reads in flight at once (they are independent)."""
     name = ctx.config.worker_name
     try:
         settings, code = await asyncio.gather(
-            asyncio.to_thread(ctx.workers.settings, name),
-            asyncio.to_thread(ctx.workers.content, name, WORKER_MAIN_MODULE),
+            ctx.workers.settings(name), ctx.workers.content(name, WORKER_MAIN_MODULE)
         )
     except NotFound:
         return Deployed(False)
@@ -208,17 +198,17 @@ def _secret_bindings(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def _kv_id(ctx: Context) -> str | None:
-    return kv_ids(ctx).get("id") or list_namespaces(ctx).get(KV_BINDING)
+async def _kv_id(ctx: Context) -> str | None:
+    return kv_ids(ctx).get("id") or (await list_namespaces(ctx)).get(KV_BINDING)
 
 
 class DeployStep(Step):
     id = "deploy"
 
-    def _metadata(self, ctx: Context, now: Deployed) -> dict[str, Any]:
+    def _metadata(self, ctx: Context, now: Deployed, kv_id: str | None) -> dict[str, Any]:
         from polaris_tui.relay import WORKER_COMPATIBILITY_DATE, WORKER_MAIN_MODULE
 
-        bindings = desired_bindings(ctx.config, _kv_id(ctx) or "(id from the kv step)")
+        bindings = desired_bindings(ctx.config, kv_id or "(id from the kv step)")
         metadata: dict[str, Any] = {
             "main_module": WORKER_MAIN_MODULE,
             "compatibility_date": WORKER_COMPATIBILITY_DATE,
@@ -230,9 +220,9 @@ class DeployStep(Step):
             metadata["bindings"] = bindings + _secret_bindings(ctx)
         return metadata
 
-    def plan(self, ctx: Context) -> Plan:
-        now = deployed(ctx)
-        change = self._change(ctx, now)
+    async def plan(self, ctx: Context) -> Plan:
+        now, kv_id = await asyncio.gather(deployed(ctx), _kv_id(ctx))
+        change = self._change(ctx, now, kv_id)
         if not now.exists:
             summary = f"{ctx.config.worker_name} is not deployed"
         elif change.action is Action.NOOP:
@@ -241,8 +231,8 @@ class DeployStep(Step):
             summary = f"differs from the shipped Worker: {change.note}"
         return make_plan(self.id, [change], summary)
 
-    def _change(self, ctx: Context, now: Deployed) -> Change:
-        metadata = self._metadata(ctx, now)
+    def _change(self, ctx: Context, now: Deployed, kv_id: str | None) -> Change:
+        metadata = self._metadata(ctx, now, kv_id)
         ctx.workers.validate_metadata(metadata)
         want = _summary(
             code_digest(), metadata["compatibility_date"], redacted(metadata["bindings"])
@@ -275,18 +265,18 @@ class DeployStep(Step):
             action, "worker_script", ctx.config.worker_name, before, want, note=", ".join(diffs)
         )
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         from polaris_tui.relay import worker_files
 
         if not any(c.kind == "worker_script" and c.action is not Action.NOOP for c in changes):
             return ApplyResult(True, [], "nothing to do")
-        now = deployed(ctx)
-        if _kv_id(ctx) is None:
+        now, kv_id = await asyncio.gather(deployed(ctx), _kv_id(ctx))
+        if kv_id is None:
             raise RuntimeError("no EMAIL_NONCE_DEDUP namespace yet: run `polaris-tui apply kv`")
-        metadata = self._metadata(ctx, now)
-        tag = ctx.workers.migration_tag(ctx.config.worker_name) if now.exists else None
+        metadata = self._metadata(ctx, now, kv_id)
+        tag = await ctx.workers.migration_tag(ctx.config.worker_name) if now.exists else None
         migration = guard_migration(ctx.config, tag)
         if migration is not None:
             metadata["migrations"] = migration
@@ -296,10 +286,11 @@ class DeployStep(Step):
             )
         ctx.workers.validate_metadata(metadata)
         progress("metadata matches the SDK's types", 0.2)
-        messages = [wrangler_dry_run(ctx.config, metadata)]
+        # a subprocess of up to WRANGLER_TIMEOUT: waited for off the event loop
+        messages = [await asyncio.to_thread(wrangler_dry_run, ctx.config, metadata)]
         progress(messages[0], 0.5)
         files = [(name, body, MODULE_TYPE) for name, body in worker_files().items()]
-        ctx.workers.upload(ctx.config.worker_name, metadata, files)
+        await ctx.workers.upload(ctx.config.worker_name, metadata, files)
         if not now.exists:
             record_pushed(
                 ctx,
@@ -319,8 +310,8 @@ class DeployStep(Step):
         return ApplyResult(True, list(changes), f"deployed {ctx.config.worker_name}", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
-        now_task = asyncio.create_task(deployed_async(ctx))
-        kv_task = asyncio.create_task(asyncio.to_thread(_kv_id, ctx))
+        now_task = asyncio.create_task(deployed(ctx))
+        kv_task = asyncio.create_task(_kv_id(ctx))
 
         async def exists() -> tuple[bool, str]:
             now = await now_task

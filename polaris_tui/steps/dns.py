@@ -74,10 +74,13 @@ class Observed:
     assets: list[Record]
 
 
-def observe(ctx: Context, wants: list[Desired]) -> Observed:
-    hosts = {w.record.name: list_records(ctx, name=w.record.name) for w in wants}
-    assets = list_records(ctx, name=ctx.config.assets_host, rtype="CNAME")
-    return Observed(hosts, assets)
+async def observe(ctx: Context, wants: list[Desired]) -> Observed:
+    names = list(dict.fromkeys(w.record.name for w in wants))
+    *found, assets = await asyncio.gather(
+        *(list_records(ctx, name=n) for n in names),
+        list_records(ctx, name=ctx.config.assets_host, rtype="CNAME"),
+    )
+    return Observed(dict(zip(names, found, strict=True)), assets)
 
 
 def _note(target: str, note: str, before: Record | None = None) -> Change:
@@ -173,9 +176,9 @@ def diff(cfg: Config, observed: Observed, wants: list[Desired]) -> list[Change]:
 class DnsStep(Step):
     id = STEP_ID
 
-    def plan(self, ctx: Context) -> Plan:
+    async def plan(self, ctx: Context) -> Plan:
         wants = wanted(ctx)
-        observed = observe(ctx, wants)
+        observed = await observe(ctx, wants)
         changes = diff(ctx.config, observed, wants)
         todo = pending(changes)
         if not todo:
@@ -186,12 +189,12 @@ class DnsStep(Step):
             summary = f"{len(todo)} change(s): " + ", ".join(c.target for c in todo)
         return make_plan(self.id, changes, summary, observed=observed)
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND and c.action is not Action.NOOP]
         progress(f"sending {len(records)} DNS change(s) in one batch", 0.1)
-        apply_record_changes(ctx, records)
+        await apply_record_changes(ctx, records)
         wants = wanted(ctx)
         touched = {(c.after["name"], c.after["type"]) for c in records if c.after}
         expects = [
@@ -199,7 +202,7 @@ class DnsStep(Step):
             for w in wants
             if (w.record.name, w.record.type) in touched
         ]
-        missing = wait_until_served(
+        missing = await wait_until_served(
             ctx, expects, timeout=ctx.config.propagation_timeout_seconds, progress=progress
         )
         if missing:
@@ -290,7 +293,7 @@ async def proxied_guidance(ctx: Context, check: Check, want: Record) -> None:
     if want.proxied:
         return
     try:
-        records = await asyncio.to_thread(list_records, ctx, name=want.name, rtype=want.type)
+        records = await list_records(ctx, name=want.name, rtype=want.type)
     except Exception:  # guidance is a bonus; the failed check already says what is wrong
         return
     if any(r.proxied for r in records):

@@ -123,60 +123,58 @@ class Survey:
         return [r for r in self.required if is_dkim(r)]
 
 
-def find_sending_domain(ctx: Context) -> SendingDomain | None:
+async def find_sending_domain(ctx: Context) -> SendingDomain | None:
     domain = ctx.config.domain
-    return next((d for d in ctx.email_sending.domains() if d.name == domain), None)
+    return next((d for d in await ctx.email_sending.domains() if d.name == domain), None)
 
 
-def required_records(ctx: Context, sending: SendingDomain) -> list[Record]:
-    return ctx.email_sending.required_records(sending.tag)
+async def required_records(ctx: Context, sending: SendingDomain) -> list[Record]:
+    return await ctx.email_sending.required_records(sending.tag)
 
 
 def _keys(wanted: list[Record]) -> list[tuple[str, str]]:
     return sorted({(r.name, r.type) for r in wanted})
 
 
-def existing_for(ctx: Context, wanted: list[Record]) -> list[Record]:
-    """Zone records at the names and types of ``wanted`` (one API call per name and type)."""
-    return [
-        rec for name, rtype in _keys(wanted) for rec in list_records(ctx, name=name, rtype=rtype)
-    ]
-
-
-async def existing_for_async(ctx: Context, wanted: list[Record]) -> list[Record]:
-    """``existing_for`` with its calls in flight at once (they are independent)."""
+async def existing_for(ctx: Context, wanted: list[Record]) -> list[Record]:
+    """Zone records at the names and types of ``wanted`` (one read per name and type, all in
+    flight at once; inside an observation they are filtered from one zone listing)."""
     found = await asyncio.gather(
-        *(
-            asyncio.to_thread(list_records, ctx, name=name, rtype=rtype)
-            for name, rtype in _keys(wanted)
-        )
+        *(list_records(ctx, name=name, rtype=rtype) for name, rtype in _keys(wanted))
     )
     return [rec for records in found for rec in records]
 
 
-def routing_settings(ctx: Context) -> tuple[bool, str]:
+async def routing_settings(ctx: Context) -> tuple[bool, str]:
     """Whether Email Routing is enabled on the zone, and its status."""
-    routing = ctx.email_routing.settings()
+    routing = await ctx.email_routing.settings()
     return routing.enabled, routing.status
 
 
-def foreign_mx(ctx: Context) -> list[Record]:
+async def foreign_mx(ctx: Context) -> list[Record]:
     """Apex MX records that are not Email Routing's."""
-    apex_mx = list_records(ctx, name=ctx.config.domain, rtype="MX")
+    apex_mx = await list_records(ctx, name=ctx.config.domain, rtype="MX")
     return [r for r in apex_mx if not _value(r).endswith(CLOUDFLARE_MX_SUFFIX)]
 
 
-def survey(ctx: Context) -> Survey:
-    routing_enabled, routing_status = routing_settings(ctx)
-    sending = find_sending_domain(ctx)
-    required = required_records(ctx, sending) if sending else []
+async def _sending_and_required(ctx: Context) -> tuple[SendingDomain | None, list[Record]]:
+    sending = await find_sending_domain(ctx)
+    return sending, (await required_records(ctx, sending) if sending else [])
+
+
+async def survey(ctx: Context) -> Survey:
+    """Routing, the apex MX and the sending domain are read at once; the required records
+    follow the sending domain (they need its tag), then their zone copies."""
+    (routing_enabled, routing_status), foreign, (sending, required) = await asyncio.gather(
+        routing_settings(ctx), foreign_mx(ctx), _sending_and_required(ctx)
+    )
     return Survey(
         routing_enabled=routing_enabled,
         routing_status=routing_status,
-        foreign_mx=foreign_mx(ctx),
+        foreign_mx=foreign,
         sending=sending,
         required=required,
-        existing=existing_for(ctx, required),
+        existing=await existing_for(ctx, required),
     )
 
 
@@ -239,22 +237,22 @@ async def published(ctx: Context, records: list[Record]) -> bool:
     return bool(records) and all(ok for ok, _ in results)
 
 
-def actual_dkim(ctx: Context, expected: list[Record]) -> list[Record]:
+async def actual_dkim(ctx: Context, expected: list[Record]) -> list[Record]:
     """Zone records that look like an attempt at the DKIM record (zone appended, typos)."""
     heads = {r.name.split(".", 1)[0] + "._domainkey" for r in expected}
-    return [r for r in list_records(ctx) if any(r.name.startswith(h) for h in heads)]
+    return [r for r in await list_records(ctx) if any(r.name.startswith(h) for h in heads)]
 
 
 def pending_for(sending: SendingDomain) -> timedelta | None:
     return datetime.now(UTC) - sending.created if sending.created else None
 
 
-def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
+async def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
     """Poll the sending domain with backoff until Cloudflare reports it enabled or time is up."""
     timeout = ctx.config.dkim_timeout_seconds
     started, delay = time.monotonic(), 0.25
     while True:
-        got = ctx.email_sending.get(tag)
+        got = await ctx.email_sending.get(tag)
         elapsed = time.monotonic() - started
         if got.enabled:
             progress("DKIM verified by Cloudflare", 1.0)
@@ -267,7 +265,7 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
         progress(said(0), min(elapsed / timeout, 0.99))
         if elapsed >= timeout:
             return got
-        waiting.pause(
+        await waiting.pause_async(
             min(delay, max(0.0, timeout - elapsed)),
             said,
             min(elapsed / timeout, 0.99),
@@ -279,8 +277,8 @@ def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingDomain:
 class EmailServiceStep(Step):
     id = STEP_ID
 
-    def plan(self, ctx: Context) -> Plan:
-        found = survey(ctx)
+    async def plan(self, ctx: Context) -> Plan:
+        found = await survey(ctx)
         facts: dict[str, Any] = {
             "routing_enabled": found.routing_enabled,
             "routing_status": found.routing_status,
@@ -310,7 +308,7 @@ class EmailServiceStep(Step):
         if todo:
             summary = f"{routing}; {len(todo)} sending record change(s) needed"
             return make_plan(self.id, changes, summary, observed=observed, facts=facts)
-        is_published = asyncio.run(published(ctx, found.dkim_records))
+        is_published = await published(ctx, found.dkim_records)
         facts["dkim_published"] = is_published
         facts["dkim_verified"] = found.sending.enabled
         dkim = (
@@ -329,7 +327,7 @@ class EmailServiceStep(Step):
             hold=StepState.PENDING if waiting else None,
         )
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         domain = ctx.config.domain
@@ -337,32 +335,32 @@ class EmailServiceStep(Step):
         messages: list[str] = []
         if any(c.kind == ROUTING_KIND for c in changes):
             progress("enabling Email Routing", None)
-            ctx.email_routing.enable(domain)
+            await ctx.email_routing.enable(domain)
             # Recorded so destroy turns off only what the tool turned on.
             ctx.state.mark_owned(ROUTING_KIND, ctx.config.zone)
             applied += [c for c in changes if c.kind == ROUTING_KIND]
             messages.append(AUTH_DRIFT.format(domain=domain))
         records = [c for c in changes if c.kind == RECORD_KIND]
-        sending = find_sending_domain(ctx)
+        sending = await find_sending_domain(ctx)
         if any(c.kind == SENDING_KIND for c in changes):
             if sending is None:
                 progress(f"creating the Email Sending domain {domain}", None)
-                sending = ctx.email_sending.create(domain)
+                sending = await ctx.email_sending.create(domain)
                 ctx.state.mark_owned(SENDING_KIND, sending.tag)
             applied += [c for c in changes if c.kind == SENDING_KIND]
-            wanted = required_records(ctx, sending)
+            wanted = await required_records(ctx, sending)
             # Cloudflare may write some records itself: only what is still missing is added.
-            records += record_changes(wanted, existing_for(ctx, wanted))
+            records += record_changes(wanted, await existing_for(ctx, wanted))
         todo = [c for c in records if c.action is not Action.NOOP]
         if todo:
             progress(f"publishing {len(todo)} DNS record change(s)", None)
-            apply_record_changes(ctx, todo)
+            await apply_record_changes(ctx, todo)
             applied += todo
         if sending is None:
             return ApplyResult(True, applied, "Email Routing enabled", messages)
-        return self._await_dkim(ctx, sending, applied, messages, progress)
+        return await self._await_dkim(ctx, sending, applied, messages, progress)
 
-    def _await_dkim(
+    async def _await_dkim(
         self,
         ctx: Context,
         sending: SendingDomain,
@@ -371,8 +369,8 @@ class EmailServiceStep(Step):
         progress: Progress,
     ) -> ApplyResult:
         """Wait for publication (authoritative DNS), then for Cloudflare's verification."""
-        wanted = required_records(ctx, sending)
-        missing = wait_until_served(
+        wanted = await required_records(ctx, sending)
+        missing = await wait_until_served(
             ctx,
             [expectation(r) for r in wanted],
             timeout=ctx.config.propagation_timeout_seconds,
@@ -387,11 +385,11 @@ class EmailServiceStep(Step):
                 messages,
             )
         progress("DKIM published: the authoritative nameservers answer it", None)
-        final = _wait_verified(ctx, sending.tag, progress)
+        final = await _wait_verified(ctx, sending.tag, progress)
         if final.enabled:
             return ApplyResult(True, applied, "DKIM published and verified by Cloudflare", messages)
         dkim = [r for r in wanted if is_dkim(r)]
-        messages.append(pending_advice(dkim, actual_dkim(ctx, dkim), pending_for(final)))
+        messages.append(pending_advice(dkim, await actual_dkim(ctx, dkim), pending_for(final)))
         return ApplyResult(
             False,
             applied,
@@ -410,9 +408,9 @@ class EmailServiceStep(Step):
         for its reads is not shown faster.
         """
         started = time.perf_counter()
-        routing = asyncio.create_task(asyncio.to_thread(routing_settings, ctx))
-        foreign = asyncio.create_task(asyncio.to_thread(foreign_mx, ctx))
-        sending = asyncio.create_task(asyncio.to_thread(find_sending_domain, ctx))
+        routing = asyncio.create_task(routing_settings(ctx))
+        foreign = asyncio.create_task(foreign_mx(ctx))
+        sending = asyncio.create_task(find_sending_domain(ctx))
         pending: list[asyncio.Task[Any]] = [routing, foreign, sending]
 
         def check(name: str, run: CheckRun) -> Awaitable[Check]:
@@ -433,7 +431,7 @@ class EmailServiceStep(Step):
             domain = await sending
             if domain is None:
                 return []
-            required = await asyncio.to_thread(required_records, ctx, domain)
+            required = await required_records(ctx, domain)
             dkim = [r for r in required if is_dkim(r)]
             others = [r for r in required if not is_dkim(r)]
             groups = [dkim, *([rec] for rec in others)]
@@ -442,7 +440,7 @@ class EmailServiceStep(Step):
                 check("dkim-verified", lambda: _verified_check(ctx, domain, dkim))
             )
             pending.extend([*served, verified])
-            existing = await existing_for_async(ctx, required)
+            existing = await existing_for(ctx, required)
             dkim_published, *records = await asyncio.gather(
                 check("dkim-published", _served_check(dkim, existing, served[0])),
                 *(
@@ -525,5 +523,5 @@ async def _verified_check(
 ) -> tuple[bool, str]:
     if sending.enabled:
         return True, f"Cloudflare reports {sending.name} verified"
-    actual = await asyncio.to_thread(actual_dkim, ctx, dkim)
+    actual = await actual_dkim(ctx, dkim)
     return False, pending_advice(dkim, actual, pending_for(sending))

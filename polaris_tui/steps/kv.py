@@ -39,17 +39,17 @@ CHECK_TIMEOUT = 10.0
 TITLE_EXISTS = 10014  # Cloudflare: a namespace with this title already exists
 
 
-def list_namespaces(ctx: Context) -> dict[str, str]:
+async def list_namespaces(ctx: Context) -> dict[str, str]:
     """Every namespace of the account as title -> id (all pages)."""
-    return ctx.kv.titles()
+    return await ctx.kv.titles()
 
 
-def create_namespace(ctx: Context, title: str) -> str:
+async def create_namespace(ctx: Context, title: str) -> str:
     """Create a namespace; if a retried create already made it (title clash), use that one."""
     try:
-        return ctx.kv.create(title)
+        return await ctx.kv.create(title)
     except ApiError as exc:
-        existing = list_namespaces(ctx).get(title)
+        existing = (await list_namespaces(ctx)).get(title)
         if TITLE_EXISTS in exc.codes and existing:
             return existing
         raise
@@ -66,8 +66,8 @@ class KvStep(Step):
     def _wanted(self, existing: dict[str, str]) -> dict[str, str | None]:
         return {slot: existing.get(title) for slot, title in SLOTS.items()}
 
-    def plan(self, ctx: Context) -> Plan:
-        found = self._wanted(list_namespaces(ctx))
+    async def plan(self, ctx: Context) -> Plan:
+        found = self._wanted(await list_namespaces(ctx))
         changes = self._changes(ctx, found)
         missing = [SLOTS[s] for s, ident in found.items() if ident is None]
         todo = pending(changes)
@@ -116,7 +116,7 @@ class KvStep(Step):
         }
         return Change(action, "wrangler_config", str(path), current, after)
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         applied: list[Change] = []
@@ -128,7 +128,7 @@ class KvStep(Step):
             if change.kind == "wrangler_config":
                 continue
             if change.kind == OWNED_KIND and change.action is Action.CREATE:
-                ident = create_namespace(ctx, change.target)
+                ident = await create_namespace(ctx, change.target)
                 ids[by_title[change.target]] = ident
                 ctx.state.mark_owned(OWNED_KIND, ident)
                 messages.append(f"created {change.target}: {ident}")
@@ -148,7 +148,7 @@ class KvStep(Step):
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
-        listing = asyncio.create_task(asyncio.to_thread(list_namespaces, ctx))
+        listing = asyncio.create_task(list_namespaces(ctx))
 
         def slot_check(slot: str) -> Any:
             async def run() -> tuple[bool, str]:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from polaris_tui.steps.base import Action, Change, Progress
-from polaris_tui.waiting import of_limit, pause
+from polaris_tui.waiting import of_limit, pause_async
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -59,23 +59,22 @@ def plan_mailbox(
     return changes
 
 
-def add_address(ctx: Context, mailbox: str, progress: Progress) -> None:
+async def add_address(ctx: Context, mailbox: str, progress: Progress) -> None:
     progress(
         f"adding {mailbox} as an Email Routing destination address; Cloudflare sends a "
         "verification mail to it",
         None,
     )
-    ctx.email_routing.create_address(mailbox)
+    await ctx.email_routing.create_address(mailbox)
     ctx.state.mark_owned(ADDRESS_KIND, mailbox.lower())
 
 
-def is_verified(ctx: Context, mailbox: str) -> bool:
-    return any(
-        a.verified and a.email.lower() == mailbox.lower() for a in ctx.email_routing.addresses()
-    )
+async def is_verified(ctx: Context, mailbox: str) -> bool:
+    addresses = await ctx.email_routing.addresses()
+    return any(a.verified and a.email.lower() == mailbox.lower() for a in addresses)
 
 
-def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
+async def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
     """Poll the account's addresses with backoff until ``mailbox`` is verified or
     ``mailbox_timeout_seconds`` pass; every poll reports progress (where a cancel lands)."""
     timeout = ctx.config.mailbox_timeout_seconds
@@ -88,7 +87,7 @@ def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
         )
 
     while True:
-        if is_verified(ctx, mailbox):
+        if await is_verified(ctx, mailbox):
             progress(f"{mailbox} is verified", None)
             return True
         elapsed = time.monotonic() - started
@@ -97,7 +96,7 @@ def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
             return False
         # the backoff sleeps in reported slices, so a cancel lands within one
         wait = min(delay, timeout - elapsed)
-        pause(wait, waiting, min(elapsed / timeout, 0.99), progress=progress)
+        await pause_async(wait, waiting, min(elapsed / timeout, 0.99), progress=progress)
         delay = min(delay * 2, POLL_MAX_SECONDS)
 
 

@@ -37,34 +37,30 @@ async def served(ctx: Context, expect: Expect) -> tuple[bool, list[DnsAnswer]]:
     return ok, answers
 
 
-def wait_until_served(
+async def wait_until_served(
     ctx: Context, expects: list[Expect], *, timeout: float, progress: Progress = no_progress
 ) -> list[Expect]:
     """Poll with backoff until all are served or ``timeout`` passes; returns what is missing."""
+    started = time.monotonic()
+    delay = 0.2
+    missing = list(expects)
+    while True:
+        results = await asyncio.gather(*(served(ctx, e) for e in missing))
+        missing = [e for e, (ok, _) in zip(missing, results, strict=True) if not ok]
+        elapsed = time.monotonic() - started
+        done = len(expects) - len(missing)
+        fraction = done / len(expects) if expects else 1.0
 
-    async def run() -> list[Expect]:
-        started = time.monotonic()
-        delay = 0.2
-        missing = list(expects)
-        while True:
-            results = await asyncio.gather(*(served(ctx, e) for e in missing))
-            missing = [e for e, (ok, _) in zip(missing, results, strict=True) if not ok]
-            elapsed = time.monotonic() - started
-            done = len(expects) - len(missing)
-            fraction = done / len(expects) if expects else 1.0
-
-            def said(_left: float, done: int = done) -> str:
-                return (
-                    f"{done}/{len(expects)} records served by the authoritative nameservers "
-                    + waiting.of_limit(time.monotonic() - started, timeout)
-                )
-
-            progress(said(0), fraction)
-            if not missing or elapsed >= timeout:
-                return missing
-            await waiting.pause_async(
-                min(delay, max(0.0, timeout - elapsed)), said, fraction, progress=progress
+        def said(_left: float, done: int = done) -> str:
+            return (
+                f"{done}/{len(expects)} records served by the authoritative nameservers "
+                + waiting.of_limit(time.monotonic() - started, timeout)
             )
-            delay = min(delay * 2, 5.0)
 
-    return asyncio.run(run())
+        progress(said(0), fraction)
+        if not missing or elapsed >= timeout:
+            return missing
+        await waiting.pause_async(
+            min(delay, max(0.0, timeout - elapsed)), said, fraction, progress=progress
+        )
+        delay = min(delay * 2, 5.0)

@@ -31,11 +31,11 @@ __all__ = [
 RECORD_KIND = "dns_record"
 
 
-def list_records(
+async def list_records(
     ctx: Context, *, name: str | None = None, rtype: str | None = None
 ) -> list[Record]:
     """All records at ``name`` (exact) and/or of ``rtype``."""
-    return ctx.dns_records.list(name=name, type=rtype)
+    return await ctx.dns_records.list(name=name, type=rtype)
 
 
 def record_change(before: Record | None, after: Record | None, *, note: str = "") -> Change:
@@ -74,7 +74,7 @@ def _adopted(rec: Record, before: Record | None) -> Record:
     return replace(rec, comment=before.comment if ours and before else ADOPTED_COMMENT)
 
 
-def apply_record_changes(ctx: Context, changes: list[Change]) -> None:
+async def apply_record_changes(ctx: Context, changes: list[Change]) -> None:
     """Send every record change in one batch request (deletes, patches, then posts)."""
     deletes: list[str] = []
     patches: list[Record] = []
@@ -89,7 +89,7 @@ def apply_record_changes(ctx: Context, changes: list[Change]) -> None:
         else:
             posts.append(_owned(Record(**c.after)))
     if patches:
-        current = {r.id: r for r in ctx.dns_records.list()}
+        current = {r.id: r for r in await ctx.dns_records.list()}
         patches = [_adopted(p, current.get(p.id)) for p in patches]
     if deletes or patches or posts:
-        ctx.dns_records.batch(deletes=deletes, patches=patches, posts=posts)
+        await ctx.dns_records.batch(deletes=deletes, patches=patches, posts=posts)

@@ -79,17 +79,18 @@ def pattern(ctx: Context) -> str:
     return f"{ctx.config.mail_host}/*"
 
 
-def find_route(ctx: Context) -> WorkerRoute | None:
-    return next((r for r in ctx.workers.routes() if r.pattern == pattern(ctx)), None)
+async def find_route(ctx: Context) -> WorkerRoute | None:
+    return next((r for r in await ctx.workers.routes() if r.pattern == pattern(ctx)), None)
 
 
-def find_domain(ctx: Context) -> WorkerDomain | None:
+async def find_domain(ctx: Context) -> WorkerDomain | None:
     host = ctx.config.mail_host
-    return next((d for d in ctx.workers.domains(host) if d.hostname == host), None)
+    return next((d for d in await ctx.workers.domains(host) if d.hostname == host), None)
 
 
-def mail_records(ctx: Context) -> list[Record]:
-    return [r for r in list_records(ctx, name=ctx.config.mail_host) if r.type in ADDRESS_TYPES]
+async def mail_records(ctx: Context) -> list[Record]:
+    found = await list_records(ctx, name=ctx.config.mail_host)
+    return [r for r in found if r.type in ADDRESS_TYPES]
 
 
 def _taken(ctx: Context, holder: str) -> HostnameTaken:
@@ -99,40 +100,34 @@ def _taken(ctx: Context, holder: str) -> HostnameTaken:
     )
 
 
-def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
+async def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
     """Poll ``GET /send`` until the Worker answers (405/401) or the propagation timeout."""
+    started, delay, status = time.monotonic(), 0.2, None
+    limit = ctx.config.propagation_timeout_seconds
+    while True:
+        try:
+            status = await unsigned_request(ctx, "GET")
+        except Exception:  # not reachable yet is what we are waiting out
+            status = None
+        elapsed = time.monotonic() - started
 
-    async def run() -> int | None:
-        started, delay, status = time.monotonic(), 0.2, None
-        limit = ctx.config.propagation_timeout_seconds
-        while True:
-            try:
-                status = await unsigned_request(ctx, "GET")
-            except Exception:  # not reachable yet is what we are waiting out
-                status = None
-            elapsed = time.monotonic() - started
+        def said(_left: float, status: int | None = status) -> str:
+            waited = waiting.of_limit(time.monotonic() - started, limit)
+            return f"GET https://{ctx.config.mail_host}/send -> {status} {waited}"
 
-            def said(_left: float, status: int | None = status) -> str:
-                waited = waiting.of_limit(time.monotonic() - started, limit)
-                return f"GET https://{ctx.config.mail_host}/send -> {status} {waited}"
-
-            progress(said(0), None)
-            if status in REACHABLE or elapsed >= limit:
-                return status
-            await waiting.pause_async(
-                min(delay, max(0.0, limit - elapsed)), said, progress=progress
-            )
-            delay = min(delay * 2, 5.0)
-
-    return asyncio.run(run())
+        progress(said(0), None)
+        if status in REACHABLE or elapsed >= limit:
+            return status
+        await waiting.pause_async(min(delay, max(0.0, limit - elapsed)), said, progress=progress)
+        delay = min(delay * 2, 5.0)
 
 
 class RouteStep(Step):
     id = "route"
 
-    def plan(self, ctx: Context) -> Plan:
+    async def plan(self, ctx: Context) -> Plan:
         custom = ctx.config.route_mode == "custom_domain"
-        changes = self._plan_custom_domain(ctx) if custom else self._plan_route(ctx)
+        changes = await (self._plan_custom_domain(ctx) if custom else self._plan_route(ctx))
         todo = pending(changes)
         if todo:
             summary = "; ".join(f"{c.action} {c.kind} {c.target}" for c in todo)
@@ -142,7 +137,7 @@ class RouteStep(Step):
         facts = {"delivery_check": sends} if sends else {}
         return make_plan(self.id, changes, summary, facts=facts)
 
-    def _plan_route(self, ctx: Context) -> list[Change]:
+    async def _plan_route(self, ctx: Context) -> list[Change]:
         """mail.'s records as the desired zone has them (owned by dns, proxied), then the
         route: a Worker Route only intercepts proxied traffic, so route cannot do without."""
         host = ctx.config.mail_host
@@ -151,8 +146,8 @@ class RouteStep(Step):
             for d in zone.owned_by("dns", zone.desired_zone(ctx.config))
             if d.record.name == host
         ]
-        changes = plan_host(host, list_records(ctx, name=host), wants, note=PROXIED_NOTE)
-        route = find_route(ctx)
+        existing, route = await asyncio.gather(list_records(ctx, name=host), find_route(ctx))
+        changes = plan_host(host, existing, wants, note=PROXIED_NOTE)
         worker = ctx.config.worker_name
         if route is None:
             changes.append(Change(Action.CREATE, ROUTE_KIND, pattern(ctx), None, worker))
@@ -171,9 +166,9 @@ class RouteStep(Step):
             changes.append(Change(Action.NOOP, ROUTE_KIND, pattern(ctx), worker, worker))
         return changes
 
-    def _plan_custom_domain(self, ctx: Context) -> list[Change]:
+    async def _plan_custom_domain(self, ctx: Context) -> list[Change]:
         host, worker = ctx.config.mail_host, ctx.config.worker_name
-        domain = find_domain(ctx)
+        domain, records = await asyncio.gather(find_domain(ctx), mail_records(ctx))
         if domain is not None and domain.service == worker:
             return [Change(Action.NOOP, DOMAIN_KIND, host, worker, worker)]
         if domain is not None:
@@ -183,39 +178,39 @@ class RouteStep(Step):
                 record_change(rec, None, note="blocks a Worker Custom Domain (error 100117)"),
                 owned=False,
             )
-            for rec in mail_records(ctx)
+            for rec in records
         ]
         changes.append(Change(Action.CREATE, DOMAIN_KIND, host, None, worker))
         return changes
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         records = [c for c in changes if c.kind == RECORD_KIND]
         if records:
             progress(f"{len(records)} DNS change(s) at {ctx.config.mail_host}", 0.2)
-            apply_record_changes(ctx, records)
+            await apply_record_changes(ctx, records)
         messages = []
         for change in changes:
             if change.kind == ROUTE_KIND and change.action is Action.CREATE:
-                route_id = ctx.workers.create_route(change.target, change.after)
+                route_id = await ctx.workers.create_route(change.target, change.after)
                 ctx.state.mark_owned(ROUTE_KIND, route_id)
                 messages.append(f"route {change.target} -> {change.after}")
             elif change.kind == ROUTE_KIND and change.action is Action.UPDATE:
-                route = find_route(ctx)
+                route = await find_route(ctx)
                 assert route is not None
-                ctx.workers.update_route(route.id, change.target, change.after)
+                await ctx.workers.update_route(route.id, change.target, change.after)
                 messages.append(f"route {change.target} now -> {change.after}")
             elif change.kind == DOMAIN_KIND and change.action is Action.CREATE:
                 try:
-                    ctx.workers.attach_domain(change.target, change.after)
+                    await ctx.workers.attach_domain(change.target, change.after)
                     ctx.state.mark_owned(DOMAIN_KIND, change.target)
                 except ApiError as exc:
                     if TAKEN_CODE in exc.codes:
-                        held = find_domain(ctx)
+                        held = await find_domain(ctx)
                         raise _taken(ctx, held.service if held else "(unknown)") from None
                     if RECORDS_IN_THE_WAY_CODE in exc.codes:
-                        found = ", ".join(r.display() for r in mail_records(ctx))
+                        found = ", ".join(r.display() for r in await mail_records(ctx))
                         raise RecordsConflict(
                             f"records at {change.target} block the Custom Domain: {found}; "
                             "re-run with --allow-delete to remove them"
@@ -223,7 +218,7 @@ class RouteStep(Step):
                     raise
                 messages.append(f"custom domain {change.target} -> {change.after}")
         applied = [c for c in changes if c.action is not Action.NOOP]
-        status = wait_until_reachable(ctx, progress)
+        status = await wait_until_reachable(ctx, progress)
         if status not in REACHABLE:
             return ApplyResult(
                 False,
@@ -241,18 +236,18 @@ class RouteStep(Step):
         async def bound() -> tuple[bool, str]:
             worker = ctx.config.worker_name
             if custom:
-                domain = await asyncio.to_thread(find_domain, ctx)
+                domain = await find_domain(ctx)
                 if domain is None or domain.service != worker:
                     holder = domain.service if domain else "nothing"
                     return False, f"{ctx.config.mail_host} custom domain -> {holder}"
                 return True, f"custom domain {ctx.config.mail_host} -> {worker}"
-            route = await asyncio.to_thread(find_route, ctx)
+            route = await find_route(ctx)
             if route is None or route.script != worker:
                 return False, f"route {pattern(ctx)} -> {route.script if route else 'missing'}"
             return True, f"route {pattern(ctx)} -> {worker}"
 
         async def proxied() -> tuple[bool, str]:
-            records = await asyncio.to_thread(mail_records, ctx)
+            records = await mail_records(ctx)
             if not records:
                 return False, f"no A/AAAA/CNAME at {ctx.config.mail_host}: run apply dns or route"
             plain = [r.display() for r in records if not r.proxied]

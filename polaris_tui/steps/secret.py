@@ -55,10 +55,10 @@ def generate_secret() -> str:
     return base64.b64encode(os.urandom(32)).decode("ascii")
 
 
-def worker_secret_names(ctx: Context) -> set[str] | None:
+async def worker_secret_names(ctx: Context) -> set[str] | None:
     """Names of the Worker's secrets (values are never readable); None if it is not deployed."""
     try:
-        return ctx.workers.secret_names(ctx.config.worker_name)
+        return await ctx.workers.secret_names(ctx.config.worker_name)
     except NotFound:
         return None
 
@@ -106,17 +106,8 @@ def disagreements(ctx: Context, names: set[str] | None) -> list[str]:
     return problems
 
 
-def probe_now(ctx: Context, secret: str) -> ProbeResult | None:
-    """A signed dry-run probe from synchronous code; None when called inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(signed_probe(ctx, secret))
-    return None
-
-
-def push_secret(ctx: Context, binding: str, value: str) -> None:
-    ctx.workers.put_secret(ctx.config.worker_name, binding, value)
+async def push_secret(ctx: Context, binding: str, value: str) -> None:
+    await ctx.workers.put_secret(ctx.config.worker_name, binding, value)
     record_pushed(ctx, {binding: value})
 
 
@@ -131,12 +122,15 @@ class SecretStep(Step):
         value, self._generated = self._generated, None
         return value
 
-    def plan(self, ctx: Context) -> Plan:
+    async def plan(self, ctx: Context) -> Plan:
         value = ctx.vault.get(VAULT_A)
-        names = worker_secret_names(ctx)
-        changes = self._changes(ctx, value, names)
         if not value:
+            names = await worker_secret_names(ctx)
+            changes = self._changes(ctx, value, names)
             return make_plan(self.id, changes, "no signing secret in the keyring yet")
+        # the probe does not wait for the secret names: they only decide whether it counts
+        names, probe = await asyncio.gather(worker_secret_names(ctx), signed_probe(ctx, value))
+        changes = self._changes(ctx, value, names)
         facts = {"fingerprint": fingerprint(value), "worker_secrets": sorted(names or [])}
         problems = disagreements(ctx, names)
         if problems:
@@ -146,9 +140,8 @@ class SecretStep(Step):
         if names is None:
             summary = f"secret {fingerprint(value)} in the keyring; the first deploy carries it"
             return make_plan(self.id, changes, summary, facts=facts)
-        probe = probe_now(ctx, value)
         label = f"secret {fingerprint(value)} on the Worker"
-        if probe is None or probe.status in (None, 404, 522):
+        if probe.status in (None, 404, 522):
             summary = f"{label}; relay not reachable to probe yet"
         elif not probe.accepted:
             summary = f"{label}, but {describe(probe, 'the relay')}"
@@ -192,7 +185,7 @@ class SecretStep(Step):
             changes.append(Change(Action.NOOP, "worker_secret", BINDING_A, recorded, want))
         return changes
 
-    def apply(
+    async def apply(
         self, ctx: Context, changes: list[Change], *, progress: Progress = no_progress
     ) -> ApplyResult:
         applied, messages = [], []
@@ -217,14 +210,14 @@ class SecretStep(Step):
             elif change.kind == "worker_secret" and change.action is not Action.NOOP:
                 value = ctx.vault.require(VAULT_A, "run `polaris-tui apply secret`")
                 progress(f"putting {BINDING_A} on {ctx.config.worker_name}", 0.8)
-                push_secret(ctx, BINDING_A, value)
+                await push_secret(ctx, BINDING_A, value)
                 messages.append(f"{BINDING_A} set on {ctx.config.worker_name}")
                 applied.append(change)
         progress("signing secret ready", 1.0)
         return ApplyResult(True, applied, f"{len(applied)} change(s) applied", messages)
 
     async def verify(self, ctx: Context) -> list[Check]:
-        names_task = asyncio.create_task(asyncio.to_thread(worker_secret_names, ctx))
+        names_task = asyncio.create_task(worker_secret_names(ctx))
 
         async def in_keyring() -> tuple[bool, str]:
             value = await asyncio.to_thread(ctx.vault.get, VAULT_A)
