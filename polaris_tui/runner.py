@@ -188,10 +188,10 @@ async def status_async(ctx: Context, steps: Iterable[Step] | None = None) -> lis
         ctx.vault.ensure_usable()
     except VaultError:
         return [StepStatus(s.id, s.title, StepState.BLOCKED, KEYRING_BLOCKED) for s in chosen]
-    return await each_step_async(ctx, chosen, lambda s: _step_status(ctx, s))
+    return await each_step_async(ctx, chosen, lambda s: step_status_async(ctx, s))
 
 
-async def _step_status(ctx: Context, step: Step) -> StepStatus:
+async def step_status_async(ctx: Context, step: Step) -> StepStatus:
     return (await load_step_async(ctx, step)).status
 
 
@@ -349,7 +349,7 @@ def status(ctx: Context, steps: Iterable[Step] | None = None) -> list[StepStatus
 
 
 def step_status(ctx: Context, step: Step) -> StepStatus:
-    return run_blocking(_step_status(ctx, step))
+    return run_blocking(step_status_async(ctx, step))
 
 
 def plan(ctx: Context, step: Step) -> Plan:

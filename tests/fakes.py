@@ -3,27 +3,38 @@
 Each fake keeps what a real account would hold, answers as the account does (the API's
 filters, Cloudflare's side effects such as Email Routing's own MX and SPF records, the port
 errors with Cloudflare's codes) and counts the calls made to it, so a test can tell how many
-times the world was asked. ``fake_context`` wires them into a Context the way the session
-root wires the adapters, reads shared through one observation included.
+times the world was asked. Like the ports, their methods are coroutines; ``at``, ``add`` and
+``activate`` are the synchronous hands a test arranges the world with. The HTTP prober
+answers as Cloudflare's edge and the relay Worker do, from what the fake account holds (a
+route, the Worker's secrets, R2's objects); the vault is the real one over an in-memory
+keyring. ``fake_context`` wires them into a Context the way the session root wires the
+adapters, reads shared through one observation included.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from keyring.backend import KeyringBackend
 
 from polaris_tui.config import Config, validate
 from polaris_tui.context import Context, Endpoints
-from polaris_tui.errors import ApiError, Conflict, NotFound
+from polaris_tui.errors import ApiError, Conflict, NotFound, Unavailable
 from polaris_tui.journal import Journal
 from polaris_tui.observation import observed
 from polaris_tui.ports import (
     DestinationAddress,
     DnsAnswer,
+    HttpResponse,
     R2CustomDomain,
     Record,
     RoutingRule,
@@ -34,6 +45,7 @@ from polaris_tui.ports import (
     WorkerSettings,
     unquote,
 )
+from polaris_tui.relay.signing import canonical_string, verify
 from polaris_tui.state import StateStore
 from polaris_tui.vault import Vault
 
@@ -60,15 +72,19 @@ class FakeDnsRecords:
         self.records.append(made)
         return made
 
-    def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
-        self.calls["list"] += 1
+    def at(self, name: str | None = None, type: str | None = None) -> list[Record]:
+        """The records at ``name`` and/or of ``type``, filtered as the API filters."""
         return [
             r
             for r in self.records
             if (name is None or r.name.lower() == name.lower()) and (type is None or r.type == type)
         ]
 
-    def batch(
+    async def list(self, *, name: str | None = None, type: str | None = None) -> list[Record]:
+        self.calls["list"] += 1
+        return self.at(name, type)
+
+    async def batch(
         self, *, deletes: Sequence[str], patches: Sequence[Record], posts: Sequence[Record]
     ) -> None:
         self.calls["batch"] += 1
@@ -109,11 +125,11 @@ class FakeEmailRouting:
     address_list: list[DestinationAddress] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
 
-    def settings(self) -> RoutingSettings:
+    async def settings(self) -> RoutingSettings:
         self.calls["settings"] += 1
         return RoutingSettings(self.enabled, "ready" if self.enabled else "unconfigured")
 
-    def enable(self, name: str) -> None:
+    async def enable(self, name: str) -> None:
         self.calls["enable"] += 1
         if self.enabled:
             return
@@ -122,11 +138,11 @@ class FakeEmailRouting:
             self.zone.add(Record("MX", self.domain, host, priority=priority))
         self.zone.add(Record("TXT", self.domain, ROUTING_SPF))
 
-    def rules(self) -> list[RoutingRule]:
+    async def rules(self) -> list[RoutingRule]:
         self.calls["rules"] += 1
         return list(self.rule_list)
 
-    def create_forward_rule(self, name: str, to: str, forward: str) -> str:
+    async def create_forward_rule(self, name: str, to: str, forward: str) -> str:
         self.calls["create_forward_rule"] += 1
         if not any(a.email == forward for a in self.address_list):
             raise NotFound("Destination address not found.", status=404, codes=[2020])
@@ -134,11 +150,11 @@ class FakeEmailRouting:
         self.rule_list.append(RoutingRule(ident, name, True, (("literal", to),), ("forward",)))
         return ident
 
-    def addresses(self) -> list[DestinationAddress]:
+    async def addresses(self) -> list[DestinationAddress]:
         self.calls["addresses"] += 1
         return list(self.address_list)
 
-    def create_address(self, email: str) -> None:
+    async def create_address(self, email: str) -> None:
         self.calls["create_address"] += 1
         if any(a.email == email for a in self.address_list):
             raise ApiError(f"Destination address {email} already exists.", status=400, codes=[2032])
@@ -162,18 +178,18 @@ class FakeEmailSending:
         )
         return replace(d, enabled=self.verifying and published)
 
-    def domains(self) -> list[SendingDomain]:
+    async def domains(self) -> list[SendingDomain]:
         self.calls["domains"] += 1
         return [self._now(d) for d in self.domain_list]
 
-    def get(self, tag: str) -> SendingDomain:
+    async def get(self, tag: str) -> SendingDomain:
         self.calls["get"] += 1
         for d in self.domain_list:
             if d.tag == tag:
                 return self._now(d)
         raise NotFound("Sending subdomain not found.", status=404, codes=[2030])
 
-    def create(self, name: str) -> SendingDomain:
+    async def create(self, name: str) -> SendingDomain:
         self.calls["create"] += 1
         if any(d.name == name for d in self.domain_list):
             raise Conflict(f"{name} already exists", status=409, codes=[2031])
@@ -188,7 +204,7 @@ class FakeEmailSending:
         self.domain_list.append(made)
         return made
 
-    def required_records(self, tag: str) -> list[Record]:
+    async def required_records(self, tag: str) -> list[Record]:
         self.calls["required_records"] += 1
         for d in self.domain_list:
             if d.tag == tag:
@@ -211,18 +227,18 @@ class FakeKv:
     values: dict[tuple[str, str], str] = field(default_factory=dict)  # (id, key) -> value
     calls: Counter[str] = field(default_factory=Counter)
 
-    def titles(self) -> dict[str, str]:
+    async def titles(self) -> dict[str, str]:
         self.calls["titles"] += 1
         return dict(self.namespaces)
 
-    def create(self, title: str) -> str:
+    async def create(self, title: str) -> str:
         self.calls["create"] += 1
         if title in self.namespaces:
             raise ApiError("a namespace with this title already exists", status=400, codes=[10014])
         self.namespaces[title] = f"ns-{len(self.namespaces) + 1}"
         return self.namespaces[title]
 
-    def delete(self, namespace_id: str) -> None:
+    async def delete(self, namespace_id: str) -> None:
         self.calls["delete"] += 1
         for title, ident in list(self.namespaces.items()):
             if ident == namespace_id:
@@ -230,7 +246,7 @@ class FakeKv:
                 return
         raise NotFound(f"no namespace {namespace_id}", status=404, codes=[10013])
 
-    def value(self, namespace_id: str, key: str) -> str | None:
+    async def value(self, namespace_id: str, key: str) -> str | None:
         self.calls["value"] += 1
         return self.values.get((namespace_id, key))
 
@@ -258,18 +274,18 @@ class FakeWorkers:
             raise NotFound(f"This Worker does not exist: {script}", status=404, codes=[10007])
         return self.scripts[script]
 
-    def settings(self, script: str) -> WorkerSettings:
+    async def settings(self, script: str) -> WorkerSettings:
         self.calls["settings"] += 1
         return self._script(script).settings
 
-    def content(self, script: str, module: str) -> str:
+    async def content(self, script: str, module: str) -> str:
         self.calls["content"] += 1
         return self._script(script).modules[module]
 
     def validate_metadata(self, metadata: Mapping[str, Any]) -> None:
         self.calls["validate_metadata"] += 1
 
-    def upload(
+    async def upload(
         self, script: str, metadata: Mapping[str, Any], files: Sequence[tuple[str, bytes, str]]
     ) -> None:
         self.calls["upload"] += 1
@@ -284,15 +300,15 @@ class FakeWorkers:
             {**kept, **secrets},
         )
 
-    def secret_names(self, script: str) -> set[str]:
+    async def secret_names(self, script: str) -> set[str]:
         self.calls["secret_names"] += 1
         return set(self._script(script).secrets)
 
-    def put_secret(self, script: str, name: str, value: str) -> None:
+    async def put_secret(self, script: str, name: str, value: str) -> None:
         self.calls["put_secret"] += 1
         self._script(script).secrets[name] = value
 
-    def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
+    async def update_secrets(self, script: str, changes: Mapping[str, str | None]) -> None:
         self.calls["update_secrets"] += 1
         secrets = self._script(script).secrets
         for name, value in changes.items():
@@ -303,11 +319,11 @@ class FakeWorkers:
             else:
                 secrets[name] = value
 
-    def routes(self) -> list[WorkerRoute]:
+    async def routes(self) -> list[WorkerRoute]:
         self.calls["routes"] += 1
         return list(self.route_list)
 
-    def create_route(self, pattern: str, script: str) -> str:
+    async def create_route(self, pattern: str, script: str) -> str:
         self.calls["create_route"] += 1
         if any(r.pattern == pattern for r in self.route_list):
             raise Conflict(
@@ -319,7 +335,7 @@ class FakeWorkers:
         self.route_list.append(WorkerRoute(ident, pattern, script))
         return ident
 
-    def update_route(self, route_id: str, pattern: str, script: str) -> None:
+    async def update_route(self, route_id: str, pattern: str, script: str) -> None:
         self.calls["update_route"] += 1
         if not any(r.id == route_id for r in self.route_list):
             raise NotFound("Route not found.", status=404, codes=[10019])
@@ -327,16 +343,16 @@ class FakeWorkers:
             WorkerRoute(r.id, pattern, script) if r.id == route_id else r for r in self.route_list
         ]
 
-    def domains(self, hostname: str) -> list[WorkerDomain]:
+    async def domains(self, hostname: str) -> list[WorkerDomain]:
         self.calls["domains"] += 1
         return [d for d in self.domain_list if d.hostname == hostname]
 
-    def attach_domain(self, hostname: str, service: str) -> None:
+    async def attach_domain(self, hostname: str, service: str) -> None:
         self.calls["attach_domain"] += 1
         held = [d for d in self.domain_list if d.hostname == hostname and d.service != service]
         if held:
             raise Conflict(f"{hostname} is attached to another Worker", status=409, codes=[100116])
-        if [r for r in self.zone.list(name=hostname) if r.type in ADDRESS_TYPES]:
+        if [r for r in self.zone.at(hostname) if r.type in ADDRESS_TYPES]:
             raise Conflict(f"records exist at {hostname}", status=409, codes=[100117])
         self.domain_list.append(WorkerDomain(hostname, service))
 
@@ -355,11 +371,11 @@ class FakeR2:
             raise NotFound("The specified bucket does not exist.", status=404, codes=[10006])
         return self.buckets[name]
 
-    def bucket_exists(self, name: str) -> bool:
+    async def bucket_exists(self, name: str) -> bool:
         self.calls["bucket_exists"] += 1
         return name in self.buckets
 
-    def create_bucket(self, name: str) -> None:
+    async def create_bucket(self, name: str) -> None:
         self.calls["create_bucket"] += 1
         if name in self.buckets:
             raise Conflict(
@@ -367,7 +383,7 @@ class FakeR2:
             )
         self.buckets[name] = {}
 
-    def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
+    async def object_etags(self, bucket: str, prefix: str) -> dict[str, str]:
         import hashlib
 
         self.calls["object_etags"] += 1
@@ -377,27 +393,28 @@ class FakeR2:
             if key.startswith(prefix)
         }
 
-    def put_object(
+    async def put_object(
         self, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str
     ) -> None:
         self.calls["put_object"] += 1
         self._bucket(bucket)[key] = (data, content_type)
 
-    def custom_domains(self, bucket: str) -> list[R2CustomDomain]:
+    async def custom_domains(self, bucket: str) -> list[R2CustomDomain]:
         self.calls["custom_domains"] += 1
         self._bucket(bucket)
         return list(self.domain_map.get(bucket, []))
 
-    def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
+    async def custom_domain(self, bucket: str, domain: str) -> R2CustomDomain:
         self.calls["custom_domain"] += 1
-        for d in self.custom_domains(bucket):
+        self._bucket(bucket)
+        for d in self.domain_map.get(bucket, []):
             if d.domain == domain:
                 return d
         raise NotFound(
             f"Custom domain {domain} is not attached to this bucket.", status=404, codes=[10057]
         )
 
-    def attach_custom_domain(self, bucket: str, domain: str) -> None:
+    async def attach_custom_domain(self, bucket: str, domain: str) -> None:
         self.calls["attach_custom_domain"] += 1
         self._bucket(bucket)
         self.domain_map.setdefault(bucket, []).append(
@@ -411,9 +428,9 @@ class FakeR2:
             for d in self.domain_map[bucket]
         ]
 
-    def enable_custom_domain(self, bucket: str, domain: str) -> None:
+    async def enable_custom_domain(self, bucket: str, domain: str) -> None:
         self.calls["enable_custom_domain"] += 1
-        found = self.custom_domain(bucket, domain)
+        found = await self.custom_domain(bucket, domain)
         self.domain_map[bucket] = [
             replace(d, enabled=True) if d is found else d for d in self.domain_map[bucket]
         ]
@@ -453,6 +470,137 @@ def _served(rec: Record) -> str:
     return unquote(rec.content) if rec.type == "TXT" else rec.content
 
 
+SECRET_SLOTS = {"A": "POLARIS_SECRET_A", "B": "POLARIS_SECRET_B"}
+
+
+@dataclass
+class FakeHttpProber:
+    """Cloudflare's edge for the account's public hostnames, and the relay Worker behind it.
+
+    ``mail.<domain>`` reaches a Worker through a Worker Route (only for a proxied record) or
+    a Worker Custom Domain; the Worker answers as the relay does: 405 to anything but POST,
+    401 to a request no secret of the Worker signed (or a replayed nonce), 200 with the key
+    slot to a signed dry run, 202 to a signed send. A public R2 custom domain serves the
+    bucket's objects (ETag = MD5). A hostname without an address record does not resolve
+    (``Unavailable``); one with a record but nothing behind it answers 522.
+    """
+
+    zone: FakeDnsRecords
+    workers: FakeWorkers
+    r2: FakeR2
+    calls: Counter[str] = field(default_factory=Counter)
+    nonces: set[str] = field(default_factory=set)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> HttpResponse:
+        self.calls[method] += 1
+        parts = urlsplit(url)
+        host, path = parts.netloc.lower(), parts.path or "/"
+        if not [r for r in self.zone.at(host) if r.type in ADDRESS_TYPES]:
+            bucket = self._bucket_at(host)
+            if bucket is None:
+                raise Unavailable(f"ConnectError: {host} does not resolve")
+            return self._object(bucket, path, method)
+        script = self._worker_at(host)
+        if script is None:
+            return HttpResponse(522)
+        return self._relay(script, method, host, path, dict(headers or {}), content or b"")
+
+    def _worker_at(self, host: str) -> FakeScript | None:
+        proxied = any(r.proxied for r in self.zone.at(host) if r.type in ("A", "AAAA"))
+        route = next((r for r in self.workers.route_list if r.pattern == f"{host}/*"), None)
+        domain = next((d for d in self.workers.domain_list if d.hostname == host), None)
+        name = route.script if route and proxied else domain.service if domain else None
+        return self.workers.scripts.get(name) if name else None
+
+    def _relay(
+        self,
+        script: FakeScript,
+        method: str,
+        host: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> HttpResponse:
+        if method != "POST":
+            return _json(405, {"error": "method_not_allowed"})
+        lowered = {k.lower(): v for k, v in headers.items()}
+        ts, nonce = lowered.get("x-polaris-ts", ""), lowered.get("x-polaris-nonce", "")
+        try:
+            canonical = canonical_string("POST", host, path, ts, nonce, body)
+        except ValueError:
+            return _json(401, {"error": "unauthorized"})
+        slot = next(
+            (
+                slot
+                for slot, binding in SECRET_SLOTS.items()
+                if binding in script.secrets
+                and verify(script.secrets[binding], canonical, lowered.get("x-polaris-sig", ""))
+            ),
+            None,
+        )
+        if slot is None or nonce in self.nonces:
+            return _json(401, {"error": "unauthorized"})
+        self.nonces.add(nonce)
+        if json.loads(body).get("dry_run"):
+            return _json(200, {"ok": True, "key": slot})
+        return _json(202, {"id": str(uuid.uuid4())})
+
+    def _bucket_at(self, host: str) -> str | None:
+        return next(
+            (
+                bucket
+                for bucket, domains in self.r2.domain_map.items()
+                if any(d.domain == host and d.enabled and d.active for d in domains)
+            ),
+            None,
+        )
+
+    def _object(self, bucket: str, path: str, method: str) -> HttpResponse:
+        found = self.r2.buckets.get(bucket, {}).get(path.lstrip("/"))
+        if found is None:
+            return HttpResponse(404)
+        data, content_type = found
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        headers = {"content-type": content_type, "etag": f'"{etag}"'}
+        return HttpResponse(200, headers, b"" if method == "HEAD" else data)
+
+
+def _json(status: int, payload: Mapping[str, Any]) -> HttpResponse:
+    body = json.dumps(payload).encode()
+    return HttpResponse(status, {"content-type": "application/json"}, body)
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend that lives in memory, for tests only (the vault's fake: the real
+    ``Vault`` runs over it, its checks and timeouts included)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if (service, username) not in self.store:
+            raise PasswordDeleteError(username)
+        del self.store[(service, username)]
+
+
 CONFIG = {
     "domain": "example.com",
     "account_id": "0123456789abcdef0123456789abcdef",
@@ -478,21 +626,29 @@ class FakeAccount:
     kv: FakeKv = field(default_factory=FakeKv)
     r2: FakeR2 = field(default_factory=FakeR2)
     dns: FakeDnsProber = field(init=False)
+    http: FakeHttpProber = field(init=False)
+    keyring: MemoryKeyring = field(default_factory=MemoryKeyring)
 
     def __post_init__(self) -> None:
         self.routing = FakeEmailRouting(self.zone, self.domain)
         self.sending = FakeEmailSending(self.zone)
         self.workers = FakeWorkers(self.zone)
         self.dns = FakeDnsProber(self.zone)
+        self.http = FakeHttpProber(self.zone, self.workers, self.r2)
+
+    @property
+    def vault(self) -> Vault:
+        """The real vault over this account's in-memory keyring."""
+        return Vault(self.domain, self.keyring)
 
 
 def fake_context(tmp_path: Path, account: FakeAccount, config: Config | None = None) -> Context:
     """A Context whose ports are ``account``'s fakes (reads shared within an observation, as
-    the session root's are); the vault is never asked by the steps these tests plan."""
+    the session root's are) and whose vault keeps its secrets in ``account.keyring``."""
     ctx = Context(
         config=config or fake_config(domain=account.domain),
         config_path=tmp_path / "config.toml",
-        vault=Vault(account.domain),
+        vault=account.vault,
         state=StateStore(tmp_path / "state.json"),
         journal=Journal(tmp_path / "journal.jsonl"),
         endpoints=Endpoints(),
@@ -508,4 +664,5 @@ def fake_context(tmp_path: Path, account: FakeAccount, config: Config | None = N
     for family, port in wired.items():
         ctx.__dict__[family] = observed(family, port)  # fills the cached_property
     ctx.__dict__["dns"] = account.dns
+    ctx.__dict__["http"] = account.http
     return ctx

@@ -21,17 +21,17 @@ def ctx(sandbox_ctx: Context) -> Context:
 
 
 @pytest.fixture
-def relay_ctx(ctx: Context) -> Context:
+async def relay_ctx(ctx: Context) -> Context:
     """kv, secret, deploy and route applied: the relay answers at mail.<domain>."""
     for step_id in RELAY_STEPS:
-        assert apply_step(ctx, step_id).ok, step_id
+        assert (await apply_step(ctx, step_id)).ok, step_id
     return ctx
 
 
 @pytest.fixture
-def sending_ctx(ctx: Context) -> Context:
+async def sending_ctx(ctx: Context) -> Context:
     """The relay answering, with polaris.test a verified Email Sending domain: sends reach
     any recipient, as on an account whose operator finished the email-service step."""
     for step_id in SENDING_STEPS:
-        assert apply_step(ctx, step_id).ok, step_id
+        assert (await apply_step(ctx, step_id)).ok, step_id
     return ctx

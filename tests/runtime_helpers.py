@@ -20,16 +20,17 @@ SENDING_STEPS = ("email-service", *RELAY_STEPS)
 CLI = Path(sys.executable).parent / "polaris-tui"
 
 
-def apply_step(ctx: Context, step_id: str, *, allow_delete: bool = False) -> ApplyResult:
+async def apply_step(ctx: Context, step_id: str, *, allow_delete: bool = False) -> ApplyResult:
     """Apply one step the way `apply STEP --yes` does."""
     step = get_step(step_id)
-    return runner.apply(
-        ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True, allow_delete=allow_delete
+    planned = await runner.plan_async(ctx, step)
+    return await runner.apply_async(
+        ctx, step, planned, confirm=lambda _s, _c: True, allow_delete=allow_delete
     )
 
 
-def pending(ctx: Context, step_id: str) -> list[Any]:
-    return runner.plan(ctx, get_step(step_id)).pending
+async def pending(ctx: Context, step_id: str) -> list[Any]:
+    return (await runner.plan_async(ctx, get_step(step_id))).pending
 
 
 def run_cli(
@@ -54,6 +55,6 @@ def assert_not_on_disk(ctx: Context, value: str) -> None:
             assert value.encode() not in path.read_bytes(), path
 
 
-def verify(ctx: Context, step_id: str) -> dict[str, Any]:
+async def verify(ctx: Context, step_id: str) -> dict[str, Any]:
     """The step's checks through the runner (so failures carry their guidance), by id."""
-    return {c.id: c for c in runner.verify(ctx, [get_step(step_id)]).checks}
+    return {c.id: c for c in (await runner.verify_async(ctx, [get_step(step_id)])).checks}

@@ -129,11 +129,11 @@ def test_the_command_reads_the_secret_from_stdin_and_nowhere_else(
     assert files_holding(secret, roots, since) == allowed
 
 
-def test_a_failing_command_is_scrubbed_and_graceful_stops_where_it_can_resume(
+async def test_a_failing_command_is_scrubbed_and_graceful_stops_where_it_can_resume(
     relay_ctx: Context, tmp_path: Path
 ) -> None:
     failing = with_command(relay_ctx, "cat >&2; echo 'reload failed' >&2; exit 1")
-    report = rotation.graceful(failing)
+    report = await rotation.graceful(failing)
     new = failing.vault.get(VAULT_B)
     assert new is not None and not report.ok
     result = report.app_secret
@@ -143,7 +143,7 @@ def test_a_failing_command_is_scrubbed_and_graceful_stops_where_it_can_resume(
     assert report.new_secret == new  # the operator finishes by hand with it
     assert "app_secret_command exited 1" in report.lines[-1]
     assert failing.state.get(ROTATION_KEY)["stage"] == rotation.HANDOFF_STAGE
-    assert worker_secret_names(failing) == {BINDING_A, BINDING_B}
+    assert await worker_secret_names(failing) == {BINDING_A, BINDING_B}
     assert (
         "CF_EMAIL_WORKER_SECRET" in report.next_actions[1] and "by hand" in report.next_actions[1]
     )
@@ -152,32 +152,32 @@ def test_a_failing_command_is_scrubbed_and_graceful_stops_where_it_can_resume(
     said: list[str] = []
     stored = tmp_path / "app-secret"
     fixed = with_command(relay_ctx, f"umask 077; cat > {stored}")
-    again = rotation.graceful(fixed, said.append)
+    again = await rotation.graceful(fixed, said.append)
     assert again.ok and again.app_secret is not None and again.app_secret.ok
     assert stored.read_text() == new + "\n" and fixed.vault.get(VAULT_B) == new
     assert not any("set on" in line for line in said), said  # only the command ran again
     assert fixed.state.get(ROTATION_KEY)["stage"] == "done"
-    assert rotation.promote(fixed).ok
+    assert (await rotation.promote(fixed)).ok
 
 
-def test_after_a_failed_hand_off_the_app_can_be_switched_by_hand_then_promoted(
+async def test_after_a_failed_hand_off_the_app_can_be_switched_by_hand_then_promoted(
     relay_ctx: Context,
 ) -> None:
     failing = with_command(relay_ctx, "exit 7")
-    assert not rotation.graceful(failing).ok
+    assert not (await rotation.graceful(failing)).ok
     new = failing.vault.get(VAULT_B)
-    promoted = rotation.promote(failing)
+    promoted = await rotation.promote(failing)
     assert promoted.ok and failing.vault.get(VAULT_A) == new
     assert failing.state.get(ROTATION_KEY)["stage"] == "done"
 
 
-def test_emergency_with_the_command_finishes_both_sides(
+async def test_emergency_with_the_command_finishes_both_sides(
     sending_ctx: Context, tmp_path: Path
 ) -> None:
     app_file = tmp_path / "app-secret"
     leaked = sending_ctx.vault.get(VAULT_A)
     ctx = with_command(sending_ctx, f"umask 077; cat > {app_file}")
-    report = rotation.emergency(ctx)
+    report = await rotation.emergency(ctx)
     assert report.ok and report.app_secret is not None and report.app_secret.ok
     app_has = app_file.read_text().strip()
     assert app_has == ctx.vault.get(VAULT_A) != leaked

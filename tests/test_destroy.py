@@ -70,7 +70,7 @@ def test_destroy_all_then_apply_all_rebuilds_the_runbook(tmp_path: Path) -> None
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_operator_records_and_pre_existing_routing_are_left_alone(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_operator_records_and_pre_existing_routing_are_left_alone(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
     cf, zone, domain = ctx.cf, ctx.zone_id, ctx.config.domain
     operator_spf = "v=spf1 include:_spf.google.com ~all"
@@ -79,22 +79,24 @@ def test_operator_records_and_pre_existing_routing_are_left_alone(sandbox_ctx) -
     cf.dns.records.create(zone_id=zone, type="A", name=f"www.{domain}", content="192.0.2.7", ttl=1)
     cf.email_routing.dns.create(zone_id=zone)  # the operator had Email Routing on already
     for step in (DnsStep(), AuthStep(), EmailServiceStep()):
-        assert runner.apply(ctx, step, runner.plan(ctx, step), confirm=_yes).ok
+        assert (
+            await runner.apply_async(ctx, step, await runner.plan_async(ctx, step), confirm=_yes)
+        ).ok
 
     for step_id in ("email-service", "auth", "dns"):
-        changes = destroy.plan(ctx, step_id)
+        changes = await destroy.plan_async(ctx, step_id)
         assert all(c.action is Action.DELETE for c in changes)
-        assert destroy.apply(ctx, step_id, changes).ok
-    assert ctx.email_routing.settings().enabled  # not the tool's to turn off
-    txt = [r.content for r in list_records(ctx, name=domain, rtype="TXT")]
+        assert (await destroy.apply_async(ctx, step_id, changes)).ok
+    assert (await ctx.email_routing.settings()).enabled  # not the tool's to turn off
+    txt = [r.content for r in await list_records(ctx, name=domain, rtype="TXT")]
     assert "google-site-verification=abc" in txt
     # The operator's SPF was merged in place (adopted): it stays, with the merged content.
     assert [c for c in txt if c.startswith("v=spf1")] == [
         "v=spf1 include:_spf.google.com include:_spf.mx.cloudflare.net -all"
     ]
-    assert [r.content for r in list_records(ctx, name=f"www.{domain}")] == ["192.0.2.7"]
-    assert [r for r in list_records(ctx, name=domain) if r.type in ("A", "AAAA")] == []
-    assert all(destroy.plan(ctx, s) == [] for s in ("email-service", "auth", "dns"))
+    assert [r.content for r in await list_records(ctx, name=f"www.{domain}")] == ["192.0.2.7"]
+    assert [r for r in await list_records(ctx, name=domain) if r.type in ("A", "AAAA")] == []
+    assert all(await destroy.plan_async(ctx, s) == [] for s in ("email-service", "auth", "dns"))
 
 
 def test_keyring_secrets_stay_unless_purged(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]

@@ -138,45 +138,53 @@ def test_a_panel_load_is_one_observation(tmp_path: Path) -> None:
 
 
 # -- the desired zone: one table, one rule, one owner per record ------------------------------
-def test_routing_spf_is_merged_by_auth_without_delete_permission(tmp_path: Path) -> None:
+async def test_routing_spf_is_merged_by_auth_without_delete_permission(tmp_path: Path) -> None:
     account = FakeAccount()
     ctx = fake_context(tmp_path, account)
-    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
-    account.routing.enable(APEX)  # Cloudflare writes its own SPF record beside ours
-    plan = runner.plan(ctx, AuthStep())
+    assert (
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=_yes
+        )
+    ).ok
+    await account.routing.enable(APEX)  # Cloudflare writes its own SPF record beside ours
+    plan = await runner.plan_async(ctx, AuthStep())
     assert plan.state is StepState.DRIFT and "2 SPF records" in plan.summary
     (gone,) = plan.pending  # ours already carries Cloudflare's include: theirs merges away
     assert gone.action is Action.DELETE and "include:_spf.mx.cloudflare.net ~all" in gone.target
     assert not gone.needs_delete_permission
-    assert runner.apply(ctx, AuthStep(), plan, confirm=_yes).ok
-    spfs = [r for r in account.zone.list(name=APEX, type="TXT") if r.content.startswith("v=spf1")]
+    assert (await runner.apply_async(ctx, AuthStep(), plan, confirm=_yes)).ok
+    spfs = [
+        r for r in await account.zone.list(name=APEX, type="TXT") if r.content.startswith("v=spf1")
+    ]
     assert len(spfs) == 1 and "include:_spf.mx.cloudflare.net" in spfs[0].content
 
 
-def test_email_sending_records_follow_the_one_rule(tmp_path: Path) -> None:
+async def test_email_sending_records_follow_the_one_rule(tmp_path: Path) -> None:
     account = FakeAccount()
     ctx = fake_context(tmp_path, account)
     step = EmailServiceStep()
-    assert runner.apply(ctx, step, runner.plan(ctx, step), confirm=_yes).ok
+    assert (
+        await runner.apply_async(ctx, step, await runner.plan_async(ctx, step), confirm=_yes)
+    ).ok
     (domain,) = account.sending.domain_list
-    required = account.sending.required_records(domain.tag)
+    required = await account.sending.required_records(domain.tag)
     for rec in required:  # each exactly once, compared as DNS serves it
         assert sum(1 for r in account.zone.records if r.same_as(rec)) == 1, rec.display()
-    assert runner.plan(ctx, step).state is StepState.DONE
+    assert (await runner.plan_async(ctx, step)).state is StepState.DONE
     account.sending.verifying = False  # Cloudflare has not checked the records yet
-    waiting = runner.plan(ctx, step)
+    waiting = await runner.plan_async(ctx, step)
     assert waiting.pending == [] and waiting.state is StepState.PENDING
     assert "not verified yet" in waiting.summary
 
 
-def test_a_stale_copy_in_another_spelling_is_kept_not_duplicated(tmp_path: Path) -> None:
+async def test_a_stale_copy_in_another_spelling_is_kept_not_duplicated(tmp_path: Path) -> None:
     account = FakeAccount()
     account.routing.enabled = True
-    made = account.sending.create(APEX)
-    for rec in account.sending.required_records(made.tag):  # as an operator pasted them
+    made = await account.sending.create(APEX)
+    for rec in await account.sending.required_records(made.tag):  # as an operator pasted them
         pasted = rec.content.upper() + "." if rec.type == "MX" else f'"{rec.content}"'
         account.zone.add(Record(rec.type, rec.name.upper() + ".", pasted, priority=rec.priority))
-    plan = runner.plan(fake_context(tmp_path, account), EmailServiceStep())
+    plan = await runner.plan_async(fake_context(tmp_path, account), EmailServiceStep())
     assert plan.pending == []
 
 
@@ -197,14 +205,14 @@ def test_route_and_dns_plan_mail_from_the_same_table_entry(tmp_path: Path) -> No
     assert by_dns == by_route and len(by_dns) == 2  # the A updated in place, the AAAA created
 
 
-def test_every_record_two_steps_plan_is_planned_alike(tmp_path: Path) -> None:
+async def test_every_record_two_steps_plan_is_planned_alike(tmp_path: Path) -> None:
     account = FakeAccount()
-    account.routing.enable(APEX)
-    account.sending.create(APEX)
+    await account.routing.enable(APEX)
+    await account.sending.create(APEX)
     ctx = fake_context(tmp_path, account)
     planned: dict[str, set[str]] = {}
     for step in (DnsStep(), AuthStep(), EmailServiceStep(), RouteStep()):
-        for c in runner.plan(ctx, step).pending:
+        for c in (await runner.plan_async(ctx, step)).pending:
             if c.kind == "dns_record":
                 planned.setdefault(c.target, set()).add(f"{c.action} {c.after}")
     assert planned and all(len(ways) == 1 for ways in planned.values()), planned
@@ -223,31 +231,33 @@ def test_kv_plan_states(tmp_path: Path) -> None:
     assert moved.state is StepState.DRIFT and "tool state differs" in moved.summary
 
 
-def test_assets_wait_for_the_domain_certificate_without_a_change(tmp_path: Path) -> None:
+async def test_assets_wait_for_the_domain_certificate_without_a_change(tmp_path: Path) -> None:
     account = FakeAccount()
     ctx = fake_context(tmp_path, account)
-    fresh = runner.plan(ctx, AssetsStep())
+    fresh = await runner.plan_async(ctx, AssetsStep())
     assert fresh.state is StepState.PENDING
     assert {c.kind for c in fresh.pending} == {"r2_bucket", "r2_object", "r2_custom_domain"}
     bucket = ctx.config.r2_bucket
-    account.r2.create_bucket(bucket)
+    await account.r2.create_bucket(bucket)
     for asset in load_assets(ctx.config.assets_dir):
-        account.r2.put_object(bucket, asset.key, asset.data, content_type="", cache_control="")
-    account.r2.attach_custom_domain(bucket, ctx.config.assets_host)  # certificate pending
-    waiting = runner.plan(ctx, AssetsStep())
+        await account.r2.put_object(
+            bucket, asset.key, asset.data, content_type="", cache_control=""
+        )
+    await account.r2.attach_custom_domain(bucket, ctx.config.assets_host)  # certificate pending
+    waiting = await runner.plan_async(ctx, AssetsStep())
     assert waiting.pending == [] and waiting.state is StepState.PENDING
     assert "not active yet" in waiting.summary
     account.r2.activate(bucket, ctx.config.assets_host)
-    assert runner.plan(ctx, AssetsStep()).state is StepState.DONE
+    assert (await runner.plan_async(ctx, AssetsStep())).state is StepState.DONE
     # the certificate turning active moved nothing a change depends on
-    assert runner.plan(ctx, AssetsStep()).fingerprint == waiting.fingerprint
+    assert (await runner.plan_async(ctx, AssetsStep())).fingerprint == waiting.fingerprint
 
 
-def test_an_object_replaced_after_the_plan_refuses_the_upload(tmp_path: Path) -> None:
+async def test_an_object_replaced_after_the_plan_refuses_the_upload(tmp_path: Path) -> None:
     account = FakeAccount()
     ctx = fake_context(tmp_path, account)
-    shown = runner.plan(ctx, AssetsStep())
-    account.r2.create_bucket(ctx.config.r2_bucket)  # someone else made the bucket meanwhile
+    shown = await runner.plan_async(ctx, AssetsStep())
+    await account.r2.create_bucket(ctx.config.r2_bucket)  # someone else made the bucket meanwhile
     with pytest.raises(runner.PlanChanged):
-        runner.apply(ctx, AssetsStep(), shown, confirm=_yes)
+        await runner.apply_async(ctx, AssetsStep(), shown, confirm=_yes)
     assert account.r2.calls["put_object"] == 0

@@ -3,7 +3,6 @@ and the `rotate --emergency` CLI with real signed sends at the edge afterwards."
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import time
@@ -32,77 +31,79 @@ from tests.runtime_helpers import SENDING_STEPS, assert_not_on_disk, run_cli, ve
 pytest_plugins = ["tests.runtime_fixtures"]
 
 
-def _slot(ctx: Context, secret: str) -> tuple[int | None, str | None]:
-    probe = asyncio.run(signed_probe(ctx, secret))
+async def _slot(ctx: Context, secret: str) -> tuple[int | None, str | None]:
+    probe = await signed_probe(ctx, secret)
     return probe.status, probe.key
 
 
-def test_graceful_then_promote(relay_ctx: Context) -> None:
+async def test_graceful_then_promote(relay_ctx: Context) -> None:
     ctx = relay_ctx
     old = ctx.vault.get(VAULT_A)
-    report = rotation.graceful(ctx)
+    report = await rotation.graceful(ctx)
     new = ctx.vault.get(VAULT_B)
     assert report.ok and report.new_secret == new and new != old
     assert report.probes == {
         "old": "old secret: accepted as key A",
         "new": "new secret: accepted as key B",
     }
-    assert worker_secret_names(ctx) == {BINDING_A, BINDING_B}
-    assert all(c.ok for c in verify(ctx, "secret").values())
-    assert all(c.ok for c in verify(ctx, "deploy").values())  # both secret names expected
+    assert await worker_secret_names(ctx) == {BINDING_A, BINDING_B}
+    assert all(c.ok for c in (await verify(ctx, "secret")).values())
+    assert all(c.ok for c in (await verify(ctx, "deploy")).values())  # both secret names expected
     assert new not in str(report.to_json()) and new not in repr(report)
 
-    again = rotation.graceful(ctx)
+    again = await rotation.graceful(ctx)
     assert again.ok and again.new_secret is None and "already staged" in again.lines[0]
 
-    promoted = rotation.promote(ctx)
+    promoted = await rotation.promote(ctx)
     assert promoted.ok, promoted
     assert ctx.vault.get(VAULT_A) == new and ctx.vault.get(VAULT_B) is None
-    assert worker_secret_names(ctx) == {BINDING_A}
-    assert _slot(ctx, old) == (401, None)
-    assert _slot(ctx, new) == (200, "A")
+    assert await worker_secret_names(ctx) == {BINDING_A}
+    assert await _slot(ctx, old) == (401, None)
+    assert await _slot(ctx, new) == (200, "A")
     assert ctx.state.get(ROTATION_KEY)["stage"] == "done"
     assert_not_on_disk(ctx, new)
 
 
-def test_promote_waits_until_the_old_secret_is_quiet(sending_ctx: Context) -> None:
+async def test_promote_waits_until_the_old_secret_is_quiet(sending_ctx: Context) -> None:
     ctx = sending_ctx
     old = ctx.vault.get(VAULT_A)
-    assert rotation.graceful(ctx).ok
+    assert (await rotation.graceful(ctx)).ok
     new = ctx.vault.get(VAULT_B)
-    assert rotation.last_accepted(ctx)["A"] is None  # the rotation's dry-run probes do not count
+    assert (await rotation.last_accepted(ctx))[
+        "A"
+    ] is None  # the rotation's dry-run probes do not count
     sent_at = time.time()
     assert send(ctx, old, "someone@example.com", "app not switched yet").status == 202
     assert send(ctx, new, "someone@example.com", "switched").status == 202
-    seen = rotation.last_accepted(ctx)
+    seen = await rotation.last_accepted(ctx)
     assert seen["A"] is not None and seen["B"] is not None and seen["A"] >= sent_at - 1
     with pytest.raises(rotation.RotationError, match=r"last accepted \d+ s ago.*--force"):
-        rotation.promote(ctx)
-    assert worker_secret_names(ctx) == {BINDING_A, BINDING_B}  # nothing changed
+        await rotation.promote(ctx)
+    assert await worker_secret_names(ctx) == {BINDING_A, BINDING_B}  # nothing changed
     assert ctx.vault.get(VAULT_B) == new
 
     quiet = dataclasses.replace(
         ctx, config=dataclasses.replace(ctx.config, promote_quiet_seconds=1)
     )
     time.sleep(max(0.0, seen["A"] + 1.2 - time.time()))
-    assert rotation.promote(quiet).ok
-    assert _slot(ctx, old) == (401, None) and _slot(ctx, new) == (200, "A")
+    assert (await rotation.promote(quiet)).ok
+    assert await _slot(ctx, old) == (401, None) and await _slot(ctx, new) == (200, "A")
 
 
-def test_promote_needs_a_graceful_rotation_first(relay_ctx: Context) -> None:
+async def test_promote_needs_a_graceful_rotation_first(relay_ctx: Context) -> None:
     with pytest.raises(rotation.RotationError, match="--graceful"):
-        rotation.promote(relay_ctx)
+        await rotation.promote(relay_ctx)
 
 
-def test_emergency_replaces_the_leaked_secret(sending_ctx: Context) -> None:
+async def test_emergency_replaces_the_leaked_secret(sending_ctx: Context) -> None:
     ctx = sending_ctx
-    rotation.graceful(ctx)  # an unfinished graceful rotation is superseded too
+    await rotation.graceful(ctx)  # an unfinished graceful rotation is superseded too
     leaked = ctx.vault.get(VAULT_A)
-    report = rotation.emergency(ctx)
+    report = await rotation.emergency(ctx)
     new = ctx.vault.get(VAULT_A)
     assert report.ok and report.new_secret == new and new != leaked
     assert ctx.vault.get(VAULT_B) is None
-    assert worker_secret_names(ctx) == {BINDING_A}
+    assert await worker_secret_names(ctx) == {BINDING_A}
     assert report.probes["old"] == "leaked secret: rejected (401)"
     assert any("CF_EMAIL_WORKER_SECRET" in a for a in report.next_actions)
     assert send(ctx, leaked, "someone@example.com", "after rotation").status == 401
@@ -113,7 +114,7 @@ def test_emergency_replaces_the_leaked_secret(sending_ctx: Context) -> None:
             assert leaked.encode() not in path.read_bytes(), path
 
 
-def test_interrupted_emergency_is_reported_and_resumes(
+async def test_interrupted_emergency_is_reported_and_resumes(
     relay_ctx: Context, sandbox_server: tuple[Sandbox, object]
 ) -> None:
     ctx = relay_ctx
@@ -122,21 +123,21 @@ def test_interrupted_emergency_is_reported_and_resumes(
     box.set_faults("PATCH:*secrets-bulk:500")
     try:
         with pytest.raises(Exception, match="500"):
-            rotation.emergency(ctx)
+            await rotation.emergency(ctx)
     finally:
         box.set_faults("")
     pending = ctx.vault.get(VAULT_B)
     assert pending and ctx.vault.get(VAULT_A) == leaked  # keyring untouched but for the new B
     assert ctx.state.get(ROTATION_KEY)["stage"] == "vault-new"
-    insp = SecretStep().plan(ctx)
+    insp = await SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "emergency rotation stopped" in insp.summary
-    assert not verify(ctx, "secret")["secret.on-worker"].ok
+    assert not (await verify(ctx, "secret"))["secret.on-worker"].ok
 
-    report = rotation.emergency(ctx)
+    report = await rotation.emergency(ctx)
     assert report.ok and report.new_fingerprint == fingerprint(pending)
     assert ctx.vault.get(VAULT_A) == pending and ctx.vault.get(VAULT_B) is None
-    assert _slot(ctx, leaked) == (401, None)
-    assert SecretStep().plan(ctx).state is StepState.DONE
+    assert await _slot(ctx, leaked) == (401, None)
+    assert (await SecretStep().plan(ctx)).state is StepState.DONE
 
 
 def test_cli_emergency_prints_the_secret_once_and_the_edge_enforces_it(tmp_path: Path) -> None:

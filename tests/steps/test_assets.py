@@ -85,8 +85,10 @@ def test_every_bad_file_is_reported(tmp_path: Path) -> None:
 
 
 # -- against the sandbox ---------------------------------------------------------------------
-def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) -> None:
-    first = runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes)
+async def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) -> None:
+    first = await runner.apply_async(
+        sandbox_ctx, STEP, await runner.plan_async(sandbox_ctx, STEP), confirm=yes
+    )
     assert first.ok, first.detail
     assert [c.target for c in first.applied if c.kind == OBJECT_KIND] == [
         f"polaris-assets/email/{name}" for name, _ in REQUIRED_SIZES
@@ -100,14 +102,16 @@ def test_apply_uploads_four_then_nothing(sandbox_ctx: Context, puts: list[str]) 
         assert head["CacheControl"] == CACHE_CONTROL
         before[name] = (head["ETag"], head["LastModified"])
 
-    assert runner.plan(sandbox_ctx, STEP).pending == []
-    second = runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes)
+    assert (await runner.plan_async(sandbox_ctx, STEP)).pending == []
+    second = await runner.apply_async(
+        sandbox_ctx, STEP, await runner.plan_async(sandbox_ctx, STEP), confirm=yes
+    )
     assert second.ok and second.detail == "nothing to do"
     assert len(puts) == 4  # no PutObject on the re-run
     for name, _ in REQUIRED_SIZES:
         head = s3.head_object(Bucket="polaris-assets", Key=f"email/{name}")
         assert (head["ETag"], head["LastModified"]) == before[name]
-    assert STEP.plan(sandbox_ctx).state is StepState.DONE
+    assert (await STEP.plan(sandbox_ctx)).state is StepState.DONE
 
 
 def test_verify_passes_through_the_edge(sandbox_ctx: Context) -> None:
@@ -118,21 +122,27 @@ def test_verify_passes_through_the_edge(sandbox_ctx: Context) -> None:
     assert "assets.custom-domain" in ids and "assets.public-polaris-logo-160" in ids
 
 
-def test_changed_file_is_reuploaded_alone(sandbox_ctx: Context, tmp_path: Path) -> None:
-    assert runner.apply(sandbox_ctx, STEP, runner.plan(sandbox_ctx, STEP), confirm=yes).ok
+async def test_changed_file_is_reuploaded_alone(sandbox_ctx: Context, tmp_path: Path) -> None:
+    assert (
+        await runner.apply_async(
+            sandbox_ctx, STEP, await runner.plan_async(sandbox_ctx, STEP), confirm=yes
+        )
+    ).ok
     folder = copy_assets(tmp_path)
     with (folder / "expressync-logo-320.png").open("ab") as fh:
         fh.write(b"\x00trailing")  # same header and size, other bytes
     ctx = with_assets_dir(sandbox_ctx, folder)
-    assert STEP.plan(ctx).state is StepState.DRIFT
-    pending = runner.plan(ctx, STEP).pending
+    assert (await STEP.plan(ctx)).state is StepState.DRIFT
+    pending = (await runner.plan_async(ctx, STEP)).pending
     assert [(c.action, c.target) for c in pending] == [
         (Action.UPDATE, "polaris-assets/email/expressync-logo-320.png")
     ]
     reuploaded = watch_puts(ctx)
-    assert runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes).ok
+    assert (await runner.apply_async(ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes)).ok
     assert reuploaded == ["email/expressync-logo-320.png"]
-    report = runner.verify(sandbox_ctx, [STEP])  # the shipped file is now stale in the bucket
+    report = await runner.verify_async(
+        sandbox_ctx, [STEP]
+    )  # the shipped file is now stale in the bucket
     stale = [c for c in report.checks if not c.ok]
     assert [c.id for c in stale] == ["assets.public-expressync-logo-320"]
     assert "other content" in stale[0].detail
@@ -154,7 +164,7 @@ def test_wrong_size_fails_before_uploading_anything(sandbox_ctx: Context, tmp_pa
     assert runner.step_status(ctx, STEP).state is StepState.FAILED
 
 
-def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context) -> None:
+async def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id,
@@ -164,14 +174,18 @@ def test_private_s3_cname_is_replaced_only_with_permission(sandbox_ctx: Context)
         proxied=False,
         ttl=1,
     )
-    deletes = [c for c in runner.plan(ctx, STEP).changes if c.kind == RECORD_KIND]
+    deletes = [c for c in (await runner.plan_async(ctx, STEP)).changes if c.kind == RECORD_KIND]
     assert len(deletes) == 1 and deletes[0].action is Action.DELETE and not deletes[0].owned
     assert "private S3 API" in deletes[0].note
-    assert "private S3 API" in STEP.plan(ctx).summary
+    assert "private S3 API" in (await STEP.plan(ctx)).summary
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
-    assert runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes, allow_delete=True).ok
-    assert runner.verify(ctx, [STEP]).ok
+        await runner.apply_async(ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes)
+    assert (
+        await runner.apply_async(
+            ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes, allow_delete=True
+        )
+    ).ok
+    assert (await runner.verify_async(ctx, [STEP])).ok
 
 
 def test_missing_object_and_private_bucket_get_their_guidance(sandbox_ctx: Context) -> None:

@@ -49,12 +49,14 @@ def seed_done_when(cf, ep) -> None:  # type: ignore[no-untyped-def]
     ep.verify_address("ops@inbox.example")
 
 
-def apex_txt(ctx) -> list[str]:  # type: ignore[no-untyped-def]
-    return sorted(r.content for r in list_records(ctx, name=ctx.config.domain, rtype="TXT"))
+async def apex_txt(ctx) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted(r.content for r in await list_records(ctx, name=ctx.config.domain, rtype="TXT"))
 
 
-def dmarc_txt(ctx) -> list[str]:  # type: ignore[no-untyped-def]
-    return [r.content for r in list_records(ctx, name=f"_dmarc.{ctx.config.domain}", rtype="TXT")]
+async def dmarc_txt(ctx) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        r.content for r in await list_records(ctx, name=f"_dmarc.{ctx.config.domain}", rtype="TXT")
+    ]
 
 
 # -- pure plan rules ------------------------------------------------------------------
@@ -99,22 +101,28 @@ def _planned(policy: str):  # type: ignore[no-untyped-def]
 
 
 # -- against the sandbox --------------------------------------------------------------
-def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
     seed_done_when(ctx.cf, ctx.sandbox)
-    assert runner.step_status(ctx, AuthStep()).state is StepState.DRIFT
+    assert (await runner.step_status_async(ctx, AuthStep())).state is StepState.DRIFT
 
-    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
-    result = runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes)
+    assert (
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes
+        )
+    ).ok
+    result = await runner.apply_async(
+        ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=_yes
+    )
     assert result.ok, result.detail
 
-    assert apex_txt(ctx) == sorted([MERGED, UNRELATED])
-    (dmarc,) = dmarc_txt(ctx)
+    assert await apex_txt(ctx) == sorted([MERGED, UNRELATED])
+    (dmarc,) = await dmarc_txt(ctx)
     assert dmarc == RUNBOOK_DMARC
     for step in (DnsStep(), AuthStep()):
-        assert runner.plan(ctx, step).pending == []
-        assert runner.step_status(ctx, step).state is StepState.DONE
-    report = runner.verify(ctx, [DnsStep(), AuthStep()])
+        assert (await runner.plan_async(ctx, step)).pending == []
+        assert (await runner.step_status_async(ctx, step)).state is StepState.DONE
+    report = await runner.verify_async(ctx, [DnsStep(), AuthStep()])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
     by_id = {c.id: c for c in report.checks}
     assert "syntax valid (checkdmarc)" in by_id["auth.spf-valid"].detail
@@ -123,57 +131,73 @@ def test_done_when_one_spf_one_dmarc_unrelated_untouched(sandbox_ctx) -> None:  
     assert "routed by rule" in by_id["auth.dmarc-rua-routed"].detail
 
 
-def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_email_routing_enabled_later_shows_drift_and_rerun_fixes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
-    assert runner.step_status(ctx, AuthStep()).state is StepState.PENDING
-    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
-    assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
-    assert runner.step_status(ctx, AuthStep()).state is StepState.DONE
+    assert (await runner.step_status_async(ctx, AuthStep())).state is StepState.PENDING
+    assert (
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=_yes
+        )
+    ).ok
+    assert await apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
+    assert (await runner.step_status_async(ctx, AuthStep())).state is StepState.DONE
 
     ctx.cf.email_routing.dns.create(zone_id=ctx.zone_id)  # adds its own ~all SPF record
-    assert len(apex_txt(ctx)) == 2
-    status = runner.step_status(ctx, AuthStep())
+    assert len(await apex_txt(ctx)) == 2
+    status = await runner.step_status_async(ctx, AuthStep())
     assert status.state is StepState.DRIFT and "2 SPF records" in status.summary
-    failed = {c.id: c for c in runner.verify(ctx, [AuthStep()]).checks if not c.ok}
+    failed = {c.id: c for c in (await runner.verify_async(ctx, [AuthStep()])).checks if not c.ok}
     assert "auth.spf-single" in failed
     assert "More than one SPF record" in failed["auth.spf-single"].guidance
 
-    (delete,) = runner.plan(ctx, AuthStep()).pending  # ours already right
+    (delete,) = (await runner.plan_async(ctx, AuthStep())).pending  # ours already right
     assert delete.action is Action.DELETE and not delete.needs_delete_permission
     progress: list[str] = []
-    fixed = runner.apply(
+    fixed = await runner.apply_async(
         ctx,
         AuthStep(),
-        runner.plan(ctx, AuthStep()),
+        await runner.plan_async(ctx, AuthStep()),
         confirm=_yes,
         progress=lambda m, f=None: progress.append(m),
     )
     assert fixed.ok
     assert "1/1 records served by the authoritative nameservers" in progress[-1]
-    assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
-    assert runner.step_status(ctx, AuthStep()).state is StepState.DONE
+    assert await apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
+    assert (await runner.step_status_async(ctx, AuthStep())).state is StepState.DONE
 
 
-def test_stricter_published_policy_is_kept_unless_permitted(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_stricter_published_policy_is_kept_unless_permitted(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = sandbox_ctx
     strict = "v=DMARC1; p=reject; ruf=mailto:forensics@polaris.test"
     _txt(ctx, f"_dmarc.{ctx.config.domain}", strict)
 
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes)
-    assert dmarc_txt(ctx) == [strict] and apex_txt(ctx) == []
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=_yes
+        )
+    assert await dmarc_txt(ctx) == [strict] and await apex_txt(ctx) == []
 
     keep = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, dmarc_policy="reject"))
-    assert runner.apply(keep, AuthStep(), runner.plan(keep, AuthStep()), confirm=_yes).ok
-    (kept,) = dmarc_txt(ctx)
+    assert (
+        await runner.apply_async(
+            keep, AuthStep(), await runner.plan_async(keep, AuthStep()), confirm=_yes
+        )
+    ).ok
+    (kept,) = await dmarc_txt(ctx)
     assert kept.startswith("v=DMARC1; p=reject;") and kept.endswith(
         "ruf=mailto:forensics@polaris.test"
     )
 
-    assert runner.apply(
-        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes, allow_delete=True
+    assert (
+        await runner.apply_async(
+            ctx,
+            AuthStep(),
+            await runner.plan_async(ctx, AuthStep()),
+            confirm=_yes,
+            allow_delete=True,
+        )
     ).ok
-    (weakened,) = dmarc_txt(ctx)
+    (weakened,) = await dmarc_txt(ctx)
     assert weakened.startswith("v=DMARC1; p=none;") and "ruf=mailto:forensics@" in weakened
 
 
@@ -295,7 +319,7 @@ def test_plan_warns_before_the_merge_exceeds_ten_lookups(sandbox_ctx) -> None:  
     assert any(m.startswith("WARNING: 11 DNS lookups") for m in result.messages)
 
 
-def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     """Onboarding Email Sending writes _dmarc and Email Routing a DKIM TXT at
     cf2024-1._domainkey: auth updates that DMARC in place and leaves the DKIM alone."""
     import dns.message
@@ -305,18 +329,26 @@ def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> None: 
     domain = ctx.config.domain
     ctx.cf.email_routing.dns.create(zone_id=ctx.zone_id)
     ctx.cf.email_sending.subdomains.create(zone_id=ctx.zone_id, name=domain)
-    [made] = list_records(ctx, name=f"_dmarc.{domain}", rtype="TXT")
+    [made] = await list_records(ctx, name=f"_dmarc.{domain}", rtype="TXT")
     assert made.content.startswith("v=DMARC1;")
-    [dkim] = list_records(ctx, name=f"cf2024-1._domainkey.{domain}", rtype="TXT")
+    [dkim] = await list_records(ctx, name=f"cf2024-1._domainkey.{domain}", rtype="TXT")
 
-    dmarc_changes = [c for c in runner.plan(ctx, AuthStep()).pending if "_dmarc" in c.target]
+    dmarc_changes = [
+        c for c in (await runner.plan_async(ctx, AuthStep())).pending if "_dmarc" in c.target
+    ]
     assert [(c.action, c.before["id"]) for c in dmarc_changes] == [(Action.UPDATE, made.id)]
-    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=_yes).ok
-    assert dmarc_txt(ctx) == [RUNBOOK_DMARC]
-    assert apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
-    assert [r.content for r in list_records(ctx, name=dkim.name, rtype="TXT")] == [dkim.content]
+    assert (
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=_yes
+        )
+    ).ok
+    assert await dmarc_txt(ctx) == [RUNBOOK_DMARC]
+    assert await apex_txt(ctx) == ["v=spf1 include:_spf.mx.cloudflare.net -all"]
+    assert [r.content for r in await list_records(ctx, name=dkim.name, rtype="TXT")] == [
+        dkim.content
+    ]
     host, port = ctx.endpoints.authoritative_dns[0]
     answer = dns.query.tcp(dns.message.make_query(dkim.name, "TXT"), host, port=port, timeout=5)
     served = [b"".join(rd.strings).decode() for rrset in answer.answer for rd in rrset]
     assert served == [dkim.content]
-    assert ctx.cf.email_routing.get(zone_id=ctx.zone_id).status == "ready"
+    assert (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).status == "ready"

@@ -28,12 +28,12 @@ def _with_mailbox(ctx, timeout: int = 60):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def _addresses(ctx) -> list:  # type: ignore[no-untyped-def]
-    return [a for a in ctx.email_routing.addresses() if a.email == MAILBOX]
+async def _addresses(ctx) -> list:  # type: ignore[no-untyped-def]
+    return [a for a in await ctx.email_routing.addresses() if a.email == MAILBOX]
 
 
-def _rules_to_mailbox(ctx) -> list:  # type: ignore[no-untyped-def]
-    return [r for r in ctx.email_routing.rules() if ("literal", RUA) in r.matchers]
+async def _rules_to_mailbox(ctx) -> list:  # type: ignore[no-untyped-def]
+    return [r for r in await ctx.email_routing.rules() if ("literal", RUA) in r.matchers]
 
 
 def test_plan_adds_the_address_and_says_a_verification_mail_comes() -> None:
@@ -50,7 +50,7 @@ def test_plan_adds_the_address_and_says_a_verification_mail_comes() -> None:
     assert rule.kind == RULE_KIND and "once it is verified" in rule.note
 
 
-def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = _with_mailbox(sandbox_ctx)
     seen: list[str] = []
 
@@ -67,10 +67,10 @@ def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # ty
 
     clicker = threading.Thread(target=owner_opens_the_mail, daemon=True)
     clicker.start()
-    result = runner.apply(
+    result = await runner.apply_async(
         ctx,
         AuthStep(),
-        runner.plan(ctx, AuthStep()),
+        await runner.plan_async(ctx, AuthStep()),
         confirm=lambda _s, _c: True,
         progress=lambda m, _f: seen.append(m),
     )
@@ -78,37 +78,39 @@ def test_apply_waits_until_the_mailed_link_is_opened(sandbox_ctx) -> None:  # ty
     assert result.ok, result.detail
     waits = [m for m in seen if m.startswith(f"waiting for {MAILBOX} to be verified")]
     assert waits and waits[0].endswith("of 60 s)"), seen
-    assert [a.verified for a in _addresses(ctx)] == [True]
-    (rule,) = _rules_to_mailbox(ctx)
+    assert [a.verified for a in await _addresses(ctx)] == [True]
+    (rule,) = await _rules_to_mailbox(ctx)
     assert rule.actions == ("forward",)
     assert ctx.state.owned(ADDRESS_KIND) == {MAILBOX}
-    assert runner.plan(ctx, AuthStep()).pending == []
-    assert verify(ctx, "auth")["auth.dmarc-rua-routed"].ok
+    assert (await runner.plan_async(ctx, AuthStep())).pending == []
+    assert (await verify(ctx, "auth"))["auth.dmarc-rua-routed"].ok
 
 
-def test_timeout_says_what_to_click_and_a_rerun_resumes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_timeout_says_what_to_click_and_a_rerun_resumes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = _with_mailbox(sandbox_ctx, timeout=1)
-    result = runner.apply(
-        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=lambda _s, _c: True
+    result = await runner.apply_async(
+        ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=lambda _s, _c: True
     )
     assert not result.ok
     assert f"{MAILBOX} is not verified after 1s" in result.detail
     assert "click its verification link" in result.detail and "resumes" in result.detail
-    assert [a.verified for a in _addresses(ctx)] == [False]
-    assert _rules_to_mailbox(ctx) == []
-    routed = verify(ctx, "auth")["auth.dmarc-rua-routed"]
+    assert [a.verified for a in await _addresses(ctx)] == [False]
+    assert await _rules_to_mailbox(ctx) == []
+    routed = (await verify(ctx, "auth"))["auth.dmarc-rua-routed"]
     assert not routed.ok and "not verified yet: click the link" in routed.detail
 
-    left = runner.plan(ctx, AuthStep()).pending
+    left = (await runner.plan_async(ctx, AuthStep())).pending
     assert [c.kind for c in left if c.kind in (ADDRESS_KIND, RULE_KIND)] == [RULE_KIND]
     ctx.sandbox.verify_address(MAILBOX)
-    assert runner.apply(
-        ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=lambda _s, _c: True
+    assert (
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=lambda _s, _c: True
+        )
     ).ok
-    assert len(_addresses(ctx)) == 1 and len(_rules_to_mailbox(ctx)) == 1
+    assert len(await _addresses(ctx)) == 1 and len(await _rules_to_mailbox(ctx)) == 1
 
 
-def test_a_cancel_stops_the_wait_and_creates_no_rule(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cancel_stops_the_wait_and_creates_no_rule(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx = _with_mailbox(sandbox_ctx)
 
     class Cancelled(Exception):
@@ -119,8 +121,10 @@ def test_a_cancel_stops_the_wait_and_creates_no_rule(sandbox_ctx) -> None:  # ty
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        AuthStep().apply(ctx, runner.plan(ctx, AuthStep()).pending, progress=progress)
-    assert _rules_to_mailbox(ctx) == [] and len(_addresses(ctx)) == 1
+        await AuthStep().apply(
+            ctx, (await runner.plan_async(ctx, AuthStep())).pending, progress=progress
+        )
+    assert await _rules_to_mailbox(ctx) == [] and len(await _addresses(ctx)) == 1
 
 
 def test_without_dmarc_mailbox_nothing_is_added(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]

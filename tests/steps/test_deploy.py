@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 
@@ -82,10 +81,10 @@ def test_wrangler_config_mirrors_the_upload(ctx: Context) -> None:
     assert cfg["vars"]["RATE_LIMIT_MAX"] == "10"
 
 
-def test_plan_redacts_secrets_and_first_upload_carries_them(ctx: Context) -> None:
-    apply_step(ctx, "kv")
-    apply_step(ctx, "secret")
-    [change] = pending(ctx, "deploy")
+async def test_plan_redacts_secrets_and_first_upload_carries_them(ctx: Context) -> None:
+    await apply_step(ctx, "kv")
+    await apply_step(ctx, "secret")
+    [change] = await pending(ctx, "deploy")
     assert change.action is Action.CREATE
     plan_text = json.dumps(change.to_json())
     assert ctx.vault.get(VAULT_A) not in plan_text
@@ -93,44 +92,44 @@ def test_plan_redacts_secrets_and_first_upload_carries_them(ctx: Context) -> Non
     assert secret == [{"type": "secret_text", "name": "POLARIS_SECRET_A", "text": REDACTED}]
     seen: list[str] = []
     step = DeployStep()
-    result = runner.apply(
-        ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True,
+    result = await runner.apply_async(
+        ctx, step, await runner.plan_async(ctx, step), confirm=lambda _s, _c: True,
         progress=lambda m, _f=None: seen.append(m),
     )  # fmt: skip
     assert result.ok and any("wrangler" in m for m in result.messages)
     # the dry run takes seconds: the progress says how long it has run, of its limit
     assert any(m.startswith("wrangler deploy --dry-run (0 s of 120 s)") for m in seen), seen
     assert_not_on_disk(ctx, ctx.vault.get(VAULT_A))  # request log, state, journal: no value
-    assert pending(ctx, "deploy") == []
-    checks = asyncio.run(DeployStep().verify(ctx))
+    assert await pending(ctx, "deploy") == []
+    checks = await DeployStep().verify(ctx)
     assert all(c.ok for c in checks), checks
 
 
-def test_deploy_needs_kv_and_secret_first(ctx: Context) -> None:
+async def test_deploy_needs_kv_and_secret_first(ctx: Context) -> None:
     with pytest.raises(runner.StepFailure, match="apply kv"):
-        apply_step(ctx, "deploy")
-    apply_step(ctx, "kv")
+        await apply_step(ctx, "deploy")
+    await apply_step(ctx, "kv")
     with pytest.raises(runner.StepFailure, match="apply secret"):
-        apply_step(ctx, "deploy")
+        await apply_step(ctx, "deploy")
 
 
-def test_config_change_is_a_planned_update_that_keeps_secrets(relay_ctx: Context) -> None:
+async def test_config_change_is_a_planned_update_that_keeps_secrets(relay_ctx: Context) -> None:
     ctx = relay_ctx
     ctx.config = dataclasses.replace(ctx.config, rate_limit_max=25)
-    [change] = pending(ctx, "deploy")
+    [change] = await pending(ctx, "deploy")
     assert change.action is Action.UPDATE
     assert "RATE_LIMIT_MAX" in change.note
-    checks = {c.id: c.ok for c in asyncio.run(DeployStep().verify(ctx))}
+    checks = {c.id: c.ok for c in await DeployStep().verify(ctx)}
     assert checks["deploy.bindings"] is False
-    result = apply_step(ctx, "deploy")
+    result = await apply_step(ctx, "deploy")
     # the applied count is the planned one: the kept secrets are among the plan's bindings
     planned = len(change.after["bindings"])
     assert any(f"({planned} bindings, 1 secret(s) kept" in m for m in result.messages), (
         planned, result.messages,
     )  # fmt: skip
-    assert pending(ctx, "deploy") == []
+    assert await pending(ctx, "deploy") == []
     # keep_bindings kept POLARIS_SECRET_A: the relay still accepts the keyring's secret
-    checks = asyncio.run(DeployStep().verify(ctx))
+    checks = await DeployStep().verify(ctx)
     assert all(c.ok for c in checks), checks
     settings = ctx.cf.workers.scripts.script_and_version_settings.get(
         ctx.config.worker_name, account_id=ctx.config.account_id
@@ -161,19 +160,19 @@ WRITE_ENDPOINTS = (
 )
 
 
-def test_runtime_steps_converge_under_write_faults(
+async def test_runtime_steps_converge_under_write_faults(
     ctx: Context, sandbox_server: tuple[Sandbox, object]
 ) -> None:
     box, _ = sandbox_server
     box.set_faults(";".join(f"{ep}:500:2;{ep}:429:1" for ep in WRITE_ENDPOINTS))
     try:
         for step_id in RELAY_STEPS:
-            assert apply_step(ctx, step_id).ok, step_id
-        assert rotation.emergency(ctx).ok
+            assert (await apply_step(ctx, step_id)).ok, step_id
+        assert (await rotation.emergency(ctx)).ok
     finally:
         box.set_faults("")
-    assert all(pending(ctx, step_id) == [] for step_id in RELAY_STEPS)
-    checks = runner.verify(ctx, runner.select("all")).checks
+    assert all(await pending(ctx, step_id) == [] for step_id in RELAY_STEPS)
+    checks = (await runner.verify_async(ctx, runner.select("all"))).checks
     # the delivery check needs Email Sending (email-service), which this test does not set up
     failed = [
         (c.id, c.detail)
@@ -197,7 +196,7 @@ def test_module_source_reads_the_named_part_or_a_raw_body() -> None:
     assert module_source(code, "application/javascript", "index.js") == code
 
 
-def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> None:
+async def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> None:
     """Cloudflare serves the module inside multipart/form-data: the shipped code is up to
     date, and a different module (same bindings) is drift in both plan and verify."""
     import httpx
@@ -211,8 +210,8 @@ def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> No
         headers={"Authorization": f"Bearer {ctx.vault.get('cloudflare-api-token')}"},
     )
     assert raw.headers["content-type"].startswith("multipart/form-data; boundary=")
-    assert pending(ctx, "deploy") == []
-    assert verify(ctx, "deploy")["deploy.script"].ok
+    assert await pending(ctx, "deploy") == []
+    assert (await verify(ctx, "deploy"))["deploy.script"].ok
     metadata = _metadata(ctx, main_module=WORKER_MAIN_MODULE, keep_bindings=["secret_text"])
     metadata["bindings"] = desired_bindings(ctx.config, verify_kv_id(ctx))
     ctx.cf.workers.scripts.update(
@@ -227,9 +226,9 @@ def test_plan_and_verify_compare_the_downloaded_module(relay_ctx: Context) -> No
             )
         ],
     )
-    [change] = pending(ctx, "deploy")
+    [change] = await pending(ctx, "deploy")
     assert change.note == "code"
-    assert not verify(ctx, "deploy")["deploy.script"].ok
+    assert not (await verify(ctx, "deploy"))["deploy.script"].ok
 
 
 def verify_kv_id(ctx: Context) -> str:

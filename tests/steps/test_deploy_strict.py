@@ -58,7 +58,7 @@ def _race(ctx: Context, requests: list[tuple[bytes, bytes]]) -> dict[int, int]:
     return {s: statuses.count(s) for s in sorted(set(statuses))}
 
 
-def test_strict_deploy_binds_the_guard_and_migrates_once(relay_ctx: Context) -> None:
+async def test_strict_deploy_binds_the_guard_and_migrates_once(relay_ctx: Context) -> None:
     ctx = relay_ctx
     guard = _settings(ctx)[GUARD_BINDING]
     assert guard["type"] == "durable_object_namespace"
@@ -66,11 +66,11 @@ def test_strict_deploy_binds_the_guard_and_migrates_once(relay_ctx: Context) -> 
     assert guard["namespace_id"]  # Cloudflare names the namespace; the plan ignores it
     assert _settings(ctx)["RELAY_STRICT"]["text"] == "true"
     assert _migration_tag(ctx) == GUARD_MIGRATION_TAG
-    assert pending(ctx, "deploy") == []
-    assert all(check.ok for check in verify(ctx, "deploy").values())
+    assert await pending(ctx, "deploy") == []
+    assert all(check.ok for check in (await verify(ctx, "deploy")).values())
     # A second upload must not repeat the migration: the class already has its namespace.
     ctx.config = dataclasses.replace(ctx.config, rate_limit_max=25)
-    result = apply_step(ctx, "deploy")
+    result = await apply_step(ctx, "deploy")
     assert not any("migration" in m for m in result.messages), result.messages
     assert _settings(ctx)[GUARD_BINDING]["namespace_id"] == guard["namespace_id"]
 
@@ -91,10 +91,10 @@ def test_30_concurrent_sends_to_one_mailbox_at_the_edge_stop_at_the_limit(
     assert _race(sending_ctx, requests) == {202: 10, 429: 20}
 
 
-def test_strict_off_deploys_no_guard_and_runs_on_kv(ctx: Context) -> None:
+async def test_strict_off_deploys_no_guard_and_runs_on_kv(ctx: Context) -> None:
     ctx.config = dataclasses.replace(ctx.config, relay_strict=False)
     for step_id in RELAY_STEPS:
-        assert apply_step(ctx, step_id).ok, step_id
+        assert (await apply_step(ctx, step_id)).ok, step_id
     bindings = _settings(ctx)
     assert GUARD_BINDING not in bindings
     assert bindings["RELAY_STRICT"]["text"] == "false"
@@ -105,9 +105,9 @@ def test_strict_off_deploys_no_guard_and_runs_on_kv(ctx: Context) -> None:
     assert [raw_request(port, *request, half_close=False)[0] for _ in range(2)] == [200, 401]
     # Turning strict mode on later is a planned update that adds the guard and migrates.
     ctx.config = dataclasses.replace(ctx.config, relay_strict=True)
-    [change] = pending(ctx, "deploy")
+    [change] = await pending(ctx, "deploy")
     assert f"+{GUARD_BINDING}" in change.note and "+RELAY_STRICT" in change.note
-    result = apply_step(ctx, "deploy")
+    result = await apply_step(ctx, "deploy")
     assert any(GUARD_MIGRATION_TAG in m for m in result.messages), result.messages
     assert _migration_tag(ctx) == GUARD_MIGRATION_TAG
 
@@ -116,7 +116,7 @@ GUARD = {"type": "durable_object_namespace", "name": GUARD_BINDING, "class_name"
 THEIR_MODULE = b"export class Other {}\nexport class RelayGuard {}\nexport default {};\n"
 
 
-def test_a_migration_tag_we_did_not_write_is_refused_by_name(relay_ctx: Context) -> None:
+async def test_a_migration_tag_we_did_not_write_is_refused_by_name(relay_ctx: Context) -> None:
     ctx = relay_ctx
     ctx.cf.workers.scripts.update(
         ctx.config.worker_name,
@@ -133,7 +133,7 @@ def test_a_migration_tag_we_did_not_write_is_refused_by_name(relay_ctx: Context)
         files=[("index.js", THEIR_MODULE, "application/javascript+module")],
     )
     with pytest.raises(runner.StepFailure, match=r"'theirs-v2'.*another tool migrated it") as got:
-        apply_step(ctx, "deploy")
+        await apply_step(ctx, "deploy")
     assert got.value.entry is not None and got.value.entry.id == "durable-object-migration"
     # Cloudflare's own refusal of a binding without a migration leads to the same guidance.
     with pytest.raises(cloudflare.BadRequestError) as refused:

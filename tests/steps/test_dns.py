@@ -83,27 +83,27 @@ def test_dns_only_answer_must_be_exactly_the_origin() -> None:
 
 
 # -- against the sandbox --------------------------------------------------------------
-def test_apply_then_plan_is_empty_and_verify_passes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_apply_then_plan_is_empty_and_verify_passes(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     step = DnsStep()
-    assert runner.step_status(sandbox_ctx, step).state is StepState.PENDING
+    assert (await runner.step_status_async(sandbox_ctx, step)).state is StepState.PENDING
     progress: list[str] = []
-    result = runner.apply(
+    result = await runner.apply_async(
         sandbox_ctx,
         step,
-        runner.plan(sandbox_ctx, step),
+        await runner.plan_async(sandbox_ctx, step),
         confirm=_yes,
         progress=lambda m, f=None: progress.append(m),
     )
     assert result.ok, result.detail
     assert any("served by the authoritative nameservers" in m for m in progress)
-    assert runner.plan(sandbox_ctx, step).pending == []
-    assert runner.step_status(sandbox_ctx, step).state is StepState.DONE
-    mail = list_records(sandbox_ctx, name=sandbox_ctx.config.mail_host, rtype="A")
+    assert (await runner.plan_async(sandbox_ctx, step)).pending == []
+    assert (await runner.step_status_async(sandbox_ctx, step)).state is StepState.DONE
+    mail = await list_records(sandbox_ctx, name=sandbox_ctx.config.mail_host, rtype="A")
     assert [r.proxied for r in mail] == [True]
-    apex = list_records(sandbox_ctx, name=sandbox_ctx.config.domain, rtype="A")
+    apex = await list_records(sandbox_ctx, name=sandbox_ctx.config.domain, rtype="A")
     assert [(r.content, r.proxied, r.owned) for r in apex] == [("192.0.2.10", False, True)]
 
-    report = runner.verify(sandbox_ctx, [step])
+    report = await runner.verify_async(sandbox_ctx, [step])
     assert report.ok, [c.detail for c in report.checks if not c.ok]
     by_id = {c.id: c for c in report.checks}
     assert set(by_id) == {
@@ -113,23 +113,27 @@ def test_apply_then_plan_is_empty_and_verify_passes(sandbox_ctx) -> None:  # typ
     assert "192.0.2.10" in by_id["dns.apex-a"].detail
 
 
-def test_foreign_cname_is_replaced_only_with_allow_delete(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_foreign_cname_is_replaced_only_with_allow_delete(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id, type="CNAME", name=cfg.manage_host, content="lb.example.net", ttl=1
     )
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes)
-    assert [r.type for r in list_records(ctx, name=cfg.manage_host)] == ["CNAME"]
-    assert list_records(ctx, name=cfg.domain) == []  # nothing at all was applied
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes
+        )
+    assert [r.type for r in await list_records(ctx, name=cfg.manage_host)] == ["CNAME"]
+    assert await list_records(ctx, name=cfg.domain) == []  # nothing at all was applied
 
-    assert runner.apply(
-        ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes, allow_delete=True
+    assert (
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes, allow_delete=True
+        )
     ).ok
-    assert sorted(r.type for r in list_records(ctx, name=cfg.manage_host)) == ["A", "AAAA"]
+    assert sorted(r.type for r in await list_records(ctx, name=cfg.manage_host)) == ["A", "AAAA"]
 
 
-def test_a_pointing_elsewhere_is_updated_on_confirmation_only(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_a_pointing_elsewhere_is_updated_on_confirmation_only(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id, type="A", name=cfg.domain, content="198.51.100.7", ttl=1
@@ -137,23 +141,37 @@ def test_a_pointing_elsewhere_is_updated_on_confirmation_only(sandbox_ctx) -> No
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id, type="TXT", name=cfg.domain, content='"unrelated"', ttl=1
     )
-    assert runner.step_status(ctx, DnsStep()).state is StepState.DRIFT
-    (update,) = [c for c in runner.plan(ctx, DnsStep()).changes if c.action is Action.UPDATE]
+    assert (await runner.step_status_async(ctx, DnsStep())).state is StepState.DRIFT
+    (update,) = [
+        c for c in (await runner.plan_async(ctx, DnsStep())).changes if c.action is Action.UPDATE
+    ]
     assert update.before["content"] == "198.51.100.7"
     assert update.after["content"] == "192.0.2.10"
 
-    declined = runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=lambda s, c: False)
+    declined = await runner.apply_async(
+        ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=lambda s, c: False
+    )
     assert not declined.ok
-    assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["198.51.100.7"]
+    assert [r.content for r in await list_records(ctx, name=cfg.domain, rtype="A")] == [
+        "198.51.100.7"
+    ]
 
-    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
-    assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["192.0.2.10"]
-    assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="TXT")] == ["unrelated"]
+    assert (
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes
+        )
+    ).ok
+    assert [r.content for r in await list_records(ctx, name=cfg.domain, rtype="A")] == [
+        "192.0.2.10"
+    ]
+    assert [r.content for r in await list_records(ctx, name=cfg.domain, rtype="TXT")] == [
+        "unrelated"
+    ]
 
 
-def test_a_record_changed_while_the_operator_confirms_refuses_the_plan(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_a_record_changed_while_the_operator_confirms_refuses_the_plan(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
-    shown = runner.plan(ctx, DnsStep())
+    shown = await runner.plan_async(ctx, DnsStep())
 
     def confirm_slowly(_step, _changes) -> bool:  # type: ignore[no-untyped-def]
         ctx.cf.dns.records.create(  # meanwhile, someone else points the apex elsewhere
@@ -162,18 +180,26 @@ def test_a_record_changed_while_the_operator_confirms_refuses_the_plan(sandbox_c
         return True
 
     with pytest.raises(runner.PlanChanged) as err:
-        runner.apply(ctx, DnsStep(), shown, confirm=confirm_slowly)
+        await runner.apply_async(ctx, DnsStep(), shown, confirm=confirm_slowly)
     assert err.value.step == "dns" and err.value.exit_code == 1
     assert "review the new plan" in err.value.message
-    assert [r.content for r in list_records(ctx, name=cfg.domain, rtype="A")] == ["198.51.100.7"]
-    assert list_records(ctx, name=cfg.manage_host) == []  # nothing of the old plan was applied
+    assert [r.content for r in await list_records(ctx, name=cfg.domain, rtype="A")] == [
+        "198.51.100.7"
+    ]
+    assert (
+        await list_records(ctx, name=cfg.manage_host) == []
+    )  # nothing of the old plan was applied
     assert ctx.journal.last_outcomes(cfg.domain).get("dns") is None
 
 
-def test_proxy_switched_on_by_hand_fails_with_guidance(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_proxy_switched_on_by_hand_fails_with_guidance(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
-    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
-    (apex,) = list_records(ctx, name=cfg.domain, rtype="A")
+    assert (
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes
+        )
+    ).ok
+    (apex,) = await list_records(ctx, name=cfg.domain, rtype="A")
     ctx.cf.dns.records.edit(
         apex.id,
         zone_id=ctx.zone_id,
@@ -183,12 +209,12 @@ def test_proxy_switched_on_by_hand_fails_with_guidance(sandbox_ctx) -> None:  # 
         proxied=True,
         ttl=1,
     )
-    report = runner.verify(ctx, [DnsStep()])
+    report = await runner.verify_async(ctx, [DnsStep()])
     failed = {c.id: c for c in report.checks if not c.ok}
     assert set(failed) == {"dns.apex-a", "dns.apex-aaaa"}
     assert "expected 192.0.2.10" in failed["dns.apex-a"].detail
     assert "proxied in the zone" in failed["dns.apex-a"].guidance
-    (fix,) = runner.plan(ctx, DnsStep()).pending
+    (fix,) = (await runner.plan_async(ctx, DnsStep())).pending
     assert fix.before["proxied"] and not fix.after["proxied"]
 
 
@@ -207,7 +233,7 @@ def test_r2_assets_host_is_left_to_the_assets_step(sandbox_ctx) -> None:  # type
     assert note.action is Action.NOOP and "R2 custom domain" in note.note
 
 
-def test_private_r2_cname_is_pointed_out_not_deleted(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
+async def test_private_r2_cname_is_pointed_out_not_deleted(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]
     ctx, cfg = sandbox_ctx, sandbox_ctx.config
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id,
@@ -216,10 +242,14 @@ def test_private_r2_cname_is_pointed_out_not_deleted(sandbox_ctx) -> None:  # ty
         content="polaris-assets.r2.cloudflarestorage.com",
         ttl=1,
     )
-    (note,) = [c for c in runner.plan(ctx, DnsStep()).changes if "assets" in c.target]
+    (note,) = [c for c in (await runner.plan_async(ctx, DnsStep())).changes if "assets" in c.target]
     assert note.action is Action.NOOP and "serves nothing publicly" in note.note
-    assert runner.apply(ctx, DnsStep(), runner.plan(ctx, DnsStep()), confirm=_yes).ok
-    assert [r.type for r in list_records(ctx, name=cfg.assets_host)] == ["CNAME"]
+    assert (
+        await runner.apply_async(
+            ctx, DnsStep(), await runner.plan_async(ctx, DnsStep()), confirm=_yes
+        )
+    ).ok
+    assert [r.type for r in await list_records(ctx, name=cfg.assets_host)] == ["CNAME"]
 
 
 def test_custom_domain_mode_leaves_mail_to_the_route_step(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]

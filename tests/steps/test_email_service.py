@@ -137,12 +137,12 @@ def test_entitlement_guidance_names_the_plan() -> None:
 
 
 # -- against the sandbox ---------------------------------------------------------------------
-def sending_records(ctx: Context) -> list[Record]:
+async def sending_records(ctx: Context) -> list[Record]:
     from polaris_tui.steps.email_service import find_sending_domain, required_records
 
-    sending = find_sending_domain(ctx)
+    sending = await find_sending_domain(ctx)
     assert sending is not None
-    return required_records(ctx, sending)
+    return await required_records(ctx, sending)
 
 
 def apex_spf(ctx: Context) -> list[str]:
@@ -152,7 +152,7 @@ def apex_spf(ctx: Context) -> list[str]:
     return [v for v in answers[0].records if v.startswith("v=spf1")]
 
 
-def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Context) -> None:
+async def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     # the auth step's runbook record is already there, as in the runbook's order
     ctx.cf.dns.records.create(
@@ -163,10 +163,10 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
         ttl=1,
     )
     progress: list[str] = []
-    result = runner.apply(
+    result = await runner.apply_async(
         ctx,
         STEP,
-        runner.plan(ctx, STEP),
+        await runner.plan_async(ctx, STEP),
         confirm=yes,
         progress=lambda m, f=None: progress.append(m),
     )
@@ -176,14 +176,14 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     assert any("re-run `polaris-tui apply auth`" in m for m in result.messages)
     assert any(m.startswith("DKIM published") for m in progress)
 
-    assert ctx.cf.email_routing.get(zone_id=ctx.zone_id).enabled
-    wanted = sending_records(ctx)
+    assert (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).enabled
+    wanted = await sending_records(ctx)
     assert any(r.name == f"cf-bounce._domainkey.{ZONE}" and r.type == "TXT" for r in wanted)
-    zone = list_records(ctx)
+    zone = await list_records(ctx)
     for rec in wanted:
         assert sum(1 for z in zone if z.same_as(rec)) == 1, rec.display()
     # the API's JSON number comes back as an integer priority, read as an operator writes it
-    bounce_mx = ctx.dns_records.list(name=f"cf-bounce.{ZONE}", type="MX")
+    bounce_mx = await ctx.dns_records.list(name=f"cf-bounce.{ZONE}", type="MX")
     assert bounce_mx
     for mx in bounce_mx:
         assert type(mx.priority) is int
@@ -194,23 +194,27 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
         "v=spf1 include:_spf.mx.cloudflare.net ~all",
     ]
 
-    assert runner.plan(ctx, STEP).pending == []
-    again = runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
+    assert (await runner.plan_async(ctx, STEP)).pending == []
+    again = await runner.apply_async(ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes)
     assert again.detail == "nothing to do"
-    assert len(list_records(ctx)) == len(zone)
+    assert len(await list_records(ctx)) == len(zone)
 
-    insp = STEP.plan(ctx)
+    insp = await STEP.plan(ctx)
     assert insp.state is StepState.DONE
     assert insp.facts["dkim_published"] and insp.facts["dkim_verified"]
     # two SPF records: Cloudflare reports Routing misconfigured until auth merges them
     assert insp.facts["routing_status"] == "misconfigured"
-    report = runner.verify(ctx, [STEP])
+    report = await runner.verify_async(ctx, [STEP])
     [failed] = [c for c in report.checks if not c.ok]
     assert failed.id == "email-service.routing" and "status misconfigured" in failed.detail
     assert failed.guidance.startswith("Email Routing is enabled but misconfigured")
     assert "polaris-tui apply auth" in failed.guidance
-    assert runner.apply(ctx, AuthStep(), runner.plan(ctx, AuthStep()), confirm=yes).ok
-    report = runner.verify(ctx, [STEP])
+    assert (
+        await runner.apply_async(
+            ctx, AuthStep(), await runner.plan_async(ctx, AuthStep()), confirm=yes
+        )
+    ).ok
+    report = await runner.verify_async(ctx, [STEP])
     assert report.ok, [(c.id, c.detail) for c in report.checks if not c.ok]
     assert "status ready" in {c.id: c for c in report.checks}["email-service.routing"].detail
     assert {"email-service.dkim-published", "email-service.dkim-verified"} <= {
@@ -218,7 +222,7 @@ def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx: Conte
     }
 
 
-def test_other_providers_mx_is_refused_with_guidance(sandbox_ctx: Context) -> None:
+async def test_other_providers_mx_is_refused_with_guidance(sandbox_ctx: Context) -> None:
     ctx = sandbox_ctx
     ctx.cf.dns.records.create(
         zone_id=ctx.zone_id,
@@ -229,12 +233,12 @@ def test_other_providers_mx_is_refused_with_guidance(sandbox_ctx: Context) -> No
         ttl=1,
     )
     with pytest.raises(runner.StepFailure) as err:
-        runner.apply(ctx, STEP, runner.plan(ctx, STEP), confirm=yes)
+        await runner.apply_async(ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes)
     assert "mx1.mail-host.example" in err.value.message
     assert err.value.entry is not None and err.value.entry.id == "other-mx"
-    assert not ctx.cf.email_routing.get(zone_id=ctx.zone_id).enabled
-    assert STEP.plan(ctx).state is StepState.BLOCKED
-    checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
+    assert not (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).enabled
+    assert (await STEP.plan(ctx)).state is StepState.BLOCKED
+    checks = {c.id: c for c in (await runner.verify_async(ctx, [STEP])).checks}
     assert not checks["email-service.mx"].ok
     assert checks["email-service.mx"].guidance.startswith("Another mail provider's MX")
     assert checks["email-service.routing"].guidance.startswith("Email Routing or Email Sending")
@@ -294,14 +298,14 @@ def test_legacy_cname_form_is_published_by_the_step(own_sandbox: Any) -> None:
     assert runner.verify(ctx, [STEP]).ok
 
 
-def test_unverified_dkim_times_out_with_both_states_shown(own_sandbox: Any) -> None:
+async def test_unverified_dkim_times_out_with_both_states_shown(own_sandbox: Any) -> None:
     ctx = own_sandbox(POLARIS_SANDBOX_ACTIVATION_MS="3600000")
     ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, dkim_timeout_seconds=1))
     progress: list[str] = []
-    result = runner.apply(
+    result = await runner.apply_async(
         ctx,
         STEP,
-        runner.plan(ctx, STEP),
+        await runner.plan_async(ctx, STEP),
         confirm=yes,
         progress=lambda m, f=None: progress.append(m),
     )
@@ -309,9 +313,11 @@ def test_unverified_dkim_times_out_with_both_states_shown(own_sandbox: Any) -> N
     assert "DKIM published but not verified" in result.detail
     assert any("waiting for Cloudflare to verify" in m for m in progress)
     assert any("few minutes" in m for m in result.messages)
-    assert runner.step_status(ctx, STEP).state is StepState.FAILED  # journaled failure
-    assert STEP.plan(ctx).summary == "routing on; DKIM published, not verified yet"
-    checks = {c.id: c for c in runner.verify(ctx, [STEP]).checks}
+    assert (
+        await runner.step_status_async(ctx, STEP)
+    ).state is StepState.FAILED  # journaled failure
+    assert (await STEP.plan(ctx)).summary == "routing on; DKIM published, not verified yet"
+    checks = {c.id: c for c in (await runner.verify_async(ctx, [STEP])).checks}
     assert checks["email-service.dkim-published"].ok
     pending = checks["email-service.dkim-verified"]
     assert not pending.ok and pending.guidance.startswith("DKIM stuck on Pending")

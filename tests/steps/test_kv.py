@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shutil
 from pathlib import Path
@@ -72,44 +71,44 @@ def test_missing_binding_is_a_clear_error(tmp_path: Path) -> None:
         read_kv_ids(tmp_path / "absent.jsonc")
 
 
-def test_apply_creates_both_namespaces_and_is_idempotent(ctx: Context) -> None:
-    changes = pending(ctx, "kv")
+async def test_apply_creates_both_namespaces_and_is_idempotent(ctx: Context) -> None:
+    changes = await pending(ctx, "kv")
     assert [(c.action, c.target) for c in changes] == [
         (Action.CREATE, TITLE),
         (Action.CREATE, PREVIEW_TITLE),
     ]
-    result = apply_step(ctx, "kv")
+    result = await apply_step(ctx, "kv")
     assert result.ok
-    names = list_namespaces(ctx)
+    names = await list_namespaces(ctx)
     assert kv_ids(ctx) == {"id": names[TITLE], "preview_id": names[PREVIEW_TITLE]}
     assert names[TITLE] in ctx.state.owned("kv_namespace")
-    assert pending(ctx, "kv") == []
-    checks = asyncio.run(KvStep().verify(ctx))
+    assert await pending(ctx, "kv") == []
+    checks = await KvStep().verify(ctx)
     assert [c.ok for c in checks] == [True, True], checks
 
 
-def test_existing_namespaces_are_reused_by_title(ctx: Context) -> None:
+async def test_existing_namespaces_are_reused_by_title(ctx: Context) -> None:
     made = ctx.cf.kv.namespaces.create(account_id=ctx.config.account_id, title=TITLE)
-    changes = pending(ctx, "kv")
+    changes = await pending(ctx, "kv")
     assert {(c.action, c.kind) for c in changes} == {
         (Action.UPDATE, "tool_state"),
         (Action.CREATE, "kv_namespace"),
     }
-    apply_step(ctx, "kv")
+    await apply_step(ctx, "kv")
     assert kv_ids(ctx)["id"] == made.id
     assert made.id not in ctx.state.owned("kv_namespace")  # reused, not created by the tool
-    assert len([t for t in list_namespaces(ctx) if t == TITLE]) == 1
+    assert len([t for t in await list_namespaces(ctx) if t == TITLE]) == 1
 
 
-def test_worker_dir_gets_the_ids(ctx: Context, wrangler_file: Path) -> None:
+async def test_worker_dir_gets_the_ids(ctx: Context, wrangler_file: Path) -> None:
     ctx.config = dataclasses.replace(ctx.config, worker_dir=wrangler_file.parent)
-    kinds = [c.kind for c in pending(ctx, "kv")]
+    kinds = [c.kind for c in await pending(ctx, "kv")]
     assert "wrangler_config" in kinds
-    apply_step(ctx, "kv")
+    await apply_step(ctx, "kv")
     ids = kv_ids(ctx)
     assert read_kv_ids(wrangler_file) == KvIds(ids["id"], ids["preview_id"])
-    assert pending(ctx, "kv") == []
-    checks = asyncio.run(KvStep().verify(ctx))
+    assert await pending(ctx, "kv") == []
+    checks = await KvStep().verify(ctx)
     assert {c.id: c.ok for c in checks} == {
         "kv.namespace": True,
         "kv.preview-namespace": True,
@@ -117,10 +116,10 @@ def test_worker_dir_gets_the_ids(ctx: Context, wrangler_file: Path) -> None:
     }
 
 
-def test_verify_fails_when_a_namespace_disappears(ctx: Context) -> None:
-    apply_step(ctx, "kv")
+async def test_verify_fails_when_a_namespace_disappears(ctx: Context) -> None:
+    await apply_step(ctx, "kv")
     ctx.cf.kv.namespaces.delete(kv_ids(ctx)["preview_id"], account_id=ctx.config.account_id)
-    checks = {c.id: c for c in asyncio.run(KvStep().verify(ctx))}
+    checks = {c.id: c for c in await KvStep().verify(ctx)}
     assert checks["kv.namespace"].ok
     assert not checks["kv.preview-namespace"].ok
     assert "apply kv" in checks["kv.preview-namespace"].detail

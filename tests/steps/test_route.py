@@ -18,11 +18,11 @@ pytest_plugins = ["tests.runtime_fixtures"]
 
 
 @pytest.fixture
-def deployed_ctx(ctx: Context) -> Context:
+async def deployed_ctx(ctx: Context) -> Context:
     """The Worker deployed on an account that can send (Email Sending verified), so verify's
     delivery.authenticated test message is delivered and judged."""
     for step_id in ("email-service", "kv", "secret", "deploy"):
-        apply_step(ctx, step_id)
+        await apply_step(ctx, step_id)
     return ctx
 
 
@@ -53,9 +53,11 @@ def _other_worker(ctx: Context, name: str) -> None:
     )
 
 
-def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: Context) -> None:
+async def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(
+    deployed_ctx: Context,
+) -> None:
     ctx = deployed_ctx
-    changes = pending(ctx, "route")
+    changes = await pending(ctx, "route")
     # mail.'s records exactly as the dns step owns them in the desired zone (A and AAAA)
     assert [(c.action, c.kind, c.after.get("type")) for c in changes[:2]] == [
         (Action.CREATE, "dns_record", "A"),
@@ -63,9 +65,9 @@ def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: 
     ]
     assert (changes[2].action, changes[2].kind) == (Action.CREATE, ROUTE_KIND)
     assert all(c.after["proxied"] is True for c in changes[:2])
-    assert apply_step(ctx, "route").ok
-    assert pending(ctx, "route") == []
-    checks = verify(ctx, "route")
+    assert (await apply_step(ctx, "route")).ok
+    assert await pending(ctx, "route") == []
+    checks = await verify(ctx, "route")
     assert all(c.ok for c in checks.values()), checks
     assert checks["route.get-send"].data["status"] == 405
     assert checks["route.unsigned-post"].data["status"] == 401
@@ -73,59 +75,59 @@ def test_route_mode_binds_mail_host_and_passes_the_runbook_checks(deployed_ctx: 
     assert "key A" in checks["route.signed-probe"].detail
 
 
-def test_dns_only_record_is_planned_proxied(deployed_ctx: Context) -> None:
+async def test_dns_only_record_is_planned_proxied(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
     record_id = _record(ctx, proxied=False)
-    [fix, _aaaa, _route] = pending(ctx, "route")
+    [fix, _aaaa, _route] = await pending(ctx, "route")
     assert fix.action is Action.UPDATE and fix.after["proxied"] is True
     assert "proxied" in fix.note
-    apply_step(ctx, "route")
-    records = list_records(ctx, name=ctx.config.mail_host)
+    await apply_step(ctx, "route")
+    records = await list_records(ctx, name=ctx.config.mail_host)
     assert {r.type for r in records} == {"A", "AAAA"} and all(r.proxied for r in records)
     assert record_id in {r.id for r in records}  # updated in place, not replaced
-    assert all(c.ok for c in verify(ctx, "route").values())
+    assert all(c.ok for c in (await verify(ctx, "route")).values())
 
 
-def test_unbound_host_maps_522_and_404_to_propagation_guidance(deployed_ctx: Context) -> None:
+async def test_unbound_host_maps_522_and_404_to_propagation_guidance(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
-    checks = verify(ctx, "route")
+    checks = await verify(ctx, "route")
     assert checks["route.get-send"].data["status"] == 404  # no record: Traefik/none answers
     assert "hasn't propagated" in checks["route.get-send"].guidance
     _record(ctx, proxied=True)
-    checks = verify(ctx, "route")
+    checks = await verify(ctx, "route")
     get_send = checks["route.get-send"]
     assert not get_send.ok and get_send.data["status"] == 522
     assert "522" in get_send.guidance and "verify dns" in get_send.guidance
     assert not checks["route.bound"].ok
 
 
-def test_route_to_another_worker_is_repointed(deployed_ctx: Context) -> None:
+async def test_route_to_another_worker_is_repointed(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
     _other_worker(ctx, "someone-else")
     ctx.cf.workers.routes.create(
         zone_id=ctx.zone_id, pattern=f"{ctx.config.mail_host}/*", script="someone-else"
     )
-    route_change = next(c for c in pending(ctx, "route") if c.kind == ROUTE_KIND)
+    route_change = next(c for c in await pending(ctx, "route") if c.kind == ROUTE_KIND)
     assert (route_change.action, route_change.before) == (Action.UPDATE, "someone-else")
-    apply_step(ctx, "route")
-    assert find_route(ctx).script == ctx.config.worker_name
+    await apply_step(ctx, "route")
+    assert (await find_route(ctx)).script == ctx.config.worker_name
 
 
-def test_custom_domain_deletes_conflicts_only_when_allowed(deployed_ctx: Context) -> None:
+async def test_custom_domain_deletes_conflicts_only_when_allowed(deployed_ctx: Context) -> None:
     ctx = deployed_ctx
     ctx.config = dataclasses.replace(ctx.config, route_mode="custom_domain")
     _record(ctx, proxied=False)
-    changes = pending(ctx, "route")
+    changes = await pending(ctx, "route")
     assert [(c.action, c.kind, c.owned) for c in changes] == [
         (Action.DELETE, "dns_record", False),
         (Action.CREATE, DOMAIN_KIND, True),
     ]
     assert "100117" in changes[0].note
     with pytest.raises(runner.StepFailure, match="--allow-delete"):
-        apply_step(ctx, "route")
-    assert apply_step(ctx, "route", allow_delete=True).ok
-    assert pending(ctx, "route") == []
-    checks = verify(ctx, "route")
+        await apply_step(ctx, "route")
+    assert (await apply_step(ctx, "route", allow_delete=True)).ok
+    assert await pending(ctx, "route") == []
+    checks = await verify(ctx, "route")
     assert set(checks) == {"route.bound", "route.get-send", "route.unsigned-post",
                            "route.signed-probe", "delivery.authenticated"}  # fmt: skip
     assert all(c.ok for c in checks.values()), checks

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 
@@ -29,12 +28,14 @@ def test_generate_secret_is_32_random_bytes_base64() -> None:
         assert len(value) == 44 and len(base64.b64decode(value, validate=True)) == 32
 
 
-def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None:
-    changes = SecretStep().plan(ctx).changes
+async def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None:
+    changes = (await SecretStep().plan(ctx)).changes
     assert (changes[0].action, changes[0].kind) == (Action.CREATE, "signing_secret")
     assert changes[1].action is Action.NOOP and "first deploy" in changes[1].note
     step = SecretStep()
-    result = runner.apply(ctx, step, runner.plan(ctx, step), confirm=lambda _s, _c: True)
+    result = await runner.apply_async(
+        ctx, step, await runner.plan_async(ctx, step), confirm=lambda _s, _c: True
+    )
     value = ctx.vault.get(VAULT_A)
     assert step.reveal_once() == value and step.reveal_once() is None
     assert value and len(base64.b64decode(value)) == 32
@@ -44,36 +45,36 @@ def test_first_apply_stores_the_secret_and_defers_the_push(ctx: Context) -> None
     assert_not_on_disk(ctx, value)
 
 
-def test_rerun_never_regenerates(ctx: Context) -> None:
-    apply_step(ctx, "secret")
+async def test_rerun_never_regenerates(ctx: Context) -> None:
+    await apply_step(ctx, "secret")
     first = ctx.vault.get(VAULT_A)
-    assert pending(ctx, "secret") == []
-    assert apply_step(ctx, "secret").detail == "nothing to do"
+    assert await pending(ctx, "secret") == []
+    assert (await apply_step(ctx, "secret")).detail == "nothing to do"
     assert ctx.vault.get(VAULT_A) == first
 
 
-def test_keyring_change_is_pushed_to_the_worker(relay_ctx: Context) -> None:
+async def test_keyring_change_is_pushed_to_the_worker(relay_ctx: Context) -> None:
     ctx = relay_ctx
-    assert worker_secret_names(ctx) == {BINDING_A}
+    assert await worker_secret_names(ctx) == {BINDING_A}
     replacement = generate_secret()
     ctx.vault.set(VAULT_A, replacement)  # e.g. restored from a backup
-    insp = SecretStep().plan(ctx)
+    insp = await SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "differs" in insp.summary
-    checks = verify(ctx, "secret")
+    checks = await verify(ctx, "secret")
     assert not checks["secret.relay-accepts"].ok
     assert checks["secret.relay-accepts"].data["status"] == 401
     assert "rotate" in checks["secret.relay-accepts"].guidance.lower()
-    [change] = pending(ctx, "secret")
+    [change] = await pending(ctx, "secret")
     assert (change.action, change.target) == (Action.UPDATE, BINDING_A)
-    apply_step(ctx, "secret")
+    await apply_step(ctx, "secret")
     assert ctx.state.get(PUSHED_KEY)[BINDING_A] == fingerprint(replacement)
-    checks = asyncio.run(SecretStep().verify(ctx))
+    checks = await SecretStep().verify(ctx)
     assert all(c.ok for c in checks), checks
 
 
-def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
-    apply_step(ctx, "secret")
-    checks = verify(ctx, "secret")
+async def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
+    await apply_step(ctx, "secret")
+    checks = await verify(ctx, "secret")
     assert checks["secret.in-keyring"].ok
     assert not checks["secret.on-worker"].ok and "deploy" in checks["secret.on-worker"].detail
     probe = checks["secret.relay-accepts"]
@@ -81,9 +82,9 @@ def test_verify_before_route_names_the_missing_pieces(ctx: Context) -> None:
     assert "route" in probe.guidance.lower()
 
 
-def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Context) -> None:
+async def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Context) -> None:
     ctx = relay_ctx
-    insp = SecretStep().plan(ctx)
+    insp = await SecretStep().plan(ctx)
     assert insp.state is StepState.DONE and "accepts it as key A" in insp.summary
     ctx.cf.workers.scripts.secrets.update(
         ctx.config.worker_name,
@@ -92,16 +93,16 @@ def test_status_probes_a_present_secret_instead_of_regenerating(relay_ctx: Conte
         text=generate_secret(),  # changed behind the tool's back
         type="secret_text",
     )
-    insp = SecretStep().plan(ctx)
+    insp = await SecretStep().plan(ctx)
     assert insp.state is StepState.DRIFT and "rejected (401)" in insp.summary
 
 
-def test_before_the_first_deploy_the_secret_check_says_to_deploy_not_to_rotate(
+async def test_before_the_first_deploy_the_secret_check_says_to_deploy_not_to_rotate(
     ctx: Context,
 ) -> None:
-    apply_step(ctx, "kv")
-    apply_step(ctx, "secret")
-    checks = runner.verify(ctx, [SecretStep()]).checks
+    await apply_step(ctx, "kv")
+    await apply_step(ctx, "secret")
+    checks = (await runner.verify_async(ctx, [SecretStep()])).checks
     [on_worker] = [c for c in checks if c.id == "secret.on-worker"]
     assert not on_worker.ok and "is not deployed" in on_worker.detail
     assert on_worker.guidance.startswith("The secret waits for the first deploy")

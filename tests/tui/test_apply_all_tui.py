@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from polaris_tui import runner
 from polaris_tui.ports import Record
+from polaris_tui.steps.base import Step
 from polaris_tui.steps.catalog import STEP_IDS
 from screens.app import StepItem, create_app
 from screens.apply_all import ApplyAllPanel
@@ -88,7 +89,7 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
         entries = app.ctx.journal.entries(app.ctx.config.domain)
         assert [e.step for e in entries] == [*STEP_IDS, "auth"]  # one pass, then convergence
         assert all(e.outcome == "ok" for e in entries)
-        left = runner.plan_each(app.ctx, runner.select("all"))
+        left = await runner.plan_each_async(app.ctx, runner.select("all"))
         assert all(not p.pending for p in left)  # type: ignore[union-attr]
         for step_id in STEP_IDS:
             assert app.query_one(f"#step-{step_id}", StepItem).state == "done", step_id
@@ -125,12 +126,11 @@ async def test_nothing_to_apply_says_so_without_asking(tmp_path: Path) -> None:
         await settle(pilot)
         assert app.ctx is not None
         ctx, steps = app.ctx, runner.select("all")
-        await asyncio.to_thread(
-            runner.apply_in_order,
-            ctx,
-            steps,
-            lambda step, _again: apply_step(ctx, step.id).ok,
-        )
+
+        async def apply_one(step: Step, _again: bool) -> bool:
+            return (await apply_step(ctx, step.id)).ok
+
+        await runner.apply_in_order_async(ctx, steps, apply_one)
         await pilot.press("A")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)

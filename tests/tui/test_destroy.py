@@ -13,8 +13,8 @@ from tests.tui.conftest import SIZE, settle
 from tests.tui.screen_text import screen_text
 
 
-def _address_records(ctx) -> list:  # type: ignore[no-untyped-def]
-    return [r for r in list_records(ctx) if r.type in ("A", "AAAA")]
+async def _address_records(ctx) -> list:  # type: ignore[no-untyped-def]
+    return [r for r in await list_records(ctx) if r.type in ("A", "AAAA")]
 
 
 async def test_palette_destroy_needs_the_domain_typed(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ async def test_palette_destroy_needs_the_domain_typed(tmp_path: Path) -> None:
         ctx = app.ctx
         result = await asyncio.to_thread(apply_step, ctx, "dns")
         assert result.ok
-        assert _address_records(ctx)
+        assert await _address_records(ctx)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"destroy")
@@ -37,12 +37,12 @@ async def test_palette_destroy_needs_the_domain_typed(tmp_path: Path) -> None:
         assert "dns: remove dns record A manage.polaris.test" in screen_text(app)
         await pilot.press("enter")  # nothing typed: not a confirmation
         await pilot.pause()
-        assert "type it exactly" in screen_text(app) and _address_records(ctx)
+        assert "type it exactly" in screen_text(app) and await _address_records(ctx)
         await pilot.press(*ctx.config.domain, "enter")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
-        assert _address_records(ctx) == []
+        assert await _address_records(ctx) == []
         entries = ctx.journal.entries(ctx.config.domain)
         assert ("destroy dns", "ok") in [(e.step, e.outcome) for e in entries]
         # The operator's mailbox the sandbox session added is not the tool's: it stays.
-        assert [a.email for a in ctx.email_routing.addresses()] == ["operator@example.com"]
+        assert [a.email for a in await ctx.email_routing.addresses()] == ["operator@example.com"]
