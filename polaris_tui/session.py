@@ -171,6 +171,7 @@ def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
 
 def _start_sandbox(options: SessionOptions, running: Sandbox | None) -> Session:
     """Start (or reuse) the sandbox and stand in for the operator's one dashboard act."""
+    from polaris_tui.blocking import run_blocking
     from polaris_tui.demo import OPERATOR_MAILBOX, ensure_operator_mailbox
     from polaris_tui.sandbox import Sandbox
 
@@ -180,7 +181,7 @@ def _start_sandbox(options: SessionOptions, running: Sandbox | None) -> Session:
         if options.warm_edge:
             box.warm_edge()
         notices = []
-        if options.add_operator_mailbox and ensure_operator_mailbox(ctx):
+        if options.add_operator_mailbox and run_blocking(ensure_operator_mailbox(ctx)):
             notices.append(
                 f"{OPERATOR_MAILBOX} added as the verified mailbox for DMARC reports (in a real "
                 "account you add and verify it under Email → Email Routing → Destination "

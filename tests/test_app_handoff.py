@@ -18,6 +18,7 @@ import pytest
 
 from polaris_tui import rotation
 from polaris_tui.app_handoff import MASK, OUTPUT_LIMIT, hand_off
+from polaris_tui.blocking import run_blocking
 from polaris_tui.config import load_config
 from polaris_tui.context import Context
 from polaris_tui.demo import send
@@ -101,7 +102,7 @@ def test_the_command_reads_the_secret_from_stdin_and_nowhere_else(
 
     seen: dict[str, bytes] = {}
     with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(rotation.graceful, ctx)
+        running = pool.submit(run_blocking, rotation.graceful(ctx))
         pids = {int(p) for p in wait_for(app / "pids", running).split()} - {os.getpid()}
         for pid in pids:  # the script, and the shell that started it, while they run
             for entry in ("cmdline", "environ"):

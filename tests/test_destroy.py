@@ -96,7 +96,7 @@ async def test_operator_records_and_pre_existing_routing_are_left_alone(sandbox_
     ]
     assert [r.content for r in await list_records(ctx, name=f"www.{domain}")] == ["192.0.2.7"]
     assert [r for r in await list_records(ctx, name=domain) if r.type in ("A", "AAAA")] == []
-    assert all(await destroy.plan_async(ctx, s) == [] for s in ("email-service", "auth", "dns"))
+    assert all([await destroy.plan_async(ctx, s) == [] for s in ("email-service", "auth", "dns")])
 
 
 def test_keyring_secrets_stay_unless_purged(sandbox_ctx) -> None:  # type: ignore[no-untyped-def]

@@ -97,7 +97,7 @@ async def test_concurrent_reads_share_one_request() -> None:
     fake = Slow()
     kv = observed("kv", fake)
     with observing():
-        results = await asyncio.gather(*(await kv.titles() for _ in range(4)))
+        results = await asyncio.gather(*(kv.titles() for _ in range(4)))
     assert results == [{"t": "ns-1"}] * 4
     assert fake.calls["titles"] == 1
 
@@ -106,8 +106,8 @@ async def test_a_reader_that_gives_up_does_not_cancel_the_read_for_the_others() 
     fake = Slow()
     kv = observed("kv", fake)
     with observing():
-        impatient = asyncio.ensure_future(asyncio.wait_for(await kv.titles(), 0.01))
-        patient = asyncio.ensure_future(await kv.titles())
+        impatient = asyncio.ensure_future(asyncio.wait_for(kv.titles(), 0.01))
+        patient = asyncio.ensure_future(kv.titles())
         with pytest.raises(TimeoutError):
             await impatient
         assert await patient == {"t": "ns-1"}

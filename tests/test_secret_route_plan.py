@@ -38,11 +38,27 @@ def deploy(account: FakeAccount, ctx: Context, **secrets: str) -> None:
     )
 
 
-def bind(account: FakeAccount, ctx: Context, *, proxied: bool = True) -> None:
-    """mail.<domain> with an address record and a Worker Route to the Worker."""
+def bind(account: FakeAccount, ctx: Context, *, proxied: bool = True, route: bool = True) -> None:
+    """mail.<domain> with an address record and (``route``) a Worker Route to the Worker."""
     host = ctx.config.mail_host
     account.zone.add(Record("A", host, ctx.config.traefik_ipv4, proxied=proxied))
-    account.workers.route_list.append(WorkerRoute("route-1", f"{host}/*", ctx.config.worker_name))
+    if route:
+        pattern = f"{host}/*"
+        account.workers.route_list.append(WorkerRoute("route-1", pattern, ctx.config.worker_name))
+
+
+def with_secret(
+    tmp_path: Path, *, on_worker: str | None = None, route: bool = True
+) -> tuple[FakeAccount, Context, str]:
+    """A signing secret in the keyring and the Worker deployed behind mail.<domain>, holding
+    ``on_worker`` as its A (by default the keyring's secret)."""
+    account = FakeAccount()
+    ctx = fake_context(tmp_path, account)
+    value = generate_secret()
+    ctx.vault.set(VAULT_A, value)
+    deploy(account, ctx, **{BINDING_A: on_worker or value})
+    bind(account, ctx, route=route)
+    return account, ctx, value
 
 
 # -- secret ---------------------------------------------------------------------------------
@@ -61,12 +77,7 @@ async def test_without_a_secret_one_is_planned_and_the_first_deploy_carries_it(
 
 
 async def test_a_secret_the_relay_accepts_is_done_from_one_probe(tmp_path: Path) -> None:
-    account = FakeAccount()
-    ctx = fake_context(tmp_path, account)
-    value = generate_secret()
-    ctx.vault.set(VAULT_A, value)
-    deploy(account, ctx, **{BINDING_A: value})
-    bind(account, ctx)
+    account, ctx, value = with_secret(tmp_path)
     plan = await runner.plan_async(ctx, SecretStep())
     assert plan.state is StepState.DONE, plan.summary
     assert (
@@ -77,23 +88,14 @@ async def test_a_secret_the_relay_accepts_is_done_from_one_probe(tmp_path: Path)
 
 
 async def test_a_worker_holding_another_secret_is_drift(tmp_path: Path) -> None:
-    account = FakeAccount()
-    ctx = fake_context(tmp_path, account)
-    ctx.vault.set(VAULT_A, generate_secret())
-    deploy(account, ctx, **{BINDING_A: generate_secret()})  # e.g. set by hand with wrangler
-    bind(account, ctx)
+    _, ctx, _ = with_secret(tmp_path, on_worker=generate_secret())  # e.g. set by hand
     plan = await runner.plan_async(ctx, SecretStep())
     assert plan.state is StepState.DRIFT
     assert plan.summary.endswith("but the relay: rejected (401)")
 
 
 async def test_an_unreachable_relay_is_said_not_judged(tmp_path: Path) -> None:
-    account = FakeAccount()
-    ctx = fake_context(tmp_path, account)
-    value = generate_secret()
-    ctx.vault.set(VAULT_A, value)
-    deploy(account, ctx, **{BINDING_A: value})
-    account.zone.add(Record("A", ctx.config.mail_host, ctx.config.traefik_ipv4, proxied=True))
+    _, ctx, _ = with_secret(tmp_path, route=False)
     plan = await runner.plan_async(ctx, SecretStep())  # no route yet: the edge answers 522
     assert plan.state is StepState.DONE
     assert plan.summary.endswith("relay not reachable to probe yet")
@@ -160,12 +162,7 @@ async def test_a_dns_only_record_keeps_the_route_from_the_worker(tmp_path: Path)
 
 # -- rotation -------------------------------------------------------------------------------
 async def test_graceful_rotation_stages_b_and_both_secrets_are_accepted(tmp_path: Path) -> None:
-    account = FakeAccount()
-    ctx = fake_context(tmp_path, account)
-    old = generate_secret()
-    ctx.vault.set(VAULT_A, old)
-    deploy(account, ctx, **{BINDING_A: old})
-    bind(account, ctx)
+    account, ctx, old = with_secret(tmp_path)
     report = await rotation.graceful(ctx)
     new = ctx.vault.get(VAULT_B)
     assert report.ok, report.lines

@@ -15,6 +15,7 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from polaris_tui import demo, rotation, runner
+from polaris_tui.blocking import run_blocking
 from polaris_tui.sandbox.schema import _spec, validate_response
 
 ID = r"[^/]+"
@@ -144,7 +145,7 @@ def responses(sandbox_server) -> list[tuple[str, str, int, Any]]:
     ok, detail = demo.apply_all(ctx)
     assert ok, detail
     assert runner.verify(ctx, runner.select("all")).ok
-    assert rotation.emergency(ctx).ok
+    assert run_blocking(rotation.emergency(ctx)).ok
     return seen
 
 

@@ -58,7 +58,7 @@ def capped(tmp_path_factory):
     box.stop()
 
 
-def test_short_pages_are_still_read_to_the_end(capped):
+async def test_short_pages_are_still_read_to_the_end(capped):
     """Cloudflare may answer fewer items than per_page asked: the product pages by the
     totals, so DNS records and KV namespaces are all found."""
     from polaris_tui.steps.kv import list_namespaces
@@ -74,10 +74,10 @@ def test_short_pages_are_still_read_to_the_end(capped):
     first = ctx.cf.dns.records.list(zone_id=ctx.zone_id, type="A", per_page=100)
     assert len(first.result) == 2 and first.result_info.per_page == 100
     before = len(list_requests(ctx.sandbox))
-    found = list_records(ctx, rtype="A")
+    found = await list_records(ctx, rtype="A")
     assert sorted(r.content for r in found) == [f"192.0.2.{i}" for i in range(1, 6)]
     assert len(list_requests(ctx.sandbox)) - before == 3  # 2 + 2 + 1, nothing past the end
-    assert sorted(list_namespaces(ctx)) == ["a", "b", "c"]
+    assert sorted(await list_namespaces(ctx)) == ["a", "b", "c"]
 
 
 def test_kv_list_takes_the_page_size_wrangler_asks_for(cf, ep):

@@ -351,4 +351,4 @@ async def test_auth_updates_the_dmarc_record_email_sending_made(sandbox_ctx) -> 
     answer = dns.query.tcp(dns.message.make_query(dkim.name, "TXT"), host, port=port, timeout=5)
     served = [b"".join(rd.strings).decode() for rrset in answer.answer for rd in rrset]
     assert served == [dkim.content]
-    assert (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).status == "ready"
+    assert ctx.cf.email_routing.get(zone_id=ctx.zone_id).status == "ready"

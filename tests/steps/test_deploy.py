@@ -171,7 +171,7 @@ async def test_runtime_steps_converge_under_write_faults(
         assert (await rotation.emergency(ctx)).ok
     finally:
         box.set_faults("")
-    assert all(await pending(ctx, step_id) == [] for step_id in RELAY_STEPS)
+    assert all([await pending(ctx, step_id) == [] for step_id in RELAY_STEPS])
     checks = (await runner.verify_async(ctx, runner.select("all"))).checks
     # the delivery check needs Email Sending (email-service), which this test does not set up
     failed = [

@@ -145,9 +145,9 @@ async def sending_records(ctx: Context) -> list[Record]:
     return await required_records(ctx, sending)
 
 
-def apex_spf(ctx: Context) -> list[str]:
+async def apex_spf(ctx: Context) -> list[str]:
     """SPF strings the authoritative nameserver answers at the apex (DNS over UDP)."""
-    answers = asyncio.run(ctx.dns.ask_authoritative(ZONE, "TXT"))
+    answers = await ctx.dns.ask_authoritative(ZONE, "TXT")
     assert answers and all(a.ok for a in answers)
     return [v for v in answers[0].records if v.startswith("v=spf1")]
 
@@ -176,7 +176,7 @@ async def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx:
     assert any("re-run `polaris-tui apply auth`" in m for m in result.messages)
     assert any(m.startswith("DKIM published") for m in progress)
 
-    assert (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).enabled
+    assert ctx.cf.email_routing.get(zone_id=ctx.zone_id).enabled
     wanted = await sending_records(ctx)
     assert any(r.name == f"cf-bounce._domainkey.{ZONE}" and r.type == "TXT" for r in wanted)
     zone = await list_records(ctx)
@@ -189,7 +189,7 @@ async def test_apply_enables_routing_and_publishes_each_record_once(sandbox_ctx:
         assert type(mx.priority) is int
         assert mx.display().endswith(f"(priority {mx.priority})")
     # routing added its own ~all beside the runbook's -all: two SPF records, the auth drift
-    assert sorted(apex_spf(ctx)) == [
+    assert sorted(await apex_spf(ctx)) == [
         "v=spf1 include:_spf.mx.cloudflare.net -all",
         "v=spf1 include:_spf.mx.cloudflare.net ~all",
     ]
@@ -236,7 +236,7 @@ async def test_other_providers_mx_is_refused_with_guidance(sandbox_ctx: Context)
         await runner.apply_async(ctx, STEP, await runner.plan_async(ctx, STEP), confirm=yes)
     assert "mx1.mail-host.example" in err.value.message
     assert err.value.entry is not None and err.value.entry.id == "other-mx"
-    assert not (await ctx.cf.email_routing.get(zone_id=ctx.zone_id)).enabled
+    assert not ctx.cf.email_routing.get(zone_id=ctx.zone_id).enabled
     assert (await STEP.plan(ctx)).state is StepState.BLOCKED
     checks = {c.id: c for c in (await runner.verify_async(ctx, [STEP])).checks}
     assert not checks["email-service.mx"].ok

@@ -3,7 +3,6 @@ at the first failure with its guidance; and the palette finds the runbook's acti
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -49,7 +48,7 @@ async def mailbox_verified(pilot: Pilot[object]) -> None:
     run."""
     ctx = pilot.app.ctx  # type: ignore[attr-defined]
     for _ in range(600):
-        listed = await asyncio.to_thread(ctx.email_routing.addresses)
+        listed = await ctx.email_routing.addresses()
         if listed and all(a.verified for a in listed):
             return
         await pilot.pause(0.1)
@@ -172,7 +171,7 @@ async def test_a_plan_that_grew_stops_the_run(tmp_path: Path) -> None:
         assert isinstance(app.screen, ConfirmScreen)
         assert app.ctx is not None
         foreign = Record("TXT", "polaris.test", "v=spf1 include:spf.example.net ~all")
-        await asyncio.to_thread(app.ctx.dns_records.batch, deletes=[], patches=[], posts=[foreign])
+        await app.ctx.dns_records.batch(deletes=[], patches=[], posts=[foreign])
         await pilot.press("y")
         panel = await finished(pilot)
         text = panel_text(panel)

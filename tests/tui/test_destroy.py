@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from polaris_tui.steps.records import list_records
@@ -22,7 +21,7 @@ async def test_palette_destroy_needs_the_domain_typed(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         ctx = app.ctx
-        result = await asyncio.to_thread(apply_step, ctx, "dns")
+        result = await apply_step(ctx, "dns")
         assert result.ok
         assert await _address_records(ctx)
         await pilot.press("ctrl+p")

@@ -4,7 +4,6 @@ failures first grouped by step, results older than the newest observation say so
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from polaris_tui.runner import StepStatus
@@ -99,8 +98,8 @@ async def test_old_results_do_not_outlive_a_newer_observation(tmp_path: Path) ->
         # drift made outside the tool: the manage. A record is deleted
         assert app.ctx is not None
         records = app.ctx.dns_records
-        gone = [r.id for r in records.list(name="manage.polaris.test", type="A")]
-        await asyncio.to_thread(records.batch, deletes=gone, patches=[], posts=[])
+        gone = [r.id for r in await records.list(name="manage.polaris.test", type="A")]
+        await records.batch(deletes=gone, patches=[], posts=[])
         await pilot.press("p")  # re-inspect and re-plan
         await settle(pilot)
         assert panel.pending_changes
