@@ -47,6 +47,7 @@ from polaris_tui.ports import (
 )
 from polaris_tui.relay.signing import canonical_string, verify
 from polaris_tui.state import StateStore
+from polaris_tui.steps.secret import BINDING_A, BINDING_B
 from polaris_tui.vault import Vault
 
 ADDRESS_TYPES = ("A", "AAAA", "CNAME")
@@ -470,7 +471,7 @@ def _served(rec: Record) -> str:
     return unquote(rec.content) if rec.type == "TXT" else rec.content
 
 
-SECRET_SLOTS = {"A": "POLARIS_SECRET_A", "B": "POLARIS_SECRET_B"}
+SECRET_SLOTS = {"A": BINDING_A, "B": BINDING_B}  # the key slot the Worker names -> its secret
 
 
 @dataclass
