@@ -6,8 +6,7 @@ from pathlib import Path
 
 import keyring
 import pytest
-
-from tests.fakes import MemoryKeyring
+from keyring.backend import KeyringBackend
 
 VALID_CONFIG = """\
 # operator comment: keep me
@@ -15,6 +14,29 @@ domain = "example.com"
 account_id = "0123456789abcdef0123456789abcdef"
 traefik_ipv4 = "203.0.113.10"
 """
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring backend that lives in memory, for tests only."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if (service, username) not in self.store:
+            raise PasswordDeleteError(username)
+        del self.store[(service, username)]
 
 
 @pytest.fixture

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from keyring.backend import KeyringBackend
-
 from polaris_tui.config import Config, validate
 from polaris_tui.context import Context, Endpoints
 from polaris_tui.errors import ApiError, Conflict, NotFound, Unavailable
@@ -49,6 +47,7 @@ from polaris_tui.relay.signing import canonical_string, verify
 from polaris_tui.state import StateStore
 from polaris_tui.steps.secret import BINDING_A, BINDING_B
 from polaris_tui.vault import Vault
+from tests.conftest import MemoryKeyring
 
 ADDRESS_TYPES = ("A", "AAAA", "CNAME")
 ROUTING_MX = ("route1.mx.cloudflare.net", "route2.mx.cloudflare.net", "route3.mx.cloudflare.net")
@@ -576,30 +575,6 @@ class FakeHttpProber:
 def _json(status: int, payload: Mapping[str, Any]) -> HttpResponse:
     body = json.dumps(payload).encode()
     return HttpResponse(status, {"content-type": "application/json"}, body)
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend that lives in memory, for tests only (the vault's fake: the real
-    ``Vault`` runs over it, its checks and timeouts included)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if (service, username) not in self.store:
-            raise PasswordDeleteError(username)
-        del self.store[(service, username)]
 
 
 CONFIG = {
