@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 
 SDK_MODULES = (
     "cloudflare.resources.dns",
@@ -21,6 +22,8 @@ SDK_MODULES = (
     "botocore.config",
     "dns.asyncquery",
     "dns.asyncresolver",
+    "dns._asyncio_backend",  # dnspython's asyncio backend, imported by the first async query
+    "anyio._backends._asyncio",  # and the anyio backend that its sockets run on
     "dns.message",
     "dns.rcode",
     "httpx",
@@ -29,7 +32,12 @@ SDK_MODULES = (
     "checkdmarc.spf",
     "checkdmarc.dmarc",
 )
+# The engine's own modules that a step's read imports on first use (deploy's plan).
+ENGINE_MODULES = ("polaris_tui.relay.engine",)
 PRELOAD_RDTYPES = ("A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT")
+
+_importing = threading.Lock()  # held by the one thread importing; other callers wait on it
+_imported = False
 
 
 def preload() -> None:
@@ -37,9 +45,19 @@ def preload() -> None:
 
     The SDK imports its resources lazily on first use; two threads making that first import
     at once can deadlock on Python's per-module import locks, so a caller about to run reads
-    concurrently imports them here, once, on one thread.
+    concurrently imports them here, once per process, on one thread. A caller that comes
+    while another thread is at it (the TUI's statuses, first panel and preflight start
+    together) waits for it rather than importing beside it.
     """
-    for name in SDK_MODULES:
+    global _imported
+    with _importing:
+        if not _imported:
+            _import_all()
+            _imported = True
+
+
+def _import_all() -> None:
+    for name in (*SDK_MODULES, *ENGINE_MODULES):
         importlib.import_module(name)
     for module in pkgutil.iter_modules(__path__):  # the adapters themselves, built lazily too
         importlib.import_module(f"{__name__}.{module.name}")
