@@ -67,6 +67,28 @@ def test_no_module_is_first_imported_from_a_check_thread(
     assert result["imported"] == [], result["imported"][:40]
 
 
+STATUS_IMPORTS = """
+import json, sys
+from polaris_tui import cli
+
+code = cli.main(["--sandbox", "--sandbox-dir", sys.argv[1], "status", "--json"])
+print(json.dumps({"code": code, "checkdmarc": sorted(m for m in sys.modules if "checkdmarc" in m)}))
+"""
+
+
+def test_status_reads_leave_the_checks_own_libraries_out(demoed: Path) -> None:
+    """checkdmarc validates SPF and DMARC in verify alone: a status (the TUI's sidebar makes
+    the same reads) does not import it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", STATUS_IMPORTS, str(demoed)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, proc.stdout
+    assert result["checkdmarc"] == []
+
+
 CONCURRENT_CALLERS = """
 import json, sys, threading
 

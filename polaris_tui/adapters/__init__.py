@@ -14,8 +14,6 @@ SDK_MODULES = (
     "cloudflare.resources.workers",
     "cloudflare.resources.kv",
     "cloudflare.resources.r2",
-    "cloudflare.resources.accounts",  # preflight: the account's subscriptions
-    "cloudflare.resources.user",  # preflight: the token's own verify call
     "boto3",
     "boto3.s3.inject",  # imported when the first S3 client is built
     "boto3.s3.transfer",
@@ -29,19 +27,27 @@ SDK_MODULES = (
     "httpx",
     "httpcore",
     "dns.resolver",
-    "checkdmarc.spf",
-    "checkdmarc.dmarc",
 )
 # The engine's own modules that a step's read imports on first use (deploy's plan).
 ENGINE_MODULES = ("polaris_tui.relay.engine",)
+# What only some fan-outs need, on top of the reads': imported for those alone (checkdmarc
+# is ~0.15 s that a status, or the TUI's sidebar, never uses).
+EXTRA_MODULES = {
+    "verify": ("checkdmarc.spf", "checkdmarc.dmarc"),  # auth's SPF and DMARC validation
+    "preflight": (
+        "cloudflare.resources.accounts",  # the account's subscriptions
+        "cloudflare.resources.user",  # the token's own verify call
+    ),
+}
 PRELOAD_RDTYPES = ("A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT")
 
 _importing = threading.Lock()  # held by the one thread importing; other callers wait on it
-_imported = False
+_imported: set[str] = set()  # "reads" and the EXTRA_MODULES already imported
 
 
-def preload() -> None:
-    """Import every vendor module the adapters use, before reads fan out over threads.
+def preload(extra: str | None = None) -> None:
+    """Import every vendor module the adapters' reads use (and ``extra``'s, "verify" or
+    "preflight"), before reads fan out over threads.
 
     The SDK imports its resources lazily on first use; two threads making that first import
     at once can deadlock on Python's per-module import locks, so a caller about to run reads
@@ -49,14 +55,17 @@ def preload() -> None:
     while another thread is at it (the TUI's statuses, first panel and preflight start
     together) waits for it rather than importing beside it.
     """
-    global _imported
     with _importing:
-        if not _imported:
-            _import_all()
-            _imported = True
+        if "reads" not in _imported:
+            _import_reads()
+            _imported.add("reads")
+        if extra is not None and extra not in _imported:
+            for name in EXTRA_MODULES[extra]:
+                importlib.import_module(name)
+            _imported.add(extra)
 
 
-def _import_all() -> None:
+def _import_reads() -> None:
     for name in (*SDK_MODULES, *ENGINE_MODULES):
         importlib.import_module(name)
     for module in pkgutil.iter_modules(__path__):  # the adapters themselves, built lazily too
