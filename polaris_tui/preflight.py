@@ -370,7 +370,7 @@ async def _one(
 async def run_async(ctx: Context, *, traefik_port: int = TRAEFIK_PORT) -> PreflightReport:
     """Every check concurrently; ``ok`` when no error-severity check failed."""
     started = time.perf_counter()
-    preload()  # before the fan-out, in this thread: concurrent first imports can deadlock
+    preload("preflight")  # before the fan-out, in this thread: concurrent imports can deadlock
     reads = _Reads(ctx)
     values = troubleshooting.config_values(ctx.config)
     found = checks(ctx, traefik_port)

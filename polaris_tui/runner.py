@@ -428,7 +428,7 @@ async def _verify_step(ctx: Context, step: Step) -> list[Check]:
 async def verify_async(ctx: Context, steps: Iterable[Step]) -> VerifyReport:
     """Every check of every step concurrently; wall time tracks the slowest check."""
     started = time.perf_counter()
-    preload()  # before the fan-out, in this thread
+    preload("verify")  # before the fan-out, in this thread
     results = await asyncio.gather(*(_verify_step(ctx, s) for s in steps))
     checks = [_with_guidance(ctx, c) for group in results for c in group]
     return VerifyReport(

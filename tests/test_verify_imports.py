@@ -1,4 +1,5 @@
-"""verify and preflight import their adapters' modules before fanning out to their threads.
+"""verify, preflight and status import their adapters' modules before fanning out to their
+threads, once per process however many callers ask at the same moment.
 
 Modules first imported from several threads at once can deadlock Python's per-module import
 locks (seen once in ~92 runs: "deadlock detected by _ModuleLock('cloudflare.types.email_routi…')").
@@ -25,7 +26,7 @@ first = []
 
 class Recorder:
     def find_spec(self, name, path=None, target=None):
-        if threading.current_thread().name.startswith(sys.argv[2]):
+        if threading.current_thread().name.startswith(sys.argv[3]):
             first.append(name)
         return None
 
@@ -45,13 +46,90 @@ def demoed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return box
 
 
-@pytest.mark.parametrize("command", ["verify", "preflight"])
-def test_no_module_is_first_imported_from_a_check_thread(demoed: Path, command: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "threads"),
+    [
+        ("verify", "verify"),
+        ("preflight", "preflight"),
+        ("status", "observe"),  # the reads the TUI's sidebar makes, one pool thread per step
+    ],
+)
+def test_no_module_is_first_imported_from_a_check_thread(
+    demoed: Path, command: str, threads: str
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(demoed), command],
+        [sys.executable, "-c", PROBE, str(demoed), command, threads],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["code"] == 0, proc.stdout
     assert result["imported"] == [], result["imported"][:40]
+
+
+STATUS_IMPORTS = """
+import json, sys
+from polaris_tui import cli
+
+code = cli.main(["--sandbox", "--sandbox-dir", sys.argv[1], "status", "--json"])
+print(json.dumps({"code": code, "checkdmarc": sorted(m for m in sys.modules if "checkdmarc" in m)}))
+"""
+
+
+def test_status_reads_leave_the_checks_own_libraries_out(demoed: Path) -> None:
+    """checkdmarc validates SPF and DMARC in verify alone: a status (the TUI's sidebar makes
+    the same reads) does not import it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", STATUS_IMPORTS, str(demoed)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, proc.stdout
+    assert result["checkdmarc"] == []
+
+
+CONCURRENT_CALLERS = """
+import json, sys, threading
+
+importers = set()
+
+
+class Recorder:
+    def find_spec(self, name, path=None, target=None):
+        importers.add(threading.current_thread().name)
+        return None
+
+
+from polaris_tui import adapters
+
+sys.meta_path.insert(0, Recorder())
+start = threading.Barrier(3)
+
+
+def caller():
+    start.wait()
+    adapters.preload()
+    missing = [m for m in adapters.SDK_MODULES if m not in sys.modules]
+    assert not missing, missing  # nobody returns before every module is in
+
+
+threads = [threading.Thread(target=caller, name=f"caller-{i}") for i in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(sorted(importers)))
+"""
+
+
+def test_callers_at_the_same_moment_wait_for_one_import() -> None:
+    """The TUI's statuses, first panel and preflight each preload as they start, together:
+    one of them imports, the others wait for it instead of importing beside it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_CALLERS],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    importers = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(importers) == 1, importers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 
 SDK_MODULES = (
     "cloudflare.resources.dns",
@@ -13,33 +14,59 @@ SDK_MODULES = (
     "cloudflare.resources.workers",
     "cloudflare.resources.kv",
     "cloudflare.resources.r2",
-    "cloudflare.resources.accounts",  # preflight: the account's subscriptions
-    "cloudflare.resources.user",  # preflight: the token's own verify call
     "boto3",
     "boto3.s3.inject",  # imported when the first S3 client is built
     "boto3.s3.transfer",
     "botocore.config",
     "dns.asyncquery",
     "dns.asyncresolver",
+    "dns._asyncio_backend",  # dnspython's asyncio backend, imported by the first async query
+    "anyio._backends._asyncio",  # and the anyio backend that its sockets run on
     "dns.message",
     "dns.rcode",
     "httpx",
     "httpcore",
     "dns.resolver",
-    "checkdmarc.spf",
-    "checkdmarc.dmarc",
 )
+# The engine's own modules that a step's read imports on first use (deploy's plan).
+ENGINE_MODULES = ("polaris_tui.relay.engine",)
+# What only some fan-outs need, on top of the reads': imported for those alone (checkdmarc
+# is ~0.15 s that a status, or the TUI's sidebar, never uses).
+EXTRA_MODULES = {
+    "verify": ("checkdmarc.spf", "checkdmarc.dmarc"),  # auth's SPF and DMARC validation
+    "preflight": (
+        "cloudflare.resources.accounts",  # the account's subscriptions
+        "cloudflare.resources.user",  # the token's own verify call
+    ),
+}
 PRELOAD_RDTYPES = ("A", "AAAA", "CNAME", "MX", "NS", "SOA", "TXT")
 
+_importing = threading.Lock()  # held by the one thread importing; other callers wait on it
+_imported: set[str] = set()  # "reads" and the EXTRA_MODULES already imported
 
-def preload() -> None:
-    """Import every vendor module the adapters use, before reads fan out over threads.
+
+def preload(extra: str | None = None) -> None:
+    """Import every vendor module the adapters' reads use (and ``extra``'s, "verify" or
+    "preflight"), before reads fan out over threads.
 
     The SDK imports its resources lazily on first use; two threads making that first import
     at once can deadlock on Python's per-module import locks, so a caller about to run reads
-    concurrently imports them here, once, on one thread.
+    concurrently imports them here, once per process, on one thread. A caller that comes
+    while another thread is at it (the TUI's statuses, first panel and preflight start
+    together) waits for it rather than importing beside it.
     """
-    for name in SDK_MODULES:
+    with _importing:
+        if "reads" not in _imported:
+            _import_reads()
+            _imported.add("reads")
+        if extra is not None and extra not in _imported:
+            for name in EXTRA_MODULES[extra]:
+                importlib.import_module(name)
+            _imported.add(extra)
+
+
+def _import_reads() -> None:
+    for name in (*SDK_MODULES, *ENGINE_MODULES):
         importlib.import_module(name)
     for module in pkgutil.iter_modules(__path__):  # the adapters themselves, built lazily too
         importlib.import_module(f"{__name__}.{module.name}")
