@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from polaris_tui.steps.base import (
     StepState,
     no_progress,
 )
-from polaris_tui.steps.catalog import STEP_INFO
+from polaris_tui.steps.catalog import STEP_INFO, dependencies, topological
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
 from polaris_tui.waiting import reporting
@@ -81,9 +81,7 @@ class StepFailure(PolarisError):
         return {**super().to_json(), "message": str(self)}
 
 
-STALE_PLAN = (
-    "the world changed since this plan was made: review the new plan; nothing was changed"
-)
+STALE_PLAN = "the world changed since this plan was made: review the new plan; nothing was changed"
 
 
 class PlanChanged(StepFailure):
@@ -251,25 +249,110 @@ def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
     return [s for s, p in zip(chosen, plans, strict=True) if p.pending]  # type: ignore[union-attr]
 
 
-def apply_in_order(
-    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], bool]
-) -> bool:
-    """Apply steps in runbook order, then once more each one a later step changed.
+@dataclass
+class GraphRun:
+    """How an apply over the step graph ended: the steps that failed, and the steps that did
+    not start because a step they come after did not succeed (with those steps)."""
 
-    ``apply_one(step, again)`` plans, applies and reports one step; False stops the run. The
-    second pass exists because a later step can change what an earlier one owns, and only
-    Cloudflare's reaction shows it: enabling Email Routing (email-service) makes Cloudflare
-    add its own SPF record at the apex, a second SPF record beside the one auth owns and
-    must merge. A desired zone cannot foresee that record's exact text before Cloudflare
-    writes it, so auth is planned again after the fact. This is the only place that knows;
-    front ends call this.
+    failed: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+async def run_graph(
+    steps: Iterable[Step],
+    after: Mapping[str, Iterable[str]],
+    apply_one: Callable[[Step], Awaitable[bool]],
+    on_skip: Callable[[Step, list[str]], None] = lambda _s, _b: None,
+) -> GraphRun:
+    """Start every step as soon as the steps it comes after (``after``, among ``steps``)
+    have succeeded; steps with no path between them run at the same time.
+
+    On a failure the run goes on as Terraform's does: steps already running finish, steps
+    that come after the failed one (directly or not) do not start and are reported through
+    ``on_skip``, independent steps still run, and the result names every failure. An
+    exception ``apply_one`` did not turn into False is re-raised once nothing runs any more.
+    """
+    chosen = {s.id: s for s in steps}
+    graph = {i: tuple(d for d in after.get(i, ()) if d in chosen) for i in chosen}
+    run = GraphRun()
+    errors: list[BaseException] = []
+    tasks: dict[str, asyncio.Task[bool]] = {}
+
+    async def one(step_id: str) -> bool:
+        needs = graph[step_id]
+        results = [await tasks[d] for d in needs]  # created first: the order is topological
+        blocked = [d for d, ok in zip(needs, results, strict=True) if not ok]
+        if blocked:
+            run.skipped[step_id] = blocked
+            on_skip(chosen[step_id], blocked)
+            return False
+        try:
+            ok = await apply_one(chosen[step_id])
+        except Exception as exc:
+            errors.append(exc)
+            ok = False
+        if not ok:
+            run.failed.append(step_id)
+        return ok
+
+    for step_id in topological(graph):
+        tasks[step_id] = asyncio.create_task(one(step_id))
+    await asyncio.gather(*tasks.values())
+    if errors:
+        raise errors[0]
+    return run
+
+
+def _graph_pass(
+    steps: list[Step],
+    apply_one: Callable[[Step, bool], bool],
+    again: bool,
+    on_skip: Callable[[Step, list[str]], None],
+) -> GraphRun:
+    """One pass over the graph on its own event loop, a thread per step that can run."""
+
+    async def main() -> GraphRun:
+        pool = ThreadPoolExecutor(max(len(steps), 1), thread_name_prefix="apply")
+        asyncio.get_running_loop().set_default_executor(pool)
+
+        def awaitable(step: Step) -> Awaitable[bool]:
+            # The one seam to the synchronous apply: once it is a coroutine this is
+            # `return apply_one(step, again)`. Each call runs in a copy of the task's
+            # context, so its progress (``reporting``) and observation are its own.
+            return asyncio.to_thread(apply_one, step, again)
+
+        return await run_graph(steps, dependencies([s.id for s in steps]), awaitable, on_skip)
+
+    return asyncio.run(main())
+
+
+def apply_all(
+    ctx: Context,
+    steps: Iterable[Step],
+    apply_one: Callable[[Step, bool], bool],
+    on_skip: Callable[[Step, list[str]], None] = lambda _s, _b: None,
+) -> GraphRun:
+    """Apply steps over the dependency graph the catalog declares, then once more each one a
+    later step changed.
+
+    ``apply_one(step, again)`` plans, applies and reports one step (called from a thread of
+    its own; False is a failure). The second pass exists because a later step can change
+    what an earlier one owns, and only Cloudflare's reaction shows it: enabling Email Routing
+    (email-service) makes Cloudflare add its own SPF record at the apex, a second SPF record
+    beside the one auth owns and must merge. A desired zone cannot foresee that record's
+    exact text before Cloudflare writes it, so auth is planned again after the fact. This is
+    the only place that knows; front ends call this.
     """
     chosen = list(steps)
-    if not all(apply_one(step, False) for step in chosen):
-        return False
-    if len(chosen) < 2:
-        return True
-    return all(apply_one(step, True) for step in changed_again(ctx, chosen))
+    _prepare(ctx)  # the shared client and the SDK's modules, before the threads start
+    first = _graph_pass(chosen, apply_one, False, on_skip)
+    if not first.ok or len(chosen) < 2:
+        return first
+    return _graph_pass(changed_again(ctx, chosen), apply_one, True, on_skip)
 
 
 Confirm = Callable[[Step, list[Change]], bool]
