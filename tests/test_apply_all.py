@@ -1,5 +1,6 @@
 """`apply all --yes` through the console script: it converges, a second run changes nothing,
-and it still converges when every write endpoint it used answers 500, 500, 429 first."""
+it still converges when every write endpoint it used answers 500, 500, 429 first, and a
+failed step stops the steps after it while the others finish."""
 
 from __future__ import annotations
 
@@ -52,3 +53,25 @@ def test_apply_all_twice_changes_nothing_the_second_time(tmp_path: Path) -> None
     assert sum(r["status"] == 429 for r in log) >= len(endpoints)
     assert sum(r["status"] == 500 for r in log) >= 2 * len(endpoints)
     assert run_cli(faulty_dir, "plan", "all").returncode == 0
+
+
+def test_a_failed_step_stops_only_the_steps_after_it(tmp_path: Path) -> None:
+    sandbox_dir = tmp_path / "sbx"
+    faults = {"POLARIS_SANDBOX_FAULTS": "POST:*/storage/kv/namespaces*:403"}
+    run = run_cli(sandbox_dir, "apply", "all", "--yes", timeout=600, env=faults)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Workers KV Storage" in run.stderr  # the failure with its guidance
+    lines = run.stdout.splitlines()
+    assert "deploy: not started: kv did not succeed" in lines, lines
+    assert "route: not started: deploy did not succeed" in lines, lines
+    history = run_cli(sandbox_dir, "history", "--json")
+    entries = json.loads(history.stdout)
+    outcomes = {e["step"]: e["outcome"] for e in entries}
+    assert outcomes == {
+        "dns": "ok",
+        "auth": "ok",
+        "email-service": "ok",
+        "assets": "ok",
+        "secret": "ok",
+        "kv": "failed",
+    }, outcomes
