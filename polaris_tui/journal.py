@@ -37,9 +37,10 @@ class Journal:
     """Append-only JSON lines; each line is written with one write() + fsync.
 
     The steps of one ``apply all`` append from their own threads: the check for a torn last
-    line and the write hold a lock, so a line never lands inside another. Other processes
-    (applies to other domains share the file) append with O_APPEND in one write() each,
-    which the kernel does not interleave.
+    line and the write hold a lock, so a line is never split by another (on Windows the C
+    runtime's O_APPEND is a seek then a write, which two threads could interleave). Other
+    processes (applies to other domains share the file) append with one O_APPEND write()
+    each, which a POSIX kernel does not interleave.
     """
 
     def __init__(self, path: Path) -> None:
