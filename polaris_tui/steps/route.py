@@ -122,7 +122,7 @@ def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
             await waiting.pause_async(
                 min(delay, max(0.0, limit - elapsed)), said, progress=progress
             )
-            delay = min(delay * 2, 5.0)
+            delay = waiting.backoff(delay, elapsed, 5.0)
 
     return asyncio.run(run())
 
