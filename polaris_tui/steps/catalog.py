@@ -12,9 +12,12 @@ entry here, its module, its troubleshooting entries and its tests.
 has succeeded, and steps with no path between them run at the same time. Each edge says why.
 Two kinds of reason make an edge: the step needs what the other one makes (the Worker needs
 the KV namespace), or the other step observes records this one writes. The second kind keeps
-writers of one DNS zone apart: applying re-observes the step and refuses a plan whose
-fingerprint moved (``runner.PlanChanged``), so a concurrent write to a record another step
-observes would fail that step for no reason of its own.
+a step that writes to the DNS zone away from every step that observes those records: applying
+re-observes the step and refuses a plan whose fingerprint moved (``runner.PlanChanged``), so a
+concurrent write there would fail that step for no reason of its own. Steps that do run side
+by side write records no other running step observes (route the mail. record, assets the
+assets. CNAME, email-service Email Sending's records and, through Cloudflare, the apex MX and
+SPF that only dns and auth observe, both done by then); kv and secret write no records.
 """
 
 from __future__ import annotations
