@@ -186,7 +186,7 @@ class ApplyAllPanel(VerticalScroll):
         changed: set[str] = set()
 
         def apply_one(step: Step, again: bool) -> bool:
-            if worker.is_cancelled:  # a cancel also keeps steps that had not started
+            if worker.is_cancelled:  # after a cancel no step starts
                 failure = runner.StepFailure(step.id, "not started: the run was cancelled")
                 self.post_message(self.StepEnded(step.id, None, failure, 0))
                 return False
