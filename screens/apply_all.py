@@ -263,7 +263,7 @@ class ApplyAllPanel(VerticalScroll):
         )
         self.query_one("#apply-all-steps", Vertical).mount(row)
         self.post_message(StepPanel.Busy(message.step_id, True))
-        self.call_after_refresh(row.scroll_visible, animate=False)
+        self._follow()
 
     def on_apply_all_panel_progressed(self, message: Progressed) -> None:
         rows = self._rows.values() if message.step_id is None else [self._rows.get(message.step_id)]
@@ -278,13 +278,29 @@ class ApplyAllPanel(VerticalScroll):
             Static(f"[b]{title}[/b] [dim]— not started: {after} did not succeed[/dim]"),
             classes="step-row",
         )
-        self.query_one("#apply-all-steps", Vertical).mount(row)
+        self._above_running(row)
+
+    def _above_running(self, row: Vertical) -> None:
+        """Put a row that ended (or never started) above the rows still running: those stay
+        together at the end, where the panel follows them, their progress side by side."""
+        rows = self.query_one("#apply-all-steps", Vertical)
+        running = [r for r in rows.children if r in self._rows.values()]
+        if row.parent is None:
+            rows.mount(row, before=running[0] if running else None)
+        elif running and rows.children.index(row) > rows.children.index(running[0]):
+            rows.move_child(row, before=running[0])
+        self._follow()
+
+    def _follow(self) -> None:
+        """Keep the end of the list (the running steps) in view."""
+        rows = self.query_one("#apply-all-steps", Vertical)
+        if rows.children:
+            self.call_after_refresh(rows.children[-1].scroll_visible, animate=False)
 
     def on_apply_all_panel_step_ended(self, message: StepEnded) -> None:
-        row = self._rows.pop(message.step_id, None)
-        if row is None:  # failed before the step started (the lock, a re-plan, a cancel)
-            row = Vertical(classes="step-row")
-            self.query_one("#apply-all-steps", Vertical).mount(row)
+        # None: it failed before it started (the lock, a re-plan, a cancel)
+        row = self._rows.pop(message.step_id, None) or Vertical(classes="step-row")
+        self._above_running(row)
         row.query(".progress-line").remove()
         if message.failure is not None:
             row.mount(FailureView(message.failure.message, message.failure.entry))
@@ -298,7 +314,6 @@ class ApplyAllPanel(VerticalScroll):
             self._made += len(message.result.applied)
             row.mount(result_view(self.ctx, message.step_id, message.result, message.confirmed))
         self.post_message(StepPanel.Busy(message.step_id, False))
-        self.call_after_refresh(row.scroll_visible, animate=False)
 
     def on_apply_all_panel_finished(self, message: Finished) -> None:
         self.busy = ""
