@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -307,17 +308,47 @@ async def run_graph(
     return run
 
 
+class ApplyInterrupted(Exception):
+    """The operator interrupted the run (Ctrl-C): raised from a running step's next progress
+    report, so the step stops within a wait's slice, not after the whole wait."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted by the operator; re-run apply to finish")
+
+
+_stopping: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "apply_stopping", default=None
+)
+"""Set by a graph pass for the steps it runs: their threads start from copies of its context."""
+
+
+def _stoppable(progress: Progress, stop: threading.Event) -> Progress:
+    def checked(message: str, fraction: float | None = None) -> None:
+        if stop.is_set():
+            raise ApplyInterrupted
+        progress(message, fraction)
+
+    return checked
+
+
 def _graph_pass(
     steps: list[Step],
     apply_one: Callable[[Step, bool], bool],
     again: bool,
     on_skip: Callable[[Step, list[str]], None],
 ) -> GraphRun:
-    """One pass over the graph on its own event loop, a thread per step that can run."""
+    """One pass over the graph on its own event loop, a thread per step that can run.
+
+    Ctrl-C cancels this loop's main task (``asyncio.run``), but threads cannot be cancelled
+    and the loop waits for them before it raises KeyboardInterrupt: the running steps are
+    told to stop at their next progress report instead of finishing a DKIM wait first.
+    """
 
     async def main() -> GraphRun:
         pool = ThreadPoolExecutor(max(len(steps), 1), thread_name_prefix="apply")
         asyncio.get_running_loop().set_default_executor(pool)
+        stop = threading.Event()
+        _stopping.set(stop)  # the tasks below, and their threads, start from copies
 
         def awaitable(step: Step) -> Awaitable[bool]:
             # The one seam to the synchronous apply: once it is a coroutine this is
@@ -325,7 +356,11 @@ def _graph_pass(
             # context, so its progress (``reporting``) and observation are its own.
             return asyncio.to_thread(apply_one, step, again)
 
-        return await run_graph(steps, dependencies([s.id for s in steps]), awaitable, on_skip)
+        try:
+            return await run_graph(steps, dependencies([s.id for s in steps]), awaitable, on_skip)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
 
     return asyncio.run(main())
 
@@ -395,6 +430,8 @@ def apply(
         now = plan(ctx, step)
     if now.fingerprint != planned.fingerprint:
         raise PlanChanged(step.id)
+    if (stop := _stopping.get()) is not None:
+        progress = _stoppable(progress, stop)
     try:
         with reporting(progress):  # retries and waits deep in the calls report here too
             result = step.apply(ctx, changes, progress=progress)

@@ -1,14 +1,17 @@
 """`apply all --yes` through the console script: it converges, a second run changes nothing,
 it still converges when every write endpoint it used answers 500, 500, 429 first, and a
-failed step stops the steps after it while the others finish."""
+failed step stops the steps after it while the others finish; Ctrl-C stops it promptly."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
-from tests.runtime_helpers import run_cli
+from tests.runtime_helpers import CLI, run_cli
 
 ID_SEGMENT = re.compile(r"/[0-9a-f]{32}(?=/|$)")
 
@@ -75,3 +78,29 @@ def test_a_failed_step_stops_only_the_steps_after_it(tmp_path: Path) -> None:
         "secret": "ok",
         "kv": "failed",
     }, outcomes
+
+
+def test_ctrl_c_stops_the_running_steps_at_their_next_report(tmp_path: Path) -> None:
+    """Threads cannot be cancelled: on Ctrl-C the steps still waiting (DKIM, the R2 domain,
+    here 10 minutes each) stop at their next progress report and are journaled as
+    interrupted, and the command exits 130 rather than after the waits."""
+    sandbox_dir = tmp_path / "sbx"
+    proc = subprocess.Popen(
+        [str(CLI), "--sandbox", "--sandbox-dir", str(sandbox_dir), "apply", "all", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "POLARIS_SANDBOX_ACTIVATION_MS": "600000"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "waiting for Cloudflare to verify it" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)  # bounds a hang only: the waits are 600 s
+    assert proc.returncode == 130, out
+    assert "email-service: interrupted by the operator" in out, out
+    history = json.loads(run_cli(sandbox_dir, "history", "--json").stdout)
+    last = {e["step"]: e for e in history}
+    assert last["email-service"]["outcome"] == "failed"
+    assert "interrupted" in last["email-service"]["detail"]
