@@ -20,7 +20,7 @@ the fixed cost every command pays, which is in both walls but not in the critica
 Prints, per activation wait, the median wall of each tree and wall / critical path, with the
 load average before and after.
 
-    uv run python benchmarks/apply_bench.py [--activation-ms 3000 8000] [--rounds 3]
+    uv run python benchmarks/apply_bench.py [--activation-ms 3000 10000 30000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def loadavg() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--activation-ms", type=int, nargs="+", default=[3000, 8000])
+    parser.add_argument("--activation-ms", type=int, nargs="+", default=[3000, 10000, 30000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", default="67a4c25")
     args = parser.parse_args()
