@@ -8,10 +8,12 @@ prints exactly one JSON document on stdout, ``{"error": {...}}`` when it fails.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
@@ -297,22 +299,27 @@ def _ask(question: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+OUTPUT = threading.RLock()
+"""Held while a block of apply output is written: steps applied at the same time interleave
+their lines, and a step's change list, its prompt and its answer stay together."""
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from polaris_tui import runner
 
     steps = _select(args.step)
 
     def confirm(step: Any, changes: list[Any]) -> bool:
-        print(f"{step.id}: {len(changes)} change(s)")
-        for c in changes:
-            print(_render_change(c))
-        return bool(args.yes) or _ask(f"Apply {len(changes)} change(s) to {step.id}?")
-
-    progress = ProgressLines()
+        with OUTPUT:
+            print(f"{step.id}: {len(changes)} change(s)")
+            for c in changes:
+                print(_render_change(c))
+            return bool(args.yes) or _ask(f"Apply {len(changes)} change(s) to {step.id}?")
 
     async def apply_one(ctx: Context, step: Any, again: bool) -> bool:
         if again:
-            print(f"{step.id}: a later step changed what it manages; applying it again")
+            with OUTPUT:
+                print(f"{step.id}: a later step changed what it manages; applying it again")
         try:
             planned = await runner.plan_async(ctx, step)
             result = await runner.apply_async(
@@ -321,15 +328,25 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 planned,
                 confirm=confirm,
                 allow_delete=args.allow_delete,
-                progress=progress,
+                progress=ProgressLines(step=step.id),
             )
         except runner.StepFailure as failure:
-            _print_failure(failure)
+            with OUTPUT:
+                _print_failure(failure)
             return False
-        print(f"{step.id}: {result.detail or ('ok' if result.ok else 'failed')}")
-        for m in result.messages:
-            print(f"  {m}")
+        except asyncio.CancelledError:  # Ctrl-C: each running step says where it stopped
+            with OUTPUT:
+                print(f"{step.id}: {runner.INTERRUPTED}", file=sys.stderr)
+            raise
+        with OUTPUT:
+            print(f"{step.id}: {result.detail or ('ok' if result.ok else 'failed')}")
+            for m in result.messages:
+                print(f"  {m}")
         return result.ok
+
+    def skipped(step: Any, blocked: list[str]) -> None:
+        with OUTPUT:
+            print(f"{step.id}: not started: {', '.join(blocked)} did not succeed")
 
     from polaris_tui.apply_lock import apply_lock
 
@@ -342,11 +359,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
         apply_lock(ctx.state.path.parent, command, wait=args.wait, on_wait=waiting),
     ):
         try:
-            ok = runner.apply_in_order(ctx, steps, lambda step, again: apply_one(ctx, step, again))
+            run = runner.apply_all(
+                ctx, steps, lambda step, again: apply_one(ctx, step, again), skipped
+            )
         except runner.StepFailure as failure:
             _print_failure(failure)
             return Exit.FAILURE
-    return Exit.OK if ok else Exit.FAILURE
+    if len(run.failed) > 1:
+        print(f"failed: {', '.join(run.failed)}", file=sys.stderr)
+    return Exit.OK if run.ok else Exit.FAILURE
 
 
 def _render_removal(c: Any) -> str:
@@ -425,12 +446,17 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 class ProgressLines:
     """Apply and destroy progress on stderr, one line per report, except that a wait ticking
     every second (the same words, other numbers) prints at most every ``TICK_SECONDS``: a
-    DKIM wait is then a dozen lines, not 120, and each still says elapsed of its limit."""
+    DKIM wait is then a dozen lines, not 120, and each still says elapsed of its limit.
+
+    One instance per step: each line names its ``step``, so the lines of steps applied at
+    the same time read apart, and one step's ticking does not hold back another's."""
 
     TICK_SECONDS = 10.0
 
-    def __init__(self, *, quiet: bool = False, clock: Callable[[], float] = time.monotonic):
-        self.quiet, self.clock = quiet, clock
+    def __init__(
+        self, *, quiet: bool = False, step: str = "", clock: Callable[[], float] = time.monotonic
+    ):
+        self.quiet, self.step, self.clock = quiet, step, clock
         self._shape, self._printed = "", 0.0
 
     def __call__(self, message: str, fraction: float | None = None) -> None:
@@ -441,7 +467,9 @@ class ProgressLines:
             return
         self._printed = now
         pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
-        print(f"  ..{pct} {message}", file=sys.stderr)
+        label = f" {self.step}:" if self.step else ""
+        with OUTPUT:
+            print(f"  ..{label}{pct} {message}", file=sys.stderr)
 
 
 def _print_checks(checks: Iterable[Check], mark: Callable[[Check], str]) -> None:

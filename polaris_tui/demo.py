@@ -86,7 +86,8 @@ async def ensure_operator_mailbox(ctx: Context) -> str | None:
 
 
 def apply_all(ctx: Context) -> tuple[bool, str]:
-    """Apply every step in runbook order (the runner re-applies what a later step changed)."""
+    """Apply every step over the dependency graph (the runner re-applies what a later step
+    changed); steps run side by side, so each line names its step."""
     added = run_blocking(ensure_operator_mailbox(ctx))
     done = [f"sandbox: {added} added as the verified mailbox for DMARC reports"] if added else []
     steps = runner.select("all")
@@ -107,11 +108,11 @@ def apply_all(ctx: Context) -> tuple[bool, str]:
         return True
 
     try:
-        runner.apply_in_order(ctx, steps, apply_one)
+        runner.apply_all(ctx, steps, apply_one)
     except runner.StepFailure as failure:
         return False, f"{failure.step}: {failure.message}"
     if failed:
-        return False, failed[0]
+        return False, "; ".join(failed)
     left = [s.id for s in runner.changed_again(ctx, steps)]
     if left:
         return False, f"still pending after two passes: {', '.join(left)}"

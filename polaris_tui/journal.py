@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +34,18 @@ class JournalEntry:
 
 
 class Journal:
-    """Append-only JSON lines; each line is written with one write() + fsync."""
+    """Append-only JSON lines; each line is written with one write() + fsync.
+
+    The steps of one ``apply all`` append from their own threads: the check for a torn last
+    line and the write hold a lock, so a line is never split by another (on Windows the C
+    runtime's O_APPEND is a seek then a write, which two threads could interleave). Other
+    processes (applies to other domains share the file) append with one O_APPEND write()
+    each, which a POSIX kernel does not interleave.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()
 
     def append(
         self, domain: str, step: str, outcome: str, changes: list[Recorded], detail: str = ""
@@ -51,16 +60,17 @@ class Journal:
         }
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size:
-                os.lseek(fd, -1, os.SEEK_END)
-                if os.read(fd, 1) != b"\n":
-                    line = b"\n" + line  # after a torn last line, start a line of our own
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with self._lock:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size:
+                    os.lseek(fd, -1, os.SEEK_END)
+                    if os.read(fd, 1) != b"\n":
+                        line = b"\n" + line  # after a torn last line, start a line of our own
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def entries(self, domain: str | None = None) -> list[JournalEntry]:
         """Every readable entry; a damaged line is skipped with a warning naming it, not fatal."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -31,7 +31,7 @@ from polaris_tui.steps.base import (
     StepState,
     no_progress,
 )
-from polaris_tui.steps.catalog import STEP_INFO
+from polaris_tui.steps.catalog import STEP_INFO, dependencies, topological
 from polaris_tui.steps.registry import all_steps
 from polaris_tui.vault import VaultError
 from polaris_tui.waiting import reporting
@@ -78,9 +78,8 @@ class StepFailure(PolarisError):
         return {**super().to_json(), "message": str(self)}
 
 
-STALE_PLAN = (
-    "the world changed since this plan was made: review the new plan; nothing was changed"
-)
+INTERRUPTED = "interrupted by the operator; re-run apply to finish"
+STALE_PLAN = "the world changed since this plan was made: review the new plan; nothing was changed"
 
 
 class PlanChanged(StepFailure):
@@ -258,29 +257,93 @@ async def changed_again_async(ctx: Context, steps: Iterable[Step]) -> list[Step]
     return [s for s, p in zip(chosen, plans, strict=True) if p.pending]  # type: ignore[union-attr]
 
 
-async def apply_in_order_async(
-    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], Awaitable[bool]]
-) -> bool:
-    """Apply steps in runbook order, then once more each one a later step changed.
+@dataclass
+class GraphRun:
+    """How an apply over the step graph ended: the steps that failed, and the steps that did
+    not start because a step they come after did not succeed (with those steps)."""
 
-    ``apply_one(step, again)`` plans, applies and reports one step; False stops the run. The
-    second pass exists because a later step can change what an earlier one owns, and only
-    Cloudflare's reaction shows it: enabling Email Routing (email-service) makes Cloudflare
-    add its own SPF record at the apex, a second SPF record beside the one auth owns and
-    must merge. A desired zone cannot foresee that record's exact text before Cloudflare
-    writes it, so auth is planned again after the fact. This is the only place that knows;
-    front ends call this.
+    failed: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+async def run_graph(
+    steps: Iterable[Step],
+    after: Mapping[str, Iterable[str]],
+    apply_one: Callable[[Step], Awaitable[bool]],
+    on_skip: Callable[[Step, list[str]], None] = lambda _s, _b: None,
+) -> GraphRun:
+    """Start every step as soon as the steps it comes after (``after``, among ``steps``)
+    have succeeded; steps with no path between them run at the same time.
+
+    On a failure the run goes on as Terraform's does: steps already running finish, steps
+    that come after the failed one (directly or not) do not start and are reported through
+    ``on_skip``, independent steps still run, and the result names every failure. An
+    exception ``apply_one`` did not turn into False is re-raised once nothing runs any more.
+    """
+    chosen = {s.id: s for s in steps}
+    graph = {i: tuple(d for d in after.get(i, ()) if d in chosen) for i in chosen}
+    run = GraphRun()
+    errors: list[BaseException] = []
+    tasks: dict[str, asyncio.Task[bool]] = {}
+
+    async def one(step_id: str) -> bool:
+        needs = graph[step_id]
+        results = [await tasks[d] for d in needs]  # created first: the order is topological
+        blocked = [d for d, ok in zip(needs, results, strict=True) if not ok]
+        if blocked:
+            run.skipped[step_id] = blocked
+            on_skip(chosen[step_id], blocked)
+            return False
+        try:
+            ok = await apply_one(chosen[step_id])
+        except Exception as exc:
+            errors.append(exc)
+            ok = False
+        if not ok:
+            run.failed.append(step_id)
+        return ok
+
+    for step_id in topological(graph):
+        tasks[step_id] = asyncio.create_task(one(step_id))
+    await asyncio.gather(*tasks.values())
+    if errors:
+        raise errors[0]
+    return run
+
+
+async def apply_all_async(
+    ctx: Context,
+    steps: Iterable[Step],
+    apply_one: Callable[[Step, bool], Awaitable[bool]],
+    on_skip: Callable[[Step, list[str]], None] = lambda _s, _b: None,
+) -> GraphRun:
+    """Apply steps over the dependency graph the catalog declares, then once more each one a
+    later step changed.
+
+    ``apply_one(step, again)`` plans, applies and reports one step (False is a failure); each
+    call is a task of its own, so its progress (``reporting``) and observation are its own,
+    and a cancel (Ctrl-C) reaches every running step at its next await. The second pass
+    exists because a later step can change what an earlier one owns, and only Cloudflare's
+    reaction shows it: enabling Email Routing (email-service) makes Cloudflare add its own SPF
+    record at the apex, a second SPF record beside the one auth owns and must merge. A
+    desired zone cannot foresee that record's exact text before Cloudflare writes it, so auth
+    is planned again after the fact. This is the only place that knows; front ends call this.
     """
     chosen = list(steps)
-    for step in chosen:
-        if not await apply_one(step, False):
-            return False
-    if len(chosen) < 2:
-        return True
-    for step in await changed_again_async(ctx, chosen):
-        if not await apply_one(step, True):
-            return False
-    return True
+    await _prepared(ctx)  # the shared client and the SDK's modules, before the fan-out
+
+    async def graph_pass(these: list[Step], again: bool) -> GraphRun:
+        after = dependencies([s.id for s in these])
+        return await run_graph(these, after, lambda step: apply_one(step, again), on_skip)
+
+    first = await graph_pass(chosen, False)
+    if not first.ok or len(chosen) < 2:
+        return first
+    return await graph_pass(await changed_again_async(ctx, chosen), True)
 
 
 Confirm = Callable[[Step, list[Change]], bool]
@@ -326,6 +389,9 @@ async def apply_async(
     try:
         with reporting(progress):  # retries and waits deep in the calls report here too
             result = await step.apply(ctx, changes, progress=progress)
+    except asyncio.CancelledError:  # Ctrl-C: the journal says the step stopped midway
+        ctx.journal.append(ctx.config.domain, step.id, "failed", changes, INTERRUPTED)
+        raise
     except Exception as exc:
         failure = describe_error(ctx, step.id, exc)
         ctx.journal.append(ctx.config.domain, step.id, "failed", changes, failure.message)
@@ -372,11 +438,14 @@ def changed_again(ctx: Context, steps: Iterable[Step]) -> list[Step]:
     return run_blocking(changed_again_async(ctx, steps))
 
 
-def apply_in_order(
-    ctx: Context, steps: Iterable[Step], apply_one: Callable[[Step, bool], Awaitable[bool]]
-) -> bool:
+def apply_all(
+    ctx: Context,
+    steps: Iterable[Step],
+    apply_one: Callable[[Step, bool], Awaitable[bool]],
+    on_skip: Callable[[Step, list[str]], None] = lambda _s, _b: None,
+) -> GraphRun:
     """The whole run on one event loop: ``apply_one`` awaits ``plan_async``/``apply_async``."""
-    return run_blocking(apply_in_order_async(ctx, steps, apply_one))
+    return run_blocking(apply_all_async(ctx, steps, apply_one, on_skip))
 
 
 def apply(

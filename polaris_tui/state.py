@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,16 @@ FIX = (
 
 
 class StateStore:
-    """A small JSON document, re-read on every access and written atomically on every change."""
+    """A small JSON document, re-read on every access and written atomically on every change.
+
+    Steps of one ``apply all`` run at the same time and write their own keys (kv its ids,
+    every step what it owns): each read-modify-write holds the lock, so one step's write
+    never drops another's. Across processes the apply lock keeps one writer per domain.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
 
     def load(self) -> dict[str, Any]:
         """The document; a damaged file raises CorruptFile and is never overwritten."""
@@ -31,27 +38,30 @@ class StateStore:
         return self.load().get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        data = self.load()
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-        atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
+        with self._lock:
+            data = self.load()
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+            atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode("utf-8"))
 
     def owned(self, kind: str) -> set[str]:
         """Identifiers of resources of ``kind`` the tool created (for safe deletes)."""
         return set(self.get("owned", {}).get(kind, []))
 
     def mark_owned(self, kind: str, ident: str) -> None:
-        owned = self.get("owned", {})
-        owned.setdefault(kind, [])
-        if ident not in owned[kind]:
-            owned[kind].append(ident)
-        self.set("owned", owned)
+        with self._lock:
+            owned = self.get("owned", {})
+            owned.setdefault(kind, [])
+            if ident not in owned[kind]:
+                owned[kind].append(ident)
+            self.set("owned", owned)
 
     def forget_owned(self, kind: str, ident: str) -> None:
         """After the tool removed the resource: it is no longer there to own."""
-        owned = self.get("owned", {})
-        if ident in owned.get(kind, []):
-            owned[kind].remove(ident)
-            self.set("owned", owned)
+        with self._lock:
+            owned = self.get("owned", {})
+            if ident in owned.get(kind, []):
+                owned[kind].remove(ident)
+                self.set("owned", owned)

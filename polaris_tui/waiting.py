@@ -24,6 +24,19 @@ SLICE_SECONDS = 1.0
 """The longest sleep between two reports: a cancel lands within this."""
 
 
+POLL_LATENESS = 0.1
+"""A poll waits at most this fraction of the time already waited (after its first delay)."""
+
+
+def backoff(delay: float, elapsed: float, cap: float) -> float:
+    """The delay before the next poll of a wait Cloudflare imposes: doubling from ``delay``
+    up to ``cap``, but never more than ``POLL_LATENESS`` of the ``elapsed`` time (nor less
+    than ``delay``). Plain doubling polls at 3.75 s then 7.75 s, so a change made at 4 s was
+    seen at 7.75 s, nearly twice late; here it is seen at most a tenth late, whatever the
+    wait is against the backoff, for about twice the polls (88 over a 600 s DKIM wait)."""
+    return min(delay * 2, cap, max(delay, elapsed * POLL_LATENESS))
+
+
 def no_progress(message: str, fraction: float | None = None) -> None:
     """A progress sink for callers that do not display progress."""
 

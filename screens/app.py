@@ -548,7 +548,7 @@ class PolarisApp(App[int]):
             self.notify("Cancelling at the next safe point.", title=title)
 
     async def action_apply_all(self) -> None:
-        """Plan every step, confirm once, apply them in runbook order."""
+        """Plan every step, confirm once, apply them over the dependency graph."""
         from screens.apply_all import ApplyAllPanel
 
         if self.ctx is None:

@@ -1,10 +1,11 @@
 """Apply all: the runbook in one go (imported when first opened, not before the first frame).
 
 Every step is planned from one observation and the operator confirms the combined plan once;
-``runner.apply_in_order`` then runs the steps in runbook order, applying again a step that a
-later one changed (the runner's convergence, not a pass of our own). The run stops at the
-first failure, shown with its guidance. A confirmation covers what it showed: a step whose
-plan gained a change since then is not applied, and the run stops there.
+``runner.apply_all`` then starts each step as soon as the steps it depends on succeeded, side
+by side with the others running (a row each, with its own progress), and applies again a step
+that a later one changed (the runner's convergence, not a pass of our own). A failure, shown
+with its guidance, stops the steps that depend on it; the others finish. A confirmation covers
+what it showed: a step whose plan gained a change since then is not applied.
 """
 
 from __future__ import annotations
@@ -48,10 +49,19 @@ class ApplyAllPanel(VerticalScroll):
             self.again = again
 
     class Progressed(Message):
-        def __init__(self, text: str, fraction: float | None) -> None:
+        """A running step's report; ``step_id`` None reaches every running step's row."""
+
+        def __init__(self, step_id: str | None, text: str, fraction: float | None) -> None:
             super().__init__()
+            self.step_id = step_id
             self.text = text
             self.fraction = fraction
+
+    class StepSkipped(Message):
+        def __init__(self, step_id: str, blocked: list[str]) -> None:
+            super().__init__()
+            self.step_id = step_id
+            self.blocked = blocked
 
     class StepEnded(Message):
         def __init__(
@@ -80,7 +90,7 @@ class ApplyAllPanel(VerticalScroll):
         self.ctx: Context | None = None
         self.steps: list[Step] = []
         self.busy = ""
-        self._row: Vertical | None = None  # the running step's row
+        self._rows: dict[str, Vertical] = {}  # each running step's row
         self._made = 0
 
     def connect(self, ctx: Context, steps: list[Step]) -> None:
@@ -89,8 +99,9 @@ class ApplyAllPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("[b]Apply all[/b]", classes="title")
         yield Static(
-            "Every step's plan in one confirmation, then each step in runbook order; a step "
-            "that a later one changes is applied again. The run stops at the first failure.",
+            "Every step's plan in one confirmation, then each step once those it depends on are "
+            "done, side by side; a step that a later one changes is applied again. A failure "
+            "stops the steps that depend on it.",
             classes="purpose",
         )
         yield Static("Press [b]A[/b] to plan every step.", id="apply-all-summary")
@@ -157,7 +168,7 @@ class ApplyAllPanel(VerticalScroll):
             self._made = 0
             self.app.refresh_bindings()
             total = sum(len(c) for c in plans.values())
-            self._summary(f"[b]Applying {total} change(s) in runbook order…[/b]")
+            self._summary(f"[b]Applying {total} change(s), independent steps side by side…[/b]")
             self._run(plans, allow_delete=screen.require_text is not None)
 
         self.app.push_screen(screen, after)
@@ -174,12 +185,17 @@ class ApplyAllPanel(VerticalScroll):
         worker = get_current_worker()
         changed: set[str] = set()
 
-        def progress(text: str, fraction: float | None = None) -> None:
-            if worker.is_cancelled:
-                raise OperationCancelled("cancelled by the operator")
-            self.post_message(self.Progressed(text, fraction))
-
         async def apply_one(step: Step, again: bool) -> bool:
+            if worker.is_cancelled:  # after a cancel no step starts
+                failure = runner.StepFailure(step.id, "not started: the run was cancelled")
+                self.post_message(self.StepEnded(step.id, None, failure, 0))
+                return False
+
+            def progress(text: str, fraction: float | None = None) -> None:
+                if worker.is_cancelled:
+                    raise OperationCancelled("cancelled by the operator")
+                self.post_message(self.Progressed(step.id, text, fraction))
+
             self.post_message(self.StepStarted(step.id, again))
             planned = confirmed.get(step.id, [])
             unconfirmed: list[Change] = []
@@ -222,7 +238,12 @@ class ApplyAllPanel(VerticalScroll):
         ok = False
         try:
             with apply_lock(ctx.state.path.parent, "polaris-tui TUI: apply all"):
-                ok = runner.apply_in_order(ctx, self.steps, apply_one)
+                ok = runner.apply_all(
+                    ctx,
+                    self.steps,
+                    apply_one,
+                    lambda step, blocked: self.post_message(self.StepSkipped(step.id, blocked)),
+                ).ok
         except runner.StepFailure as failure:
             self.post_message(self.StepEnded(failure.step, None, failure, 0))
         except ApplyLocked as locked:
@@ -235,26 +256,51 @@ class ApplyAllPanel(VerticalScroll):
         from screens.progress import ProgressLine
 
         title = self._title(message.step_id) + (" (again: a later step changed it)" * message.again)
-        row = self._row = Vertical(
+        row = self._rows[message.step_id] = Vertical(
             Static(f"[b]{escape(title)}[/b]"),
             ProgressLine(f"applying {title}…"),
             classes="step-row",
         )
         self.query_one("#apply-all-steps", Vertical).mount(row)
         self.post_message(StepPanel.Busy(message.step_id, True))
-        self.call_after_refresh(row.scroll_visible, animate=False)
+        self._follow()
 
     def on_apply_all_panel_progressed(self, message: Progressed) -> None:
-        if self._row is not None:
-            for line in self._row.query(".progress-line"):
+        rows = self._rows.values() if message.step_id is None else [self._rows.get(message.step_id)]
+        for row in rows:
+            for line in row.query(".progress-line") if row is not None else ():
                 line.report(message.text, message.fraction)  # type: ignore[attr-defined]
 
+    def on_apply_all_panel_step_skipped(self, message: StepSkipped) -> None:
+        title = escape(self._title(message.step_id))
+        after = ", ".join(escape(self._title(b)) for b in message.blocked)
+        row = Vertical(
+            Static(f"[b]{title}[/b] [dim]— not started: {after} did not succeed[/dim]"),
+            classes="step-row",
+        )
+        self._above_running(row)
+
+    def _above_running(self, row: Vertical) -> None:
+        """Put a row that ended (or never started) above the rows still running: those stay
+        together at the end, where the panel follows them, their progress side by side."""
+        rows = self.query_one("#apply-all-steps", Vertical)
+        running = [r for r in rows.children if r in self._rows.values()]
+        if row.parent is None:
+            rows.mount(row, before=running[0] if running else None)
+        elif running and rows.children.index(row) > rows.children.index(running[0]):
+            rows.move_child(row, before=running[0])
+        self._follow()
+
+    def _follow(self) -> None:
+        """Keep the end of the list (the running steps) in view."""
+        rows = self.query_one("#apply-all-steps", Vertical)
+        if rows.children:
+            self.call_after_refresh(rows.children[-1].scroll_visible, animate=False)
+
     def on_apply_all_panel_step_ended(self, message: StepEnded) -> None:
-        row = self._row
-        if row is None:  # failed before any step started (the lock, a re-plan)
-            row = Vertical(classes="step-row")
-            self.query_one("#apply-all-steps", Vertical).mount(row)
-        self._row = None
+        # None: it failed before it started (the lock, a re-plan, a cancel)
+        row = self._rows.pop(message.step_id, None) or Vertical(classes="step-row")
+        self._above_running(row)
         row.query(".progress-line").remove()
         if message.failure is not None:
             row.mount(FailureView(message.failure.message, message.failure.entry))
@@ -268,7 +314,6 @@ class ApplyAllPanel(VerticalScroll):
             self._made += len(message.result.applied)
             row.mount(result_view(self.ctx, message.step_id, message.result, message.confirmed))
         self.post_message(StepPanel.Busy(message.step_id, False))
-        self.call_after_refresh(row.scroll_visible, animate=False)
 
     def on_apply_all_panel_finished(self, message: Finished) -> None:
         self.busy = ""
@@ -280,17 +325,18 @@ class ApplyAllPanel(VerticalScroll):
             )
         else:
             self._summary(
-                f"[b red]✘ Stopped[/b red] — {self._made} change(s) made before the step below "
-                "failed; its guidance is under it. Fix it, then press [b]A[/b] to plan again."
+                f"[b red]✘ Stopped[/b red] — {self._made} change(s) made; a step below failed "
+                "(its guidance is under it) and the steps after it did not start. Fix it, then "
+                "press [b]A[/b] to plan again."
             )
 
     def cancel(self) -> bool:
-        """Stop the run at the running step's next progress report."""
+        """Stop the run at each running step's next progress report; none starts after."""
         if self.busy != "applying":
             return False
         self.workers.cancel_group(self, "apply")
         self.on_apply_all_panel_progressed(
-            self.Progressed("cancelling at the next safe point…", None)
+            self.Progressed(None, "cancelling at the next safe point…", None)
         )
         return True
 

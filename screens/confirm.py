@@ -138,7 +138,7 @@ def confirm_apply(step_title: str, changes: list[Change], domain: str) -> Confir
 
 
 def confirm_apply_all(sections: list[tuple[str, list[Change]]], domain: str) -> ConfirmScreen:
-    """One confirmation for the whole runbook: every step's plan in runbook order."""
+    """One confirmation for the whole runbook: every step's plan, listed in runbook order."""
     from screens.plan_view import PlanView
 
     plan = PlanView(sections=sections, id="confirm-plan")
@@ -146,8 +146,9 @@ def confirm_apply_all(sections: list[tuple[str, list[Change]]], domain: str) -> 
     every = [c for _, changes in sections for c in changes]
     hostname = deletion_hostname(every, domain)
     question = (
-        f"Apply {len(every)} change(s) in {len(sections)} step(s), in runbook order? A step "
-        "that a later one changes is applied again; the run stops at the first failure."
+        f"Apply {len(every)} change(s) in {len(sections)} step(s)? Each step starts once the "
+        "steps it depends on are done, independent ones side by side; a step that a later one "
+        "changes is applied again; a failure stops the steps that depend on it."
     )
     if hostname:
         question += " This plan DELETES records."

@@ -1,13 +1,17 @@
 """`apply all --yes` through the console script: it converges, a second run changes nothing,
-and it still converges when every write endpoint it used answers 500, 500, 429 first."""
+it still converges when every write endpoint it used answers 500, 500, 429 first, and a
+failed step stops the steps after it while the others finish; Ctrl-C stops it promptly."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
-from tests.runtime_helpers import run_cli
+from tests.runtime_helpers import CLI, run_cli
 
 ID_SEGMENT = re.compile(r"/[0-9a-f]{32}(?=/|$)")
 
@@ -52,3 +56,51 @@ def test_apply_all_twice_changes_nothing_the_second_time(tmp_path: Path) -> None
     assert sum(r["status"] == 429 for r in log) >= len(endpoints)
     assert sum(r["status"] == 500 for r in log) >= 2 * len(endpoints)
     assert run_cli(faulty_dir, "plan", "all").returncode == 0
+
+
+def test_a_failed_step_stops_only_the_steps_after_it(tmp_path: Path) -> None:
+    sandbox_dir = tmp_path / "sbx"
+    faults = {"POLARIS_SANDBOX_FAULTS": "POST:*/storage/kv/namespaces*:403"}
+    run = run_cli(sandbox_dir, "apply", "all", "--yes", timeout=600, env=faults)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Workers KV Storage" in run.stderr  # the failure with its guidance
+    lines = run.stdout.splitlines()
+    assert "deploy: not started: kv did not succeed" in lines, lines
+    assert "route: not started: deploy did not succeed" in lines, lines
+    history = run_cli(sandbox_dir, "history", "--json")
+    entries = json.loads(history.stdout)
+    outcomes = {e["step"]: e["outcome"] for e in entries}
+    assert outcomes == {
+        "dns": "ok",
+        "auth": "ok",
+        "email-service": "ok",
+        "assets": "ok",
+        "secret": "ok",
+        "kv": "failed",
+    }, outcomes
+
+
+def test_ctrl_c_stops_the_running_steps_at_their_next_report(tmp_path: Path) -> None:
+    """Threads cannot be cancelled: on Ctrl-C the steps still waiting (DKIM, the R2 domain,
+    here 10 minutes each) stop at their next progress report and are journaled as
+    interrupted, and the command exits 130 rather than after the waits."""
+    sandbox_dir = tmp_path / "sbx"
+    proc = subprocess.Popen(
+        [str(CLI), "--sandbox", "--sandbox-dir", str(sandbox_dir), "apply", "all", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "POLARIS_SANDBOX_ACTIVATION_MS": "600000"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "waiting for Cloudflare to verify it" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)  # bounds a hang only: the waits are 600 s
+    assert proc.returncode == 130, out
+    assert "email-service: interrupted by the operator" in out, out
+    history = json.loads(run_cli(sandbox_dir, "history", "--json").stdout)
+    last = {e["step"]: e for e in history}
+    assert last["email-service"]["outcome"] == "failed"
+    assert "interrupted" in last["email-service"]["detail"]

@@ -237,7 +237,6 @@ def test_completion_refuses_an_unknown_shell() -> None:
     assert "invalid choice" in json.loads(proc.stdout)["error"]["message"]
 
 
-
 def test_the_sandbox_check_knows_every_package_of_the_extra() -> None:
     """Each requirement of the extra (and of moto's s3 extra) provides a module the check
     looks for, and each module it looks for comes from one of them."""
@@ -284,3 +283,23 @@ def test_a_ticking_wait_prints_every_ten_seconds_not_every_second(
     ]
     ProgressLines(quiet=True)("anything", None)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_lines_name_their_step_and_tick_per_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Steps applied at the same time print into one stream: each line says whose it is, and
+    one step's ticking wait does not silence another's."""
+    from polaris_tui.cli import ProgressLines
+
+    now = [0.0]
+    dkim = ProgressLines(step="email-service", clock=lambda: now[0])
+    domain = ProgressLines(step="assets", clock=lambda: now[0])
+    for second in range(3):
+        now[0] = float(second)
+        dkim(f"waiting for DKIM ({second} s of 600 s)", 0.5)
+        domain(f"waiting for the domain ({second} s of 120 s)", None)
+    assert capsys.readouterr().err.splitlines() == [
+        "  .. email-service:  50% waiting for DKIM (0 s of 600 s)",
+        "  .. assets: waiting for the domain (0 s of 120 s)",
+    ]

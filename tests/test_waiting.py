@@ -47,3 +47,22 @@ def test_report_reaches_the_callback_made_current_and_its_copies() -> None:
         contextvars.copy_context().run(waiting.report, "in a copied context")
     waiting.report("after")
     assert said == ["inside", "in a copied context"]
+
+
+def test_a_poll_sees_a_change_at_most_a_tenth_late_with_few_polls() -> None:
+    """The loops poll, sleep ``delay``, then take ``backoff(delay, elapsed at that poll)``:
+    whenever Cloudflare finishes (every 0.1 s over a DKIM wait's 600 s), the next poll comes
+    within a tenth of the time waited (or the first delay), for under 100 polls in all."""
+    from polaris_tui.waiting import POLL_LATENESS, backoff
+
+    polls, delay, now = [0.0], 0.25, 0.0
+    while now < 600:
+        polled_at = now
+        now += delay
+        polls.append(now)
+        delay = backoff(delay, polled_at, 15.0)
+    assert len(polls) < 100
+    for tenth in range(1, 6000):
+        done = tenth / 10
+        seen = next(p for p in polls if p >= done)
+        assert seen - done <= max(0.25, POLL_LATENESS * done) + 1e-9, (done, seen)

@@ -362,7 +362,7 @@ async def _wait_domain_active(ctx: Context, progress: Progress) -> bool:
         if elapsed >= timeout:
             return False
         await waiting.pause_async(min(delay, max(0.0, timeout - elapsed)), said, progress=progress)
-        delay = min(delay * 2, 5.0)
+        delay = waiting.backoff(delay, elapsed, 5.0)
 
 
 async def _domain_check(ctx: Context) -> tuple[bool, str]:

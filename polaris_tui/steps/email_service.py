@@ -271,7 +271,7 @@ async def _wait_verified(ctx: Context, tag: str, progress: Progress) -> SendingD
             min(elapsed / timeout, 0.99),
             progress=progress,
         )
-        delay = min(delay * 2, 15.0)
+        delay = waiting.backoff(delay, elapsed, 15.0)
 
 
 class EmailServiceStep(Step):

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from polaris_tui.steps.base import Action, Change, Progress
-from polaris_tui.waiting import of_limit, pause_async
+from polaris_tui.waiting import backoff, of_limit, pause_async
 
 if TYPE_CHECKING:
     from polaris_tui.context import Context
@@ -97,7 +97,7 @@ async def wait_verified(ctx: Context, mailbox: str, progress: Progress) -> bool:
         # the backoff sleeps in reported slices, so a cancel lands within one
         wait = min(delay, timeout - elapsed)
         await pause_async(wait, waiting, min(elapsed / timeout, 0.99), progress=progress)
-        delay = min(delay * 2, POLL_MAX_SECONDS)
+        delay = backoff(delay, elapsed, POLL_MAX_SECONDS)
 
 
 def timeout_detail(ctx: Context, mailbox: str) -> str:

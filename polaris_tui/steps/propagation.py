@@ -63,4 +63,4 @@ async def wait_until_served(
         await waiting.pause_async(
             min(delay, max(0.0, timeout - elapsed)), said, fraction, progress=progress
         )
-        delay = min(delay * 2, 5.0)
+        delay = waiting.backoff(delay, elapsed, 5.0)

@@ -119,7 +119,7 @@ async def wait_until_reachable(ctx: Context, progress: Progress) -> int | None:
         if status in REACHABLE or elapsed >= limit:
             return status
         await waiting.pause_async(min(delay, max(0.0, limit - elapsed)), said, progress=progress)
-        delay = min(delay * 2, 5.0)
+        delay = waiting.backoff(delay, elapsed, 5.0)
 
 
 class RouteStep(Step):

@@ -1,5 +1,6 @@
-"""Apply all from the TUI: one combined confirmation, the runner's order and convergence, a stop
-at the first failure with its guidance; and the palette finds the runbook's actions by word."""
+"""Apply all from the TUI: one combined confirmation, the runner's graph and convergence, a
+failure that stops the steps after it with its guidance while the others finish; and the
+palette finds the runbook's actions by word."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from textual.widgets import Static
 from polaris_tui import runner
 from polaris_tui.ports import Record
 from polaris_tui.steps.base import Step
-from polaris_tui.steps.catalog import STEP_IDS
+from polaris_tui.steps.catalog import STEP_IDS, dependencies
 from screens.app import StepItem, create_app
 from screens.apply_all import ApplyAllPanel
 from screens.commands import PolarisCommands
@@ -86,7 +87,11 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
         assert "SPF and DMARC (again: a later step changed it)" in text, text
         assert app.ctx is not None
         entries = app.ctx.journal.entries(app.ctx.config.domain)
-        assert [e.step for e in entries] == [*STEP_IDS, "auth"]  # one pass, then convergence
+        ran = [e.step for e in entries]
+        assert sorted(ran[:-1]) == sorted(STEP_IDS) and ran[-1] == "auth"  # then convergence
+        for step_id in STEP_IDS:  # each step after the steps it depends on
+            for before in dependencies()[step_id]:
+                assert ran.index(before) < ran.index(step_id), (before, step_id, ran)
         assert all(e.outcome == "ok" for e in entries)
         left = await runner.plan_each_async(app.ctx, runner.select("all"))
         assert all(not p.pending for p in left)  # type: ignore[union-attr]
@@ -97,7 +102,7 @@ async def test_apply_all_confirms_once_and_converges(tmp_path: Path) -> None:
             assert secret not in seen and secret not in text
 
 
-async def test_apply_all_stops_at_the_first_failure_with_its_guidance(tmp_path: Path) -> None:
+async def test_a_failure_stops_its_dependents_and_the_others_finish(tmp_path: Path) -> None:
     app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
     async with app.run_test(size=(130, 40)) as pilot:
         await settle(pilot)
@@ -113,9 +118,14 @@ async def test_apply_all_stops_at_the_first_failure_with_its_guidance(tmp_path: 
         assert len(list(panel.query(FailureView))) == 1, text
         assert "lacks a permission" in text and "Workers KV Storage" in text, text
         assert len(list(panel.query(GuidanceBox))) == 1
+        # deploy needs kv's namespace, route needs deploy: neither started, each says why
+        assert "Deploy the relay Worker — not started: KV nonce store did not succeed" in text
+        assert "Bind mail.<domain> — not started: Deploy the relay Worker did not succeed" in text
         assert app.ctx is not None
-        ran = [e.step for e in app.ctx.journal.entries(app.ctx.config.domain)]
-        assert ran == ["dns", "auth", "email-service", "assets", "kv"], ran  # nothing after kv
+        entries = app.ctx.journal.entries(app.ctx.config.domain)
+        ran = {e.step: e.outcome for e in entries}
+        independent = {"dns", "auth", "email-service", "assets", "secret"}
+        assert ran == {**dict.fromkeys(independent, "ok"), "kv": "failed"}, ran
         assert app.query_one("#step-kv", StepItem).state == "failed"
 
 
@@ -129,7 +139,7 @@ async def test_nothing_to_apply_says_so_without_asking(tmp_path: Path) -> None:
         async def apply_one(step: Step, _again: bool) -> bool:
             return (await apply_step(ctx, step.id)).ok
 
-        await runner.apply_in_order_async(ctx, steps, apply_one)
+        await runner.apply_all_async(ctx, steps, apply_one)
         await pilot.press("A")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
@@ -161,7 +171,8 @@ async def test_the_palette_finds_the_runbook_by_its_words(
 
 async def test_a_plan_that_grew_stops_the_run(tmp_path: Path) -> None:
     """The confirmation covers what it showed: an SPF record is added outside the tool while
-    the dialog is open, so the auth plan gains a change nobody confirmed; the run stops there."""
+    the dialog is open, so the auth plan gains a change nobody confirmed: auth changes nothing
+    and the steps after it (email-service) do not start."""
     app = create_app(sandbox=True, sandbox_dir=tmp_path / "sbx")
     async with app.run_test(size=(130, 40)) as pilot:
         await settle(pilot)
@@ -176,5 +187,7 @@ async def test_a_plan_that_grew_stops_the_run(tmp_path: Path) -> None:
         panel = await finished(pilot)
         text = panel_text(panel)
         assert "Stopped" in text and "you did not confirm" in text, text
-        ran = [e.step for e in app.ctx.journal.entries(app.ctx.config.domain)]
-        assert ran == ["dns"], ran  # auth changed nothing, nothing after it ran
+        assert "not started: SPF and DMARC did not succeed" in text, text
+        ran = {e.step for e in app.ctx.journal.entries(app.ctx.config.domain)}
+        assert "auth" not in ran and "email-service" not in ran, ran  # auth changed nothing
+        assert {"dns", "kv", "secret", "deploy"} <= ran, ran  # independent of auth
