@@ -30,16 +30,13 @@ INTERNAL_AUTH = (
     "AWS4-HMAC-SHA256 Credential=sandbox/20250101/us-east-1/s3/aws4_request, "
     f"SignedHeaders=host, Signature={secrets.token_hex(32)}"
 )
-# Marks the sandbox's own start-up requests (restore), which the injected latency skips;
-# honoured only beside INTERNAL_AUTH.
-SETUP_HEADER = "X-Polaris-Sandbox-Setup"
 
 
-def _setup(environ: dict[str, Any]) -> bool:
-    return (
-        environ.get("HTTP_AUTHORIZATION") == INTERNAL_AUTH
-        and environ.get("HTTP_X_POLARIS_SANDBOX_SETUP") == "1"
-    )
+def _internal(environ: dict[str, Any]) -> bool:
+    """The sandbox's own request (restore, the mirror's read after a PUT, the R2 API's bucket
+    calls, the edge's reads): the injected latency models the client's network, so these
+    skip it; delaying them delayed a client's PUT twice and every start once per object."""
+    return environ.get("HTTP_AUTHORIZATION") == INTERNAL_AUTH
 
 
 KEPT_HEADERS = (
@@ -79,7 +76,7 @@ class S3Server:
         self.keys = self._load_keys()
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            delay = 0 if _setup(environ) else self.latency_ms()
+            delay = 0 if _internal(environ) else self.latency_ms()
             if delay > 0:
                 time.sleep(delay / 1000)
             try:
@@ -185,10 +182,8 @@ class S3Server:
         path: str,
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
-        *,
-        setup: bool = False,
     ) -> tuple[int, bytes]:
-        own = {"Authorization": INTERNAL_AUTH, **({SETUP_HEADER: "1"} if setup else {})}
+        own = {"Authorization": INTERNAL_AUTH}
         req = urllib.request.Request(
             self.url + path, data=data, method=method, headers={**own, **(headers or {})}
         )
@@ -198,8 +193,8 @@ class S3Server:
         except urllib.error.HTTPError as err:
             return err.code, err.read()
 
-    def create_bucket(self, name: str, *, setup: bool = False) -> None:
-        status, body = self._request("PUT", f"/{name}", setup=setup)
+    def create_bucket(self, name: str) -> None:
+        status, body = self._request("PUT", f"/{name}")
         if status >= 300 and b"BucketAlreadyOwnedByYou" not in body:
             raise RuntimeError(f"S3 bucket {name} could not be created ({status})")
 
@@ -230,10 +225,9 @@ class S3Server:
     def restore(self, buckets: list[str]) -> None:
         """Recreate the buckets of the saved state and re-upload mirrored objects.
 
-        The sandbox's own start, not a client's request: no injected latency, which would
-        otherwise delay every command's start by one latency per bucket and object."""
+        The sandbox's own start, not a client's request: no injected latency (``_internal``)."""
         for name in buckets:
-            self.create_bucket(name, setup=True)
+            self.create_bucket(name)
             bucket_dir = self.mirror / name
             if not bucket_dir.is_dir():
                 continue
@@ -242,7 +236,7 @@ class S3Server:
                 data = base64.b64decode(meta["b64"])
                 kept = meta.get("headers") or {"Content-Type": meta["content_type"]}
                 key = urllib.parse.quote(meta["key"])
-                self._request("PUT", f"/{name}/{key}", data, kept, setup=True)
+                self._request("PUT", f"/{name}/{key}", data, kept)
 
     # -- mirror ------------------------------------------------------------------------
     def _mirror(self, method: str, bucket: str, raw_key: str) -> None:

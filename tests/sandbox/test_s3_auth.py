@@ -114,3 +114,40 @@ def test_object_metadata_survives_a_restart(tmp_path):
     assert head["ContentType"] == "image/png"
     assert head["CacheControl"] == "public, max-age=86400"
     assert head["Metadata"] == {"origin": "polaris"}
+
+
+def test_injected_latency_delays_the_clients_requests_only(tmp_path):
+    """The latency knob models the client's network: each boto3 request is delayed once,
+    and the sandbox's own requests (the R2 API's bucket create, the mirror's read after a
+    PUT, a restart's restore) not at all. Counted where the delay is decided, over HTTP."""
+    import cloudflare
+
+    from polaris_tui.sandbox.s3 import S3Server
+
+    delayed: list[str] = []
+
+    def latency() -> int:
+        delayed.append("delayed")
+        return 0
+
+    box = Sandbox(tmp_path / "sbx")
+    with box as ep:
+        s3_server = box._running().s3
+        s3_server.latency_ms = latency
+        cloudflare.Cloudflare(api_token=ep.token, base_url=ep.api).r2.buckets.create(
+            account_id=ep.account_id, name=BUCKET
+        )
+        assert delayed == []
+        for key in (KEY, KEY + "2"):
+            client(ep).put_object(Bucket=BUCKET, Key=key, Body=b"png", ContentType="image/png")
+        assert len(delayed) == 2  # once per client request, not twice per PUT
+        account_id = ep.account_id
+    delayed.clear()
+    again = S3Server(tmp_path / "sbx", latency, namespace=account_id[:10])  # as the runtime
+    again.start()
+    try:
+        again.restore([BUCKET])
+        assert delayed == []
+        assert sorted(again.object_keys(BUCKET)) == [KEY, KEY + "2"]
+    finally:
+        again.stop()
