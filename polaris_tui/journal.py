@@ -36,9 +36,10 @@ class JournalEntry:
 class Journal:
     """Append-only JSON lines; each line is written with one write() + fsync.
 
-    The steps of one ``apply all`` append from their own threads: the check for a torn last
-    line and the write hold a lock, so a line is never split by another (on Windows the C
-    runtime's O_APPEND is a seek then a write, which two threads could interleave). Other
+    The steps of one ``apply all`` run side by side, and the TUI's workers append from
+    threads of their own: the check for a torn last line and the write hold a lock, so a line
+    is never split by another (on Windows the C runtime's O_APPEND is a seek then a write,
+    which two threads could interleave). Other
     processes (applies to other domains share the file) append with one O_APPEND write()
     each, which a POSIX kernel does not interleave.
     """
