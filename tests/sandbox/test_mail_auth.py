@@ -184,3 +184,22 @@ def test_the_cname_form_resolves_to_the_key_cloudflare_serves(cf, ep, sending):
     (published,) = _txt(ep, f"{sending.dkim_selector}._domainkey.{DOMAIN}")
     assert resolver.txt(name) == [published.encode()]
     assert resolver.txt("nothing.dkim.cloudflare.net") == []
+
+
+def test_the_receivers_lookups_skip_the_injected_latency(sandbox, ep, sending, monkeypatch):
+    """The latency knob models the operator's network to Cloudflare: a client's DNS query
+    pays it, the receiving server's own SPF, DKIM and DMARC lookups (over UDP, to the same
+    zone) do not. Counted where the delay is decided."""
+    runtime = sandbox._running()
+    delayed: list[str] = []
+
+    def latency() -> int:
+        delayed.append("delayed")
+        return 0
+
+    monkeypatch.setattr(runtime.dns.resolver, "latency_ms", latency)
+    _send(runtime.smtp.port)
+    assert set(_results(runtime.smtp.inbox)) == {"spf", "dkim", "dmarc"}  # it looked them up
+    assert delayed == []
+    _txt(ep, f"_dmarc.{DOMAIN}")
+    assert delayed == ["delayed"]
