@@ -193,8 +193,9 @@ def test_a_replay_is_refused_after_the_relay_is_killed_and_restarted(tmp_path: P
         request = header_block("POST", "/send", headers)
         assert raw_request(running.port, request, body)[0] == 202, engine
         assert running.proc is not None
+        children = descendants(running.proc.pid)
         stop_relay(running.proc, signal.SIGKILL)
-        _wait_until_gone(running.port, running.proc.pid)
+        _wait_until_gone(running.port, running.proc.pid, children)
         running.start()
         try:
             assert raw_request(running.port, request, body)[0] == 401, f"{engine}: replayed"
@@ -203,15 +204,30 @@ def test_a_replay_is_refused_after_the_relay_is_killed_and_restarted(tmp_path: P
             stop_relay(running.proc)
 
 
-def _wait_until_gone(port: int, pid: int) -> None:
-    """The killed relay's children stop too; then its port is free again."""
+def _wait_until_gone(port: int, pid: int, children: set[int]) -> None:
+    """The killed relay's children stop too; then its port can be listened on again.
+
+    Refused connections alone are not enough: a child still closing holds the port, and the
+    restarted relay's listen failed with EADDRINUSE. So wait for every child to exit and for
+    a bind to the port (with SO_REUSEADDR, as Node and the Python relay listen) to succeed.
+    """
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) != 0:
-                return
+        alive = {p for p in children if Path(f"/proc/{p}").exists()}
+        if not alive and _bindable(port):
+            return
         time.sleep(0.1)
-    raise AssertionError(f"port {port} still answers after its relay (pid {pid}) was killed")
+    raise AssertionError(f"port {port} still held after its relay (pid {pid}) was killed")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def test_sigkill_of_the_workerd_relay_stops_node_and_workerd(tmp_path: Path) -> None:
