@@ -8,7 +8,6 @@ prints exactly one JSON document on stdout, ``{"error": {...}}`` when it fails.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import re
@@ -305,6 +304,8 @@ their lines, and a step's change list, its prompt and its answer stay together."
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    import asyncio
+
     from polaris_tui import runner
 
     steps = _select(args.step)
