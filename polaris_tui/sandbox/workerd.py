@@ -23,9 +23,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from polaris_tui.relay.node import NodeMissingError, ensure_node_modules, node_env
+from polaris_tui.sandbox.json_lines import read_json_lines
 
 HOST_SCRIPT = Path(__file__).with_name("workerd_host.mjs")
 MIN_NODE_MAJOR = 20
@@ -218,19 +219,10 @@ class WorkerdHost:
         self._replies = queue.Queue()
         assert self._process.stdout is not None
         threading.Thread(
-            target=self._read, args=(self._process.stdout, self._replies), daemon=True
+            target=read_json_lines, args=(self._process.stdout, self._replies), daemon=True
         ).start()
         self._wait(0)  # the host's hello: miniflare loaded
         self._loaded.clear()
-
-    @staticmethod
-    def _read(stream: IO[str], replies: queue.Queue[dict[str, Any] | None]) -> None:
-        for line in stream:
-            try:
-                replies.put(json.loads(line))
-            except ValueError:
-                continue
-        replies.put(None)
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self._process is not None and self._process.stdin is not None
