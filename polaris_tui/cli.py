@@ -190,7 +190,9 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _options(args: argparse.Namespace, *, warm_edge: bool = False) -> SessionOptions:
+def _options(
+    args: argparse.Namespace, *, warm_edge: bool = False, preload: str | None = None
+) -> SessionOptions:
     from polaris_tui.session import SessionOptions
 
     return SessionOptions(
@@ -198,16 +200,20 @@ def _options(args: argparse.Namespace, *, warm_edge: bool = False) -> SessionOpt
         sandbox=args.sandbox,
         sandbox_dir=args.sandbox_dir,
         warm_edge=warm_edge,
+        preload=preload,
     )
 
 
 def _context(
-    args: argparse.Namespace, *, warm_edge: bool = False
+    args: argparse.Namespace, *, warm_edge: bool = False, preload: str | None = "reads"
 ) -> contextlib.AbstractContextManager[Context]:
-    """The run's Context; under --sandbox an in-process sandbox lives for the command."""
+    """The run's Context; under --sandbox a sandbox process lives for the command.
+
+    ``preload`` names the adapters' modules the command uses (None: it reads no API), which
+    are imported while that process starts."""
     from polaris_tui.session import session
 
-    return session(_options(args, warm_edge=warm_edge))
+    return session(_options(args, warm_edge=warm_edge, preload=preload))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -485,7 +491,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from polaris_tui import runner
 
     steps = _select(args.step)
-    with _context(args, warm_edge=True) as ctx:
+    with _context(args, warm_edge=True, preload="verify") as ctx:
         report = runner.verify(ctx, steps)
     if args.json:
         _print_json(report.to_json())
@@ -501,7 +507,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_preflight(args: argparse.Namespace) -> int:
     from polaris_tui import preflight
 
-    with _context(args) as ctx:
+    with _context(args, preload="preflight") as ctx:
         report = preflight.run(ctx)
     if args.json:
         _print_json(report.to_json())
@@ -520,7 +526,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    with _context(args) as ctx:
+    with _context(args, preload=None) as ctx:
         entries = ctx.journal.entries(ctx.config.domain)
     if args.json:
         _print_json([e.__dict__ for e in entries])
@@ -680,7 +686,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from polaris_tui.relay.cli import cmd_relay as run_relay
     from polaris_tui.steps.deploy import relay_settings
 
-    with _context(args) as ctx:
+    with _context(args, preload=None) as ctx:
         secret_a = ctx.vault.require("polaris-secret-a", NO_SECRET_A)
         try:
             settings = relay_settings(ctx.config, secret_a, ctx.vault.get("polaris-secret-b"))
@@ -707,7 +713,7 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     from polaris_tui.relay.signing import SigningError
     from polaris_tui.steps.relay_probe import relay_url
 
-    with _context(args) as ctx:
+    with _context(args, preload=None) as ctx:
         secret = ctx.vault.require("polaris-secret-a", NO_SECRET_A)
         config = ctx.config
         sender = config.sender_customer if args.sender == "customer" else config.sender_admin

@@ -22,7 +22,8 @@ from polaris_tui.vault import KeyringPolicy, Vault
 if TYPE_CHECKING:
     from polaris_tui.config import Config
     from polaris_tui.context import Context
-    from polaris_tui.sandbox import Sandbox, SandboxEndpoints
+    from polaris_tui.sandbox import SandboxEndpoints
+    from polaris_tui.sandbox.child import SandboxProcess
     from polaris_tui.state import StateStore
 
 # The TUI holds its SessionOptions before the first frame, so this module imports only light
@@ -52,6 +53,9 @@ class SessionOptions:
     # The command will request Worker hosts (verify): under --sandbox their host starts in
     # the background with the sandbox rather than on the first request.
     warm_edge: bool = False
+    # The adapters' modules this run will use (``adapters.preload``'s group: "reads",
+    # "verify" or "preflight"), imported while the sandbox process starts beside them.
+    preload: str | None = None
 
     def __post_init__(self) -> None:
         if self.sandbox and self.config_path is not None:
@@ -78,7 +82,7 @@ class Session:
     """A built Context, the sandbox it runs on (if any), and what the operator should hear."""
 
     ctx: Context
-    sandbox: Sandbox | None = None
+    sandbox: SandboxProcess | None = None
     notices: list[str] = field(default_factory=list)
 
     def close(self) -> None:
@@ -128,7 +132,7 @@ def operator_vault(options: SessionOptions) -> Vault:
     return Vault(config.domain, backend=probe.backend, policy=KeyringPolicy.OS_KEYRING)
 
 
-def sandbox_vault(sandbox: Sandbox, domain: str) -> Vault:
+def sandbox_vault(sandbox: SandboxProcess, domain: str) -> Vault:
     """The vault on the sandbox's own keyring, accepted because this is the sandbox."""
     return Vault(domain, backend=sandbox.keyring(), policy=KeyringPolicy.SANDBOX)
 
@@ -144,7 +148,7 @@ def _sandbox_config(endpoints: SandboxEndpoints) -> Config:
     return config
 
 
-def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
+def sandbox_context(sandbox: SandboxProcess, endpoints: SandboxEndpoints) -> Context:
     """A Context wired to a running sandbox: its config, keyring, API, DNS, S3 and edge."""
     from polaris_tui.context import Context, Endpoints
     from polaris_tui.journal import Journal
@@ -169,17 +173,21 @@ def sandbox_context(sandbox: Sandbox, endpoints: SandboxEndpoints) -> Context:
     )
 
 
-def _start_sandbox(options: SessionOptions, running: Sandbox | None) -> Session:
-    """Start (or reuse) the sandbox and stand in for the operator's one dashboard act."""
+def _start_sandbox(options: SessionOptions, running: SandboxProcess | None) -> Session:
+    """Start (or reuse) the sandbox process and stand in for the operator's one dashboard
+    act; the run's imports happen while the process starts."""
     from polaris_tui.blocking import run_blocking
     from polaris_tui.demo import OPERATOR_MAILBOX, ensure_operator_mailbox
-    from polaris_tui.sandbox import Sandbox
+    from polaris_tui.sandbox.child import SandboxProcess
 
-    box = running or Sandbox(options.sandbox_directory)
+    box = running or SandboxProcess(options.sandbox_directory, warm_edge=options.warm_edge)
     try:
+        box.launch()
+        if options.preload is not None:
+            from polaris_tui.adapters import preload
+
+            preload(options.preload)
         ctx = sandbox_context(box, box.start())
-        if options.warm_edge:
-            box.warm_edge()
         notices = []
         if options.add_operator_mailbox and run_blocking(ensure_operator_mailbox(ctx)):
             notices.append(
@@ -194,7 +202,7 @@ def _start_sandbox(options: SessionOptions, running: Sandbox | None) -> Session:
     return Session(ctx, box, notices)
 
 
-def open_session(options: SessionOptions, *, running: Sandbox | None = None) -> Session:
+def open_session(options: SessionOptions, *, running: SandboxProcess | None = None) -> Session:
     """Build the run's Context; under --sandbox start the sandbox (or reuse ``running``,
     the TUI's, when it reconnects after a settings change). The caller closes it."""
     if options.sandbox:

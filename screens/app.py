@@ -731,5 +731,6 @@ def create_app(
             sandbox=sandbox,
             sandbox_dir=sandbox_dir,
             add_operator_mailbox=True,
+            preload="reads",  # the sidebar's statuses read every step at once
         )
     )

@@ -33,6 +33,7 @@ ENGINE_MODULES = ("polaris_tui.relay.engine",)
 # What only some fan-outs need, on top of the reads': imported for those alone (checkdmarc
 # is ~0.15 s that a status, or the TUI's sidebar, never uses).
 EXTRA_MODULES = {
+    "reads": (),
     "verify": ("checkdmarc.spf", "checkdmarc.dmarc"),  # auth's SPF and DMARC validation
     "preflight": (
         "cloudflare.resources.accounts",  # the account's subscriptions
@@ -47,7 +48,7 @@ _imported: set[str] = set()  # "reads" and the EXTRA_MODULES already imported
 
 def preload(extra: str | None = None) -> None:
     """Import every vendor module the adapters' reads use (and ``extra``'s, "verify" or
-    "preflight"), before reads fan out over threads.
+    "preflight"; "reads" adds nothing), before reads fan out over threads.
 
     The SDK imports its resources lazily on first use; two threads making that first import
     at once can deadlock on Python's per-module import locks, so a caller about to run reads

@@ -23,8 +23,9 @@ Environment knobs (read by ``start``; constructor arguments override the first t
 Folder layout: ``state.json`` (account state, no secrets), ``keyring.json`` (0600: API token,
 S3 keys, Worker secret values, DKIM private keys), ``config.toml``, ``requests.jsonl``
 (redacted API log), ``inbox/*.eml`` (each with the inbox's Authentication-Results), ``s3/``
-(object copies so a restart serves what was uploaded) and ``workerd/`` (the edge's miniflare
-scratch space and its ``workerd.log``).
+(object copies so a restart serves what was uploaded), ``workerd/`` (the edge's miniflare
+scratch space and its ``workerd.log``) and ``sandbox.log`` (the output of the sandbox process
+that the CLI and the TUI start, ``child.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ EDGE_IPV6 = "2001:db8:ed9e::1"
 # Where Email Sending's mail leaves "Cloudflare" from: the address _spf.mx.cloudflare.net
 # (served by the sandbox DNS) authorises, and the client address the inbox judges SPF for.
 EGRESS_IPV4 = "198.18.0.25"
-SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml")
+LOG_NAME = "sandbox.log"  # the sandbox process's own output (see child.py)
+SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml", LOG_NAME)
 
 __all__ = [
     "EDGE_IPV4",
@@ -87,6 +89,31 @@ class SandboxEndpoints:
 
         click(self.inbox, address)
 
+    @classmethod
+    def from_serve_line(cls, line: dict[str, Any], directory: Path) -> SandboxEndpoints:
+        """The endpoints of a sandbox in ``directory`` that printed ``line``."""
+        dns_host, dns_port = line["dns"].rsplit(":", 1)
+        smtp_host, smtp_port = line["smtp"].rsplit(":", 1)
+        return cls(
+            api=line["api"],
+            token=line["token"],
+            account_id=line["account_id"],
+            zone_id=line["zone_id"],
+            domain=line["domain"],
+            dns_host=dns_host,
+            dns_port=int(dns_port),
+            s3=line["s3"],
+            s3_access_key_id=line["s3_access_key_id"],
+            s3_secret_access_key=line["s3_secret_access_key"],
+            edge=line["edge"],
+            smtp_host=smtp_host,
+            smtp_port=int(smtp_port),
+            inbox=Path(line["inbox"]),
+            directory=directory,
+            config_path=directory / "config.toml",
+            edge_workers=line["edge_workers"],
+        )
+
     def serve_line(self) -> dict[str, Any]:
         """The JSON object ``sandbox serve`` prints (sandbox-only credentials included)."""
         return {
@@ -110,10 +137,18 @@ class Sandbox:
     """Start/stop every sandbox server in this process (background threads)."""
 
     def __init__(
-        self, directory: Path, *, faults: str | None = None, latency_ms: int | None = None
+        self,
+        directory: Path,
+        *,
+        faults: str | None = None,
+        latency_ms: int | None = None,
+        warm_edge: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self._faults, self._latency_ms = faults, latency_ms
+        # Load every deployed Worker in the background once the servers are up, as
+        # Cloudflare runs a deployed Worker before its first request (``verify`` asks them).
+        self._warm_edge = warm_edge
         self._runtime: Runtime | None = None
         self.endpoints: SandboxEndpoints | None = None
 
@@ -125,7 +160,7 @@ class Sandbox:
             return self.endpoints
         runtime = Runtime(self.directory, Settings.from_env(self._faults, self._latency_ms))
         try:
-            self.endpoints = runtime.start()
+            self.endpoints = runtime.start(warm_edge=self._warm_edge)
         except BaseException:
             runtime.stop()
             raise
@@ -135,6 +170,14 @@ class Sandbox:
     def stop(self) -> None:
         if self._runtime is not None:
             self._runtime.stop()
+        self._runtime = None
+        self.endpoints = None
+
+    def halt(self) -> None:
+        """Stop the Worker host only, for a process about to end (its servers' threads end
+        with it; every change was on disk before it was answered)."""
+        if self._runtime is not None:
+            self._runtime.workers.stop()
         self._runtime = None
         self.endpoints = None
 
@@ -156,11 +199,6 @@ class Sandbox:
         if self._runtime is not None:
             return self._runtime.store.keyring
         return SandboxKeyring(self.directory / "keyring.json")
-
-    def warm_edge(self) -> None:
-        """Start the process that runs deployed Workers now, beside the caller's own work, for
-        a command about to request Worker hosts (``verify``)."""
-        self._running().warm_edge()
 
     def set_faults(self, spec: str) -> None:
         """Replace the fault rules at runtime (same syntax as POLARIS_SANDBOX_FAULTS)."""

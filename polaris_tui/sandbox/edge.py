@@ -9,6 +9,8 @@ Node is missing, never a stand-in); a proxied host without a Worker answers 522;
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -137,17 +139,32 @@ class Edge:
             f"Worker {script['name']} cannot run in this sandbox: {reason}", status_code=503
         )
 
+    def _spec(self, script: dict[str, Any]) -> dict[str, Any]:
+        secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
+        return worker_spec(script, secrets)
+
+    def load_deployed(self) -> None:
+        """Load every deployed Worker in a background thread, as Cloudflare runs a deployed
+        Worker before its first request; a failure is left for that request to report."""
+        with self.store.read() as state:
+            scripts = [dict(script) for script in state["scripts"].values()]
+
+        def load() -> None:
+            for script in scripts:
+                with contextlib.suppress(RuntimeUnavailable, WorkerLoadError):
+                    self.workers.url_for(
+                        script["name"], script["etag"], lambda s=script: self._spec(s)
+                    )
+
+        if scripts and self.workers.problem is None:
+            threading.Thread(target=load, name="edge-load", daemon=True).start()
+
     async def _worker(self, request: Request, script: dict[str, Any]) -> Response:
         if self.workers.problem:
             return self._unavailable(script, self.workers.problem)
-
-        def spec() -> dict[str, Any]:
-            secrets = self.store.keyring.entries(worker_secret_service(script["name"]))
-            return worker_spec(script, secrets)
-
         try:
             url = await asyncio.to_thread(
-                self.workers.url_for, script["name"], script["etag"], spec
+                self.workers.url_for, script["name"], script["etag"], lambda: self._spec(script)
             )
         except RuntimeUnavailable as err:
             return self._unavailable(script, str(err))

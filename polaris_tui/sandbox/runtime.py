@@ -87,8 +87,12 @@ class Runtime:
         self.edge = Edge(self.store, lambda: self.settings, lambda: self.s3.url, self.workers)
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
-    def start(self) -> SandboxEndpoints:
+    def start(self, *, warm_edge: bool = False) -> SandboxEndpoints:
+        """Start every server; with ``warm_edge`` the Worker host boots beside them and then
+        loads every deployed Worker in the background."""
         problem = self.workers.check()
+        if warm_edge:
+            self.workers.warm()
         self.s3.start()
         with self.store.read() as state:
             self.s3.restore(sorted(state["r2_buckets"]))
@@ -99,6 +103,8 @@ class Runtime:
         api_port = self.api_server.start()
         self.backend_server.start()
         edge_port = self.edge_server.start()
+        if warm_edge:
+            self.edge.load_deployed()
         store = self.store
         return SandboxEndpoints(
             api=f"http://127.0.0.1:{api_port}/client/v4",
@@ -119,10 +125,6 @@ class Runtime:
             config_path=self.directory / "config.toml",
             edge_workers=f"unavailable: {problem}" if problem else "workerd (miniflare)",
         )
-
-    def warm_edge(self) -> None:
-        """Start the Worker host now, in the background (see ``WorkerdHost.warm``)."""
-        self.workers.warm()
 
     def stop(self) -> None:
         """Stop every server in parallel: socketserver shutdowns each wait for a poll."""
