@@ -1,6 +1,8 @@
 """verify-all: concurrent checks vs one check at a time, against a slow sandbox, same run.
 
-A fresh sandbox gets every step applied as the demo does (no latency), then the sandbox answers
+A fresh sandbox gets every step applied as the demo does (no latency; the relay's limit per
+recipient raised, as every verify proves delivery with one real message to the same mailbox and
+a round sends about twenty), then the sandbox answers
 every API, DNS-backed and edge request after POLARIS_SANDBOX_LATENCY_MS (default 200) and
 verify-all runs twice per round: as shipped (steps and their checks gathered concurrently), and
 with ``asyncio.gather`` replaced by a sequential loop so each check waits for the previous one
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui import runner
+from polaris_tui.config import set_value
 from polaris_tui.context import Context
 from polaris_tui.demo import apply_all
 from polaris_tui.sandbox import Sandbox
@@ -79,6 +82,7 @@ def sequential() -> Iterator[None]:
 
 
 RUNTIME_STEPS = ("kv", "secret", "deploy", "route")
+RECIPIENT_LIMIT = 1000  # messages per recipient per window: above what every round sends
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,9 @@ def main() -> None:
     step_ids = [s.id for s in runner.select("all")]
     with tempfile.TemporaryDirectory(prefix="verify-bench-") as tmp:
         box = Sandbox(Path(tmp), latency_ms=0)
-        ctx = sandbox_context(box, box.start())
+        endpoints = box.start()
+        set_value(endpoints.config_path, "rate_limit_max", RECIPIENT_LIMIT)
+        ctx = sandbox_context(box, endpoints)
         try:
             ok, detail = apply_all(ctx)
             if not ok:
