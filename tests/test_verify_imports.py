@@ -133,3 +133,40 @@ def test_callers_at_the_same_moment_wait_for_one_import() -> None:
     assert proc.returncode == 0, proc.stderr
     importers = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(importers) == 1, importers
+
+
+ONE_GROUP_IN = """
+import json, sys, threading
+from polaris_tui import adapters
+
+adapters.preload()  # the reads are in
+entered, release = threading.Event(), threading.Event()
+
+
+class Slow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "cloudflare.resources.accounts":  # one of preflight's extras
+            entered.set()
+            release.wait(10)
+        return None
+
+
+sys.meta_path.insert(0, Slow())
+other = threading.Thread(target=adapters.preload, args=("preflight",))
+other.start()
+assert entered.wait(30), "preflight's extras were already imported"
+adapters.preload()  # needs only the reads
+print(json.dumps({"preflight_still_importing": other.is_alive()}))
+release.set()
+other.join()
+"""
+
+
+def test_a_caller_whose_modules_are_in_does_not_wait_for_another_groups() -> None:
+    """The TUI's statuses need only the reads; preflight's own imports (its extras) must not
+    hold them up: they once did, for 0.3-0.6 s of every launch."""
+    proc = subprocess.run(
+        [sys.executable, "-c", ONE_GROUP_IN], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"preflight_still_importing": True}

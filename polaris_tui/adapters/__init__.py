@@ -54,8 +54,11 @@ def preload(extra: str | None = None) -> None:
     at once can deadlock on Python's per-module import locks, so a caller about to run reads
     concurrently imports them here, once per process, on one thread. A caller that comes
     while another thread is at it (the TUI's statuses, first panel and preflight start
-    together) waits for it rather than importing beside it.
+    together) waits for it rather than importing beside it, unless what it needs is in
+    already: the TUI's statuses do not wait for preflight's own extras.
     """
+    if "reads" in _imported and (extra is None or extra in _imported):
+        return
     with _importing:
         if "reads" not in _imported:
             _import_reads()
