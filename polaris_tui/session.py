@@ -50,8 +50,9 @@ class SessionOptions:
     # The TUI has no dashboard to send the operator to: the sandbox adds the verified DMARC
     # mailbox a real operator adds by hand. Commands leave the account as it is.
     add_operator_mailbox: bool = False
-    # The command will request Worker hosts (verify): under --sandbox their host starts in
-    # the background with the sandbox rather than on the first request.
+    # The run will request Worker hosts (verify; the TUI, whose secret status probes the
+    # relay): under --sandbox the sandbox loads deployed Workers in the background once it
+    # is up, rather than on the first request.
     warm_edge: bool = False
     # The adapters' modules this run will use (``adapters.preload``'s group: "reads",
     # "verify" or "preflight"), imported while the sandbox process starts beside them.

@@ -732,5 +732,6 @@ def create_app(
             sandbox_dir=sandbox_dir,
             add_operator_mailbox=True,
             preload="reads",  # the sidebar's statuses read every step at once
+            warm_edge=True,  # the secret step's status probes the relay Worker
         )
     )

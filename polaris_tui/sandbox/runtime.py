@@ -88,11 +88,10 @@ class Runtime:
         self.edge_server = UvicornThread(self.edge.app(), "edge")
 
     def start(self, *, warm_edge: bool = False) -> SandboxEndpoints:
-        """Start every server; with ``warm_edge`` the Worker host boots beside them and then
-        loads every deployed Worker in the background."""
+        """Start every server; with ``warm_edge`` the Worker host then boots and loads every
+        deployed Worker in the background (after the servers, not beside them: on two cores
+        the sandbox, Node and the command's own imports would take turns)."""
         problem = self.workers.check()
-        if warm_edge:
-            self.workers.warm()
         self.s3.start()
         with self.store.read() as state:
             self.s3.restore(sorted(state["r2_buckets"]))

@@ -149,19 +149,6 @@ class WorkerdHost:
         self.problem = node_problem()
         return self.problem
 
-    def warm(self) -> None:
-        """Start the host in the background now, so the first request to a Worker host does
-        not wait for Node and miniflare to load (about a second); requests wait on the lock
-        until it is up. A failure here is left for that request to retry and report."""
-
-        def start() -> None:
-            with self._lock, contextlib.suppress(RuntimeUnavailable, WorkerLoadError):
-                if not self._alive():
-                    self._start()
-
-        if self.problem is None:
-            threading.Thread(target=start, name="workerd-warm", daemon=True).start()
-
     def url_for(self, name: str, etag: str, spec: Callable[[], dict[str, Any]]) -> str:
         """The local URL of ``name``'s workerd, (re)loading it when its etag moved on."""
         with self._lock:
