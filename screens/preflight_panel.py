@@ -44,7 +44,7 @@ class PreflightPanel(Vertical):
     DEFAULT_CSS = """
     PreflightPanel {
         height: auto;
-        width: 34;
+        width: 100%;  /* the sidebar column's: 34, or 29 on a narrow terminal */
         padding: 0 1 1 1;
         border-right: solid $primary;
     }
