@@ -96,12 +96,6 @@ class SandboxProcess:
             process.kill()
             process.wait()
 
-    def __enter__(self) -> SandboxEndpoints:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def keyring(self) -> SandboxKeyring:
         """The sandbox's own keyring file (never the operator's); its lock spans processes."""
         from polaris_tui.sandbox.keyring_backend import SandboxKeyring
@@ -170,10 +164,11 @@ class SandboxProcess:
 
 
 def _error(exc: BaseException, failed: str) -> dict[str, Any]:
-    if isinstance(exc, PolarisError):
-        return {"error": exc.to_json()}
-    message = f"the sandbox could not {failed}: {type(exc).__name__}: {exc}"
-    return {"error": {"title": "Sandbox", "message": message, "guidance": "", "exit_code": 1}}
+    if not isinstance(exc, PolarisError):
+        exc = PolarisError(
+            f"the sandbox could not {failed}: {type(exc).__name__}: {exc}", title="Sandbox"
+        )
+    return {"error": exc.to_json()}
 
 
 def _send(doc: dict[str, Any]) -> None:
