@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import pkgutil
 import threading
+from collections.abc import Iterator
 
 SDK_MODULES = (
     "cloudflare.resources.dns",
@@ -59,7 +62,7 @@ def preload(extra: str | None = None) -> None:
     """
     if "reads" in _imported and (extra is None or extra in _imported):
         return
-    with _importing:
+    with _importing, _uncollected():
         if "reads" not in _imported:
             _import_reads()
             _imported.add("reads")
@@ -67,6 +70,24 @@ def preload(extra: str | None = None) -> None:
             for name in EXTRA_MODULES[extra]:
                 importlib.import_module(name)
             _imported.add(extra)
+
+
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """Import with the cyclic collector off, then freeze what was loaded.
+
+    The SDK's thousands of classes and models grow the heap fast enough that the collector
+    ran three full collections over them during the reads' imports (0.15-0.2 s of a cold
+    command's 0.7-0.9 s import); modules and classes live as long as the process, so they
+    are moved out of its reach instead."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _import_reads() -> None:
