@@ -51,9 +51,19 @@ def make_client(
     """A client with the SDK's own retries (408/409/429/5xx with backoff, Retry-After).
 
     Three retries ride out a short burst of errors on one endpoint (two 5xx then a 429).
-    Each retry is reported with its cause (``_reporting_client``).
+    Each retry is reported with its cause (``_reporting_client``). Its HTTP client is the
+    SDK's, with the process's one TLS context rather than one more of its own.
     """
-    kwargs: dict[str, object] = {"api_token": token, "timeout": timeout, "max_retries": max_retries}
+    import cloudflare
+
+    from polaris_tui.adapters.http_probe import tls_context
+
+    kwargs: dict[str, object] = {
+        "api_token": token,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "http_client": cloudflare.DefaultHttpxClient(timeout=timeout, verify=tls_context()),
+    }
     if base_url:
         kwargs["base_url"] = base_url
     return _reporting_client()(**kwargs)

@@ -3,6 +3,7 @@ right Host header, so the same step code runs in both modes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -18,11 +19,20 @@ if TYPE_CHECKING:
     import httpx
 
 
+_tls_lock = threading.Lock()
+
+
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once per process and shared by every client (the
+    probes' and the SDK's): building one (loading the CA bundle) takes 30-40 ms of CPU,
+    which a client per probe paid each time while every other check of a verify waited.
+    Locked: a verify's first SDK call and first probe ask for it at the same moment."""
+    with _tls_lock:
+        return _tls_built()
+
+
 @cache
-def _tls() -> ssl.SSLContext:
-    """httpx's default TLS context, built once: building it (loading the CA bundle) takes
-    about 30 ms of CPU on the event loop, which a client per probe paid each time while
-    every other check of a verify waited."""
+def _tls_built() -> ssl.SSLContext:
     import httpx
 
     return httpx.create_ssl_context()
@@ -56,7 +66,7 @@ class HttpProber:
         target, extra = self.route(url)
         try:
             async with httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, verify=_tls()
+                timeout=self.timeout, follow_redirects=False, verify=tls_context()
             ) as client:
                 response = await client.request(
                     method, target, headers={**extra, **(headers or {})}, content=content
