@@ -177,13 +177,14 @@ def sandbox_context(sandbox: SandboxProcess, endpoints: SandboxEndpoints) -> Con
 def _start_sandbox(options: SessionOptions, running: SandboxProcess | None) -> Session:
     """Start (or reuse) the sandbox process and stand in for the operator's one dashboard
     act; the run's imports happen while the process starts."""
-    from polaris_tui.blocking import run_blocking
-    from polaris_tui.demo import OPERATOR_MAILBOX, ensure_operator_mailbox
     from polaris_tui.sandbox.child import SandboxProcess
 
     box = running or SandboxProcess(options.sandbox_directory, warm_edge=options.warm_edge)
     try:
-        box.launch()
+        box.launch()  # first: everything below runs while it starts
+        from polaris_tui.blocking import run_blocking
+        from polaris_tui.demo import OPERATOR_MAILBOX, ensure_operator_mailbox
+
         if options.preload is not None:
             from polaris_tui.adapters import preload
 
