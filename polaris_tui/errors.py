@@ -13,6 +13,7 @@ whether it runs a command or opens the TUI.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class PolarisError(Exception):
@@ -44,6 +45,13 @@ class PolarisError(Exception):
             "guidance": self.guidance,
             "exit_code": self.exit_code,
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> PolarisError:
+        """The error ``to_json`` wrote, as said by another process (the sandbox's)."""
+        return cls(
+            doc["message"], title=doc["title"], guidance=doc["guidance"], exit_code=doc["exit_code"]
+        )
 
 
 class ConfigError(PolarisError, ValueError):

@@ -46,7 +46,8 @@ EDGE_IPV6 = "2001:db8:ed9e::1"
 # (served by the sandbox DNS) authorises, and the client address the inbox judges SPF for.
 EGRESS_IPV4 = "198.18.0.25"
 LOG_NAME = "sandbox.log"  # the sandbox process's own output (see child.py)
-SANDBOX_MARKERS = ("state.json", "keyring.json", "config.toml", LOG_NAME)
+KEYRING_NAME = "keyring.json"  # the sandbox's own credentials (keyring_backend.py)
+SANDBOX_MARKERS = ("state.json", KEYRING_NAME, "config.toml", LOG_NAME)
 
 __all__ = [
     "EDGE_IPV4",
@@ -198,7 +199,7 @@ class Sandbox:
 
         if self._runtime is not None:
             return self._runtime.store.keyring
-        return SandboxKeyring(self.directory / "keyring.json")
+        return SandboxKeyring.in_folder(self.directory)
 
     def set_faults(self, spec: str) -> None:
         """Replace the fault rules at runtime (same syntax as POLARIS_SANDBOX_FAULTS)."""

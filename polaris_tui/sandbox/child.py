@@ -100,7 +100,7 @@ class SandboxProcess:
         """The sandbox's own keyring file (never the operator's); its lock spans processes."""
         from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
-        return SandboxKeyring(self.directory / "keyring.json")
+        return SandboxKeyring.in_folder(self.directory)
 
     def set_faults(self, spec: str) -> None:
         """Replace the fault rules at runtime (same syntax as POLARIS_SANDBOX_FAULTS)."""
@@ -146,13 +146,7 @@ class SandboxProcess:
                 guidance=f"Its log is {self.directory / LOG_NAME}.",
             )
         if "error" in reply:
-            error = reply["error"]
-            raise PolarisError(
-                error["message"],
-                title=error["title"],
-                guidance=error["guidance"],
-                exit_code=error["exit_code"],
-            )
+            raise PolarisError.from_json(reply["error"])
         return reply
 
     def _log_tail(self) -> str:

@@ -21,6 +21,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from polaris_tui.fsutil import atomic_write, read_json_object
+from polaris_tui.sandbox import KEYRING_NAME
 
 RESET_FIX = "run `polaris-tui sandbox reset` to start from a fresh demo account and credentials"
 
@@ -35,6 +36,11 @@ class SandboxKeyring(KeyringBackend):
         self.path = Path(path)
         self._thread_lock = threading.RLock()
         self._file_lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+
+    @classmethod
+    def in_folder(cls, directory: Path) -> SandboxKeyring:
+        """The keyring of the sandbox in ``directory``."""
+        return cls(Path(directory) / KEYRING_NAME)
 
     @contextmanager
     def _lock(self) -> Iterator[None]:

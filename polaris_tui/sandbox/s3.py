@@ -143,7 +143,7 @@ class S3Server:
     def _load_keys(self) -> dict[str, str]:
         from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
-        keyring = SandboxKeyring(self.directory / "keyring.json")
+        keyring = SandboxKeyring.in_folder(self.directory)
         key_id = keyring.get_password(SERVICE, S3_KEY_ID_NAME)
         secret = keyring.get_password(SERVICE, S3_SECRET_NAME)
         return {key_id: secret} if key_id and secret else {}

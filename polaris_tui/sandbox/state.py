@@ -134,7 +134,7 @@ class Store:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.path = self.directory / "state.json"
-        self.keyring = SandboxKeyring(self.directory / "keyring.json")
+        self.keyring = SandboxKeyring.in_folder(self.directory)
         self.lock = threading.RLock()
         self.data: dict[str, Any] = {}
         self.load_or_seed()
