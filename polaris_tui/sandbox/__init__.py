@@ -47,7 +47,8 @@ EDGE_IPV6 = "2001:db8:ed9e::1"
 EGRESS_IPV4 = "198.18.0.25"
 LOG_NAME = "sandbox.log"  # the sandbox process's own output (see child.py)
 KEYRING_NAME = "keyring.json"  # the sandbox's own credentials (keyring_backend.py)
-SANDBOX_MARKERS = ("state.json", KEYRING_NAME, "config.toml", LOG_NAME)
+STATE_NAME = "state.json"  # the sandbox's account, zones and resources (state.py)
+SANDBOX_MARKERS = (STATE_NAME, KEYRING_NAME, "config.toml", LOG_NAME)
 
 __all__ = [
     "EDGE_IPV4",

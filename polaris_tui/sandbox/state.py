@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from polaris_tui.fsutil import atomic_write, read_json_object
+from polaris_tui.sandbox import STATE_NAME
 from polaris_tui.sandbox.dkim_keys import SERVICE as DKIM_SERVICE
 from polaris_tui.sandbox.keyring_backend import SandboxKeyring
 
@@ -133,7 +134,7 @@ class Store:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.path = self.directory / "state.json"
+        self.path = self.directory / STATE_NAME
         self.keyring = SandboxKeyring.in_folder(self.directory)
         self.lock = threading.RLock()
         self.data: dict[str, Any] = {}
